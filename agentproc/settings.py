@@ -1,0 +1,80 @@
+"""Configuration of the agent service: one immutable object, built once at startup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "DEFAULT_COMMAND_BYTES",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_RUNNING",
+    "DEFAULT_RETENTION_SECONDS",
+    "DEFAULT_SHUTDOWN_GRACE_SECONDS",
+    "Settings",
+]
+
+DEFAULT_RETENTION_SECONDS = 300.0
+"""Exited processes stay readable for 5 minutes, long enough for a slow poller."""
+
+DEFAULT_MAX_RUNNING = 256
+"""A runaway model loop must not fork-bomb the workspace."""
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+"""A start request is a command and some variables; a megabyte is already generous."""
+
+DEFAULT_COMMAND_BYTES = 128 * 1024
+"""Linux refuses a single argument longer than this (MAX_ARG_STRLEN), so sh could not run it."""
+
+DEFAULT_SHUTDOWN_GRACE_SECONDS = 5.0
+"""Time between SIGTERM and SIGKILL at shutdown, as trio's subprocess cancel policy."""
+
+DEFAULT_DRAIN_SECONDS = 5.0
+"""After the shell exits, a backgrounded grandchild may hold the pipe; wait this long (Coder)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the service can be configured with.
+
+    The command line (``agentproc serve``) and ``AGENTPROC_*`` environment variables fill
+    this in; tests build it directly.
+    """
+
+    token: str | None = None
+    """Bearer token required on every ``/api/`` path; ``None`` leaves the API open."""
+
+    workdir: Path | None = None
+    """Default working directory for processes that name none (falls back to $HOME)."""
+
+    retention_seconds: float = DEFAULT_RETENTION_SECONDS
+    """How long an exited process stays listed and readable."""
+
+    max_running: int = DEFAULT_MAX_RUNNING
+    """How many processes may run at once before starts answer 429."""
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """Largest request body accepted (413 beyond)."""
+
+    max_command_bytes: int = DEFAULT_COMMAND_BYTES
+    """Longest command accepted, in UTF-8 bytes (400 beyond)."""
+
+    shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
+    """SIGTERM, then this long, then SIGKILL for every process group at shutdown."""
+
+    drain_seconds: float = DEFAULT_DRAIN_SECONDS
+    """How long to keep reading output after the shell exited."""
+
+    nice: int | None = None
+    """Niceness for child processes (Linux); ``None`` leaves it as the agent's."""
+
+    oom_score_adj: int | None = None
+    """``/proc/<pid>/oom_score_adj`` for child processes (Linux); ``None`` leaves it."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    """Variables injected into every child, after the agent's own and before the request's
+    (this is how ``GIT_ASKPASS`` reaches git)."""
+
+    reap_orphans: bool = True
+    """Adopt and reap the orphaned grandchildren of our commands, so none is left a zombie
+    when the system's init does not reap (as in many containers)."""

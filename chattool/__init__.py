@@ -1,0 +1,1 @@
+"""chattool: LLM tools that run commands through an agentproc agent."""
