@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
     "DEFAULT_HEAD_BYTES",
@@ -42,6 +43,8 @@ class Truncation:
     original_bytes: int
     retained_bytes: int
     omitted_bytes: int
+    strategy: Literal["head_tail"] = "head_tail"
+    """How the output was shortened: the start and the end kept, the middle dropped."""
 
 
 class HeadTailBuffer:

@@ -1,0 +1,3 @@
+from agentproc.cli import main
+
+main()

@@ -1,0 +1,372 @@
+"""The HTTP surface of the process API: ``/api/v0/processes`` and ``/healthz``.
+
+The router parses and validates requests, calls the process manager and shapes responses.
+It knows nothing of ``os`` or subprocesses. Bodies are read raw and decoded here, not by
+FastAPI, because Coder's Go client sends JSON without a ``Content-Type`` header and every
+failure must be a 400 in the contract's error shape, never a framework 422.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from typing import Annotated, Any, TypeVar
+
+import anyio
+from fastapi import APIRouter, Depends, Header, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from agentproc.errors import (
+    BodyTooLarge,
+    FieldError,
+    InvalidRequest,
+    Unauthorized,
+)
+from agentproc.manager import ProcessManager, StartRequest
+from agentproc.settings import Settings
+from agentsdk.types import (
+    ErrorResponse,
+    ListProcessesResponse,
+    ProcessOutputResponse,
+    Signal,
+    SignalProcessRequest,
+    SignalProcessResponse,
+    StartProcessRequest,
+    StartProcessResponse,
+)
+
+__all__ = ["CHAT_ID_HEADER", "MAX_WAIT_MS", "api_router", "health_router"]
+
+CHAT_ID_HEADER = "Coder-Chat-Id"
+"""Coder's header naming the chat a request acts for."""
+
+MAX_WAIT_MS = 5 * 60 * 1000
+"""Cap of ``?wait=true``: a long poll must end before proxies and clients give up (Coder)."""
+
+INVALID_JSON = "Request body must be valid JSON."
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="The agent's token, from `agentproc serve --token` or `AGENTPROC_TOKEN`.",
+)
+
+
+def _state(request: Request, name: str) -> Any:
+    return getattr(request.state, name)
+
+
+def get_manager(request: Request) -> ProcessManager:
+    """The process manager the app's lifespan owns."""
+    manager: ProcessManager = _state(request, "manager")
+    return manager
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was created with."""
+    settings: Settings = _state(request, "settings")
+    return settings
+
+
+ManagerDep = Annotated[ProcessManager, Depends(get_manager)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def require_token(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> None:
+    """Reject the request unless it carries the configured bearer token."""
+    if settings.token is None:
+        return
+    if credentials is None:
+        raise Unauthorized("Missing bearer token: send 'Authorization: Bearer <token>'.")
+    if not secrets.compare_digest(credentials.credentials.encode(), settings.token.encode()):
+        raise Unauthorized("Invalid bearer token.")
+
+
+def get_chat_id(
+    chat_id: Annotated[
+        str | None,
+        Header(
+            alias=CHAT_ID_HEADER,
+            description="The chat this request acts for (a UUID). Scopes list, output and "
+            "signal to that chat's processes; anything but a UUID is ignored.",
+        ),
+    ] = None,
+) -> str | None:
+    """The request's chat context: a canonical UUID string, or None when absent or invalid."""
+    if not chat_id:
+        return None
+    try:
+        return str(uuid.UUID(chat_id.strip()))
+    except ValueError:
+        return None
+
+
+ChatDep = Annotated[str | None, Depends(get_chat_id)]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in {
+        400: "The request is malformed or a field is invalid.",
+        401: "The bearer token is missing or wrong.",
+    }.items()
+}
+
+
+def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        404: "No such process, or it belongs to another chat, or it was forgotten.",
+        409: "The request conflicts with the process's state.",
+        413: "The request body is too large.",
+        429: "Too many processes are running.",
+        500: "The operating system refused.",
+        503: "The agent is shutting down.",
+    }
+    return _ERRORS | {
+        status: {"model": ErrorResponse, "description": descriptions[status]} for status in statuses
+    }
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    # Documented by hand because the body is decoded by hand (see module docstring).
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            },
+        }
+    }
+
+
+api_router = APIRouter(
+    prefix="/api/v0/processes",
+    tags=["processes"],
+    dependencies=[Depends(require_token)],
+)
+health_router = APIRouter(tags=["health"])
+
+
+@health_router.get("/healthz", operation_id="healthz", summary="Liveness")
+async def healthz() -> dict[str, str]:
+    """Answers at once whatever the processes are doing; needs no token."""
+    return {"status": "ok"}
+
+
+@api_router.post(
+    "/start",
+    operation_id="start_process",
+    summary="Start a process",
+    response_model_exclude_none=True,
+    responses=_responses(409, 413, 429, 500, 503),
+    openapi_extra=_json_body(StartProcessRequest),
+)
+async def start_process(
+    request: Request, manager: ManagerDep, settings: SettingsDep, chat_id: ChatDep
+) -> StartProcessResponse:
+    """Start `sh -c <command>` and return its id at once; it runs until it exits or is
+    signalled, whatever happens to this request. A repeated `idempotency_key` returns the
+    first process (`started: false, attached: true`) and runs nothing."""
+    body = await _read_json(request, settings.max_body_bytes)
+    start = _parse_start(body, settings, chat_id)
+    result = manager.start(start)
+    return StartProcessResponse(
+        id=result.process.id,
+        started=result.started,
+        attached=None if result.started else True,
+    )
+
+
+@api_router.get(
+    "/list",
+    operation_id="list_processes",
+    summary="List processes",
+    response_model_exclude_none=True,
+    responses=_responses(),
+)
+async def list_processes(manager: ManagerDep, chat_id: ChatDep) -> ListProcessesResponse:
+    """Every process the agent knows, running first, then newest first. With a chat id,
+    only that chat's processes."""
+    return ListProcessesResponse(processes=[p.info() for p in manager.list_processes(chat_id)])
+
+
+@api_router.get(
+    "/{id}/output",
+    operation_id="process_output",
+    summary="Read a process's output",
+    response_model_exclude_none=True,
+    responses=_responses(404),
+)
+async def process_output(
+    id: str,
+    request: Request,
+    manager: ManagerDep,
+    chat_id: ChatDep,
+    wait: Annotated[
+        bool,
+        Query(description="Block until the process exits (or the wait cap) before answering."),
+    ] = False,
+    timeout_ms: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            description=f"Lower the wait cap ({MAX_WAIT_MS} ms) for this request, in ms.",
+        ),
+    ] = None,
+) -> ProcessOutputResponse:
+    """The head and tail of the combined stdout+stderr and the exit state. `running: false`
+    guarantees the output is complete. With `wait=true` the answer comes when the process
+    exits, when the cap passes (then `running` may still be true), or never if the client
+    goes away."""
+    process = manager.get(id, chat_id)
+    if wait and process.running:
+        cap_ms = MAX_WAIT_MS if timeout_ms is None else min(timeout_ms, MAX_WAIT_MS)
+        async with anyio.create_task_group() as tg:
+
+            async def wait_exit() -> None:
+                with anyio.move_on_after(cap_ms / 1000):
+                    await process.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(wait_exit)
+            await _wait_disconnect(request)
+            tg.cancel_scope.cancel()
+    return process.snapshot()
+
+
+@api_router.post(
+    "/{id}/signal",
+    operation_id="signal_process",
+    summary="Signal a process's group",
+    response_model_exclude_none=True,
+    responses=_responses(404, 409, 413, 500),
+    openapi_extra=_json_body(SignalProcessRequest),
+)
+async def signal_process(
+    id: str,
+    request: Request,
+    manager: ManagerDep,
+    settings: SettingsDep,
+    chat_id: ChatDep,
+) -> SignalProcessResponse:
+    """Send `terminate` (SIGTERM) or `kill` (SIGKILL) to the process's whole process group,
+    so pipelines and background children stop too. Success means delivered, not exited."""
+    body = await _read_json(request, settings.max_body_bytes)
+    sig = _parse_signal(body)
+    manager.send_signal(id, sig, chat_id)
+    return SignalProcessResponse(message=f"Signal {_quote(sig)} sent to process {_quote(id)}.")
+
+
+# -- request decoding ---------------------------------------------------------------------
+
+
+def _quote(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+async def _wait_disconnect(request: Request) -> None:
+    # After the (empty) body, the next ASGI message is the disconnect; waiting for it is
+    # how a long poll stops working for a client that went away.
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _read_json(request: Request, limit: int) -> dict[str, Any]:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge(limit)
+    if not body.strip():
+        raise InvalidRequest(INVALID_JSON, detail="the body is empty")
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequest(INVALID_JSON, detail=str(exc)) from exc
+    if value is None:
+        return {}  # Go decodes a top-level null into the zero value
+    if not isinstance(value, dict):
+        raise InvalidRequest(INVALID_JSON, detail="the body must be a JSON object")
+    # Go leaves a field at its zero value for null; dropping nulls gives the same result.
+    return {key: item for key, item in value.items() if item is not None}
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _validate(model: type[_Model], body: dict[str, Any]) -> _Model:
+    try:
+        return model.model_validate(body, strict=True)
+    except PydanticValidationError as exc:
+        fields = tuple(
+            FieldError(".".join(str(part) for part in error["loc"]), error["msg"])
+            for error in exc.errors(include_url=False)
+        )
+        detail = "; ".join(f"{f.field}: {f.detail}" for f in fields)
+        raise InvalidRequest(INVALID_JSON, detail=detail, validations=fields) from exc
+
+
+def _parse_start(body: dict[str, Any], settings: Settings, chat_id: str | None) -> StartRequest:
+    if body.get("command", "") == "":
+        raise InvalidRequest(
+            "Command is required.", validations=(FieldError("command", "required"),)
+        )
+    parsed = _validate(StartProcessRequest, body)
+    size = len(parsed.command.encode())
+    if size > settings.max_command_bytes:
+        raise InvalidRequest(
+            f"Command is too long ({size} bytes; the limit is {settings.max_command_bytes}).",
+            validations=(FieldError("command", "too long"),),
+        )
+    problems = [
+        FieldError(name, "must not contain a NUL byte")
+        for name, value in (("command", parsed.command), ("workdir", parsed.workdir or ""))
+        if "\0" in value
+    ]
+    for key, value in (parsed.env or {}).items():
+        if not key or "=" in key or "\0" in key:
+            problems.append(
+                FieldError(f"env.{key}", "a name must be non-empty, without '=' or NUL")
+            )
+        elif "\0" in value:
+            problems.append(FieldError(f"env.{key}", "must not contain a NUL byte"))
+    if problems:
+        first = problems[0]
+        raise InvalidRequest(
+            f"Invalid field {_quote(first.field)}: {first.detail}.", validations=tuple(problems)
+        )
+    return StartRequest(
+        command=parsed.command,
+        workdir=parsed.workdir or None,
+        env=parsed.env or {},
+        background=bool(parsed.background),
+        idempotency_key=parsed.idempotency_key or None,
+        chat_id=chat_id,
+    )
+
+
+def _parse_signal(body: dict[str, Any]) -> Signal:
+    sig = body.get("signal", "")
+    if sig == "":
+        raise InvalidRequest("Signal is required.", validations=(FieldError("signal", "required"),))
+    if not isinstance(sig, str):
+        raise InvalidRequest(
+            INVALID_JSON,
+            detail="signal: Input should be a valid string",
+            validations=(FieldError("signal", "Input should be a valid string"),),
+        )
+    if sig not in ("kill", "terminate"):
+        raise InvalidRequest(
+            f'Unsupported signal {_quote(sig)}. Use "kill" or "terminate".',
+            validations=(FieldError("signal", 'must be "kill" or "terminate"'),),
+        )
+    return _validate(SignalProcessRequest, body).signal

@@ -1,0 +1,224 @@
+"""The application factory: routes, error mapping, offline docs, and the lifespan that owns
+the process manager."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from importlib import metadata, resources
+from typing import Any, TypedDict
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from agentproc.api import api_router, health_router
+from agentproc.errors import (
+    AgentError,
+    BodyTooLarge,
+    Conflict,
+    InvalidRequest,
+    ProcessNotFound,
+    ShuttingDown,
+    SignalFailed,
+    SpawnFailed,
+    TooManyProcesses,
+    Unauthorized,
+)
+from agentproc.manager import ProcessManager
+from agentproc.settings import Settings
+from agentsdk.types import ErrorResponse, FieldValidation, SignalProcessRequest, StartProcessRequest
+
+__all__ = ["begin_shutdown", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: dict[type[AgentError], int] = {
+    InvalidRequest: 400,
+    Unauthorized: 401,
+    ProcessNotFound: 404,
+    Conflict: 409,
+    BodyTooLarge: 413,
+    TooManyProcesses: 429,
+    SpawnFailed: 500,
+    SignalFailed: 500,
+    ShuttingDown: 503,
+}
+"""The one place where domain errors become HTTP statuses."""
+
+DOCS_ASSETS = "/docs/assets"
+"""Swagger UI's JS and CSS, served from the installed package: workspaces are often offline."""
+
+REQUEST_MODELS = (StartProcessRequest, SignalProcessRequest)
+"""Bodies decoded by hand, so FastAPI does not see them; their schemas are added here."""
+
+
+class State(TypedDict):
+    """What the lifespan hands every request (``request.state``)."""
+
+    manager: ProcessManager
+    settings: Settings
+
+
+def _error_response(
+    status: int, error: ErrorResponse, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error.model_dump(exclude_none=True), status_code=status, headers=headers)
+
+
+def _status_of(error: AgentError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 500
+
+
+async def _on_agent_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AgentError)  # noqa: S101 - registered for AgentError only
+    status = _status_of(exc)
+    if status >= 500:
+        logger.error(
+            "%s %s failed: %s (%s)", request.method, request.url.path, exc.message, exc.detail
+        )
+    body = ErrorResponse(
+        message=exc.message,
+        detail=exc.detail,
+        validations=[FieldValidation(field=v.field, detail=v.detail) for v in exc.validations]
+        or None,
+    )
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return _error_response(status, body, headers)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
+    fields = [
+        FieldValidation(
+            field=".".join(str(part) for part in error["loc"][1:]) or str(error["loc"][0]),
+            detail=str(error["msg"]),
+        )
+        for error in exc.errors()
+    ]
+    first = fields[0] if fields else FieldValidation(field="request", detail="invalid")
+    body = ErrorResponse(
+        message=f"Invalid value for {first.field!s}: {first.detail}.",
+        validations=fields or None,
+    )
+    return _error_response(400, body)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for it only
+    return _error_response(
+        exc.status_code, ErrorResponse(message=str(exc.detail)), dict(exc.headers or {})
+    )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("%s %s failed unexpectedly", request.method, request.url.path, exc_info=exc)
+    return _error_response(500, ErrorResponse(message="Internal error.", detail=repr(exc)))
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            description=app.description,
+            routes=app.routes,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in REQUEST_MODELS:
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(model_schema.pop("$defs", {}))
+            components[model.__name__] = model_schema
+        # Every validation failure is a 400 in the error shape, so FastAPI's 422 never happens.
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        app.openapi_schema = dict(sorted(schema.items()))
+        return app.openapi_schema
+
+    return build
+
+
+def _version() -> str:
+    try:
+        return metadata.version("agentproc")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the agent's ASGI app. Its lifespan starts and stops the process manager.
+
+    Args:
+        settings: configuration; defaults to an open, loopback-only development setup.
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[State]:
+        async with ProcessManager(settings) as manager:
+            app.state.manager = manager
+            try:
+                yield {"manager": manager, "settings": settings}
+            finally:
+                del app.state.manager
+
+    app = FastAPI(
+        title="agentproc",
+        summary="Start, read and stop shell commands in a workspace, for AI coding agents.",
+        description=(
+            "Processes run as `sh -c <command>` in their own process group; their combined "
+            "output is kept as the first and last 16 KiB. Wire-compatible with Coder's "
+            "workspace-agent process API."
+        ),
+        version=_version(),
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.include_router(health_router)
+    app.include_router(api_router)
+    app.add_exception_handler(AgentError, _on_agent_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)
+
+    assets = resources.files("fastapi_offline") / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(assets)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        )
+
+    app.openapi = _openapi(app)  # type: ignore[method-assign]  # FastAPI's documented hook
+    return app
+
+
+def begin_shutdown(app: FastAPI) -> None:
+    """Start stopping the app's processes now, before the server drains open requests.
+
+    Long polls (``?wait=true``) wait on processes; terminating them first lets those
+    requests finish instead of holding the server's shutdown for minutes.
+    """
+    manager: ProcessManager | None = getattr(app.state, "manager", None)
+    if manager is not None:
+        manager.begin_shutdown()

@@ -1,0 +1,222 @@
+"""``agentproc serve``: run the agent on uvicorn.
+
+Every flag has an ``AGENTPROC_*`` environment variable; a flag wins over its variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from agentproc import settings as defaults
+from agentproc.app import begin_shutdown, create_app
+from agentproc.settings import Settings
+
+__all__ = ["DEFAULT_PORT", "build_parser", "main", "settings_from_args"]
+
+logger = logging.getLogger("agentproc")
+
+DEFAULT_PORT = 7420
+"""Any free port works; this one is merely easy to remember."""
+
+SHUTDOWN_SLACK_SECONDS = 5.0
+"""Extra time uvicorn gives open requests after our processes' grace and drain."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"AGENTPROC_{name}", default)
+
+
+def _env_int(name: str, default: int | None) -> int | None:
+    value = _env(name)
+    return default if value is None or value == "" else int(value)
+
+
+def _env_float(name: str, default: float) -> float:
+    value = _env(name)
+    return default if value is None or value == "" else float(value)
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``agentproc``."""
+    parser = argparse.ArgumentParser(prog="agentproc", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the process API on uvicorn")
+    serve.add_argument(
+        "--host",
+        default=_env("HOST", "127.0.0.1"),
+        help="address to bind (AGENTPROC_HOST; default 127.0.0.1)",
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=_env_int("PORT", DEFAULT_PORT),
+        help=f"port to bind, 0 for any free one (AGENTPROC_PORT; default {DEFAULT_PORT})",
+    )
+    serve.add_argument(
+        "--token", default=_env("TOKEN"), help="bearer token required on /api/ (AGENTPROC_TOKEN)"
+    )
+    serve.add_argument(
+        "--workdir",
+        type=Path,
+        default=_env("WORKDIR"),
+        help="default working directory (AGENTPROC_WORKDIR; falls back to $HOME)",
+    )
+    serve.add_argument(
+        "--retention",
+        type=float,
+        default=_env_float("RETENTION_SECONDS", defaults.DEFAULT_RETENTION_SECONDS),
+        help="seconds an exited process stays readable (AGENTPROC_RETENTION_SECONDS)",
+    )
+    serve.add_argument(
+        "--max-running",
+        type=int,
+        default=_env_int("MAX_RUNNING", defaults.DEFAULT_MAX_RUNNING),
+        help="running processes allowed at once (AGENTPROC_MAX_RUNNING)",
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=_env_int("MAX_BODY_BYTES", defaults.DEFAULT_MAX_BODY_BYTES),
+        help="largest request body (AGENTPROC_MAX_BODY_BYTES)",
+    )
+    serve.add_argument(
+        "--max-command-bytes",
+        type=int,
+        default=_env_int("MAX_COMMAND_BYTES", defaults.DEFAULT_COMMAND_BYTES),
+        help="longest command (AGENTPROC_MAX_COMMAND_BYTES)",
+    )
+    serve.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=_env_float("SHUTDOWN_GRACE_SECONDS", defaults.DEFAULT_SHUTDOWN_GRACE_SECONDS),
+        help="seconds between SIGTERM and SIGKILL at shutdown (AGENTPROC_SHUTDOWN_GRACE_SECONDS)",
+    )
+    serve.add_argument(
+        "--nice",
+        type=int,
+        default=_env_int("NICE", None),
+        help="niceness of child processes (AGENTPROC_NICE)",
+    )
+    serve.add_argument(
+        "--oom-score-adj",
+        type=int,
+        default=_env_int("OOM_SCORE_ADJ", None),
+        help="oom_score_adj of child processes (AGENTPROC_OOM_SCORE_ADJ)",
+    )
+    serve.add_argument(
+        "--env",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="variable injected into every child; repeatable",
+    )
+    serve.add_argument(
+        "--no-reap-orphans",
+        action="store_true",
+        default=_env("REAP_ORPHANS", "1") in ("0", "false"),
+        help="do not adopt and reap orphaned grandchildren (AGENTPROC_REAP_ORPHANS=0)",
+    )
+    serve.add_argument(
+        "--log-level",
+        default=_env("LOG_LEVEL", "info"),
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="log level (AGENTPROC_LOG_LEVEL)",
+    )
+    return parser
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Turn parsed ``serve`` arguments into :class:`Settings`; rejects unsafe combinations."""
+    if not args.token and not _is_loopback(args.host):
+        raise SystemExit(
+            f"agentproc: refusing to listen on {args.host} without a token: anyone who can "
+            "reach it could run commands. Pass --token (or AGENTPROC_TOKEN), or bind 127.0.0.1."
+        )
+    return Settings(
+        token=args.token or None,
+        workdir=args.workdir,
+        retention_seconds=args.retention,
+        max_running=args.max_running,
+        max_body_bytes=args.max_body_bytes,
+        max_command_bytes=args.max_command_bytes,
+        shutdown_grace_seconds=args.shutdown_grace,
+        nice=args.nice,
+        oom_score_adj=args.oom_score_adj,
+        env=dict(args.env),
+        reap_orphans=not args.no_reap_orphans,
+    )
+
+
+class AgentServer(uvicorn.Server):
+    """uvicorn, told to stop the processes before it waits for open requests."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self._app = app
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        for server in self.servers:
+            for sock in server.sockets:
+                host, port = sock.getsockname()[:2]
+                base = f"http://{host}:{port}"
+                logger.info("process API at %s/api/v0/processes, docs at %s/docs", base, base)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        begin_shutdown(self._app)
+        await super().shutdown(sockets)
+
+
+def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
+    """Run the agent until SIGTERM or SIGINT."""
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=int(
+            settings.shutdown_grace_seconds + settings.drain_seconds + SHUTDOWN_SLACK_SECONDS
+        ),
+    )
+    AgentServer(config, app).run()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``agentproc`` console script and ``python -m agentproc``."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    settings = settings_from_args(args)
+    serve(settings, args.host, args.port, args.log_level)

@@ -1,0 +1,152 @@
+"""Domain errors of the agent. They know nothing of HTTP; ``agentproc.api`` maps them.
+
+Tree::
+
+    AgentError
+     ├── InvalidRequest        the caller sent something unusable (400)
+     │    └── InvalidWorkdir
+     ├── Unauthorized          missing or wrong bearer token (401)
+     ├── ProcessNotFound       unknown id, reaped, or another chat's (404)
+     ├── Conflict              (409)
+     │    ├── ProcessNotRunning
+     │    └── IdempotencyConflict
+     ├── BodyTooLarge          (413)
+     ├── TooManyProcesses      the running-process cap is reached (429)
+     ├── SpawnFailed           the OS refused to start the shell (500)
+     ├── SignalFailed          the OS refused to deliver a signal (500)
+     └── ShuttingDown          the agent refuses new work while it stops (503)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+__all__ = [
+    "AgentError",
+    "BodyTooLarge",
+    "Conflict",
+    "FieldError",
+    "IdempotencyConflict",
+    "InvalidRequest",
+    "InvalidWorkdir",
+    "ProcessNotFound",
+    "ProcessNotRunning",
+    "ShuttingDown",
+    "SignalFailed",
+    "SpawnFailed",
+    "TooManyProcesses",
+    "Unauthorized",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One request field that failed validation."""
+
+    field: str
+    detail: str
+
+
+def _quote(value: str) -> str:
+    # Go's %q, as Coder formats ids in its messages.
+    return json.dumps(value, ensure_ascii=False)
+
+
+class AgentError(Exception):
+    """Base of every error the agent reports to its caller."""
+
+    def __init__(
+        self,
+        message: str,
+        detail: str | None = None,
+        validations: tuple[FieldError, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+        self.validations = validations
+
+
+class InvalidRequest(AgentError):
+    """Raised when a request body, field or query parameter is unusable."""
+
+
+class InvalidWorkdir(InvalidRequest):
+    """Raised when the requested working directory is missing or not a directory."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(
+            f"Working directory {_quote(path)} {reason}.",
+            validations=(FieldError("workdir", reason),),
+        )
+
+
+class Unauthorized(AgentError):
+    """Raised when the bearer token is missing or wrong."""
+
+
+class ProcessNotFound(AgentError):
+    """Raised for an unknown id, a forgotten process, or a process of another chat."""
+
+    def __init__(self, process_id: str) -> None:
+        super().__init__(f"Process {_quote(process_id)} not found.")
+
+
+class Conflict(AgentError):
+    """Raised when the request contradicts the process's current state."""
+
+
+class ProcessNotRunning(Conflict):
+    """Raised when signalling a process that has already exited."""
+
+    def __init__(self, process_id: str) -> None:
+        super().__init__(f"Process {_quote(process_id)} is not running.")
+
+
+class IdempotencyConflict(Conflict):
+    """Raised when an idempotency key is reused with different start parameters."""
+
+    def __init__(self, key: str, process_id: str) -> None:
+        super().__init__(
+            f"Idempotency key {_quote(key)} was already used for process {_quote(process_id)} "
+            "with a different command, workdir, env or background flag.",
+        )
+
+
+class BodyTooLarge(AgentError):
+    """Raised when a request body exceeds the configured limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Request body is larger than {limit} bytes.")
+
+
+class TooManyProcesses(AgentError):
+    """Raised when starting one more process would pass the running-process cap."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"Too many running processes ({limit}). "
+            "Wait for some to exit or signal them, then retry."
+        )
+
+
+class SpawnFailed(AgentError):
+    """Raised when the OS could not start ``sh``."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("Failed to start process.", detail=detail)
+
+
+class SignalFailed(AgentError):
+    """Raised when the OS could not deliver a signal."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("Failed to signal process.", detail=detail)
+
+
+class ShuttingDown(AgentError):
+    """Raised for new starts once the agent has begun to shut down."""
+
+    def __init__(self) -> None:
+        super().__init__("Agent is shutting down.")
