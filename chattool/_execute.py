@@ -1,0 +1,288 @@
+"""The ``execute`` tool: run a shell command on the workspace agent and wait for it.
+
+The foreground path starts the process, then polls its output on a 200 ms cadence. Each poll
+is a bounded server-side wait (``wait=true&timeout_ms=<rest of the tick>``), so an exit is
+seen the moment it happens, while an agent that ignores the wait is still asked no more than
+once per tick. When the timeout passes, the process is left running: the result says so,
+carries what it printed so far, and gives the id to follow it with ``process_output``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import anyio
+from pydantic import Field
+
+from agentsdk.types import ProcessOutputResponse, StartProcessRequest
+from chattool._base import Tool, ToolArguments, ToolError, ToolResult, describe_error
+from chattool._connection import AgentConnection
+from chattool._duration import SECOND, format_duration, parse_duration
+from chattool._reads import POLL_GRACE_SECONDS, no_answer_within, read_snapshot
+from chattool._results import ExecuteResult, file_dump_note, truncate_output
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "NON_INTERACTIVE_ENV",
+    "POLL_INTERVAL_SECONDS",
+    "ExecuteArguments",
+    "ExecuteTool",
+    "promote_trailing_ampersand",
+]
+
+DEFAULT_TIMEOUT = "10s"
+"""Long enough for most commands; a slow one times out into a process the model can follow."""
+
+POLL_INTERVAL_SECONDS = 0.2
+"""Coder's cadence: at most five requests a second per running command."""
+
+MIN_START_SECONDS = 5.0
+"""A start is never cut short below this: giving up on a start that then succeeds would
+leave a process running that the model was never told about."""
+
+NON_INTERACTIVE_ENV: Mapping[str, str] = MappingProxyType(
+    {
+        "CODER_CHAT_AGENT": "true",
+        "GIT_EDITOR": "true",
+        "GIT_SEQUENCE_EDITOR": "true",
+        "EDITOR": "true",
+        "VISUAL": "true",
+        "GIT_TERMINAL_PROMPT": "0",
+        "NO_COLOR": "1",
+        "TERM": "dumb",
+        "PAGER": "cat",
+        "GIT_PAGER": "cat",
+    }
+)
+"""Sent with every command: nobody is at a terminal to answer an editor, pager or prompt."""
+
+
+class ExecuteArguments(ToolArguments):
+    """Execute a shell command in the workspace.
+
+    The command runs as `sh -c <command>` (a POSIX shell, not bash) with no terminal and no
+    input: editors, pagers and credential prompts are disabled, so nothing waits for a human.
+    Output is stdout and stderr combined; long output keeps its start and its end.
+
+    Prefer the foreground and give slow commands (builds, test suites, installs) a generous
+    timeout. A command still running at its timeout is not stopped: the result reports the
+    timeout, the output so far and a background_process_id; use process_output with that id
+    to wait for the rest, and process_signal to stop it. Use run_in_background only for
+    processes meant to keep running, such as servers and watchers. Never end a command with
+    a shell `&`: it would leave a process nobody tracks (a trailing `&` is treated as
+    run_in_background).
+    """
+
+    command: str = Field(description="The shell command to execute.")
+    timeout: str = Field(
+        default=DEFAULT_TIMEOUT,
+        description=(
+            'How long to wait for the command, as a Go duration such as "10s", "1.5s", "5m" '
+            'or "1h30m". Default: 10s. Ignored with run_in_background.'
+        ),
+    )
+    workdir: str = Field(
+        default="",
+        description="Working directory for the command. Default: the workspace directory.",
+    )
+    run_in_background: bool = Field(
+        default=False,
+        description=(
+            "Start the command and return its process id at once, without waiting for it. "
+            "Only for long-running processes such as servers and watchers."
+        ),
+    )
+    model_intent: str = Field(
+        default="",
+        description="A few words on what this command is for, shown to the user.",
+    )
+
+
+def promote_trailing_ampersand(command: str) -> str | None:
+    """The command without its trailing background ``&``, or ``None`` if it has none.
+
+    ``a && b``, ``a |& b`` and an escaped ``\\&`` do not count: only a lone ``&`` at the end
+    asks the shell to background the command.
+    """
+    trimmed = command.strip()
+    if not trimmed.endswith("&") or trimmed.endswith(("&&", "|&", "\\&")):
+        return None
+    return trimmed[:-1].rstrip()
+
+
+@dataclass(frozen=True, slots=True)
+class _PollOutcome:
+    """How the poll loop ended: an exit, the deadline, or a failed poll."""
+
+    exited: ProcessOutputResponse | None = None
+    latest: ProcessOutputResponse | None = None
+    error: Exception | None = None
+
+
+class ExecuteTool(Tool[ExecuteArguments]):
+    """The ``execute`` tool: run a command in the workspace and report its result.
+
+    See ``Tool`` for the constructor. Every command gets ``NON_INTERACTIVE_ENV``, plus
+    ``CODER_CHAT_ID`` when the tool is bound to a chat.
+    """
+
+    name = "execute"
+    arguments_model = ExecuteArguments
+
+    def environment(self) -> dict[str, str]:
+        """The variables sent with every start request of this tool."""
+        env = dict(NON_INTERACTIVE_ENV)
+        if self.chat_id is not None:
+            env["CODER_CHAT_ID"] = self.chat_id
+        return env
+
+    async def _run(self, args: ExecuteArguments) -> ToolResult:
+        command = args.command
+        background = args.run_in_background
+        if not background:
+            promoted = promote_trailing_ampersand(command)
+            if promoted is not None:
+                command, background = promoted, True
+        if not command.strip():
+            raise ToolError("command is required")
+
+        timeout_ns = 0
+        if not background:
+            timeout_text = args.timeout or DEFAULT_TIMEOUT
+            try:
+                timeout_ns = parse_duration(timeout_text)
+            except ValueError as exc:
+                raise ToolError(f'invalid timeout "{timeout_text}": {exc}') from None
+            if timeout_ns <= 0:
+                raise ToolError(f'invalid timeout "{timeout_text}": must be positive')
+
+        connection = await self._connect()
+        request = StartProcessRequest(
+            command=command,
+            workdir=args.workdir or None,
+            env=self.environment(),
+            background=background,
+        )
+        if background:
+            result = await self._start_background(connection, request)
+        else:
+            result = await self._run_foreground(connection, request, timeout_ns)
+        return ToolResult(result.to_json())
+
+    async def _start_background(
+        self, connection: AgentConnection, request: StartProcessRequest
+    ) -> ExecuteResult:
+        try:
+            started = await connection.start_process(request)
+        except Exception as exc:
+            return ExecuteResult(
+                success=False, error=f"start background process: {describe_error(exc)}"
+            )
+        return ExecuteResult(success=True, background_process_id=started.id)
+
+    async def _run_foreground(
+        self, connection: AgentConnection, request: StartProcessRequest, timeout_ns: int
+    ) -> ExecuteResult:
+        timeout_text = format_duration(timeout_ns)
+        note = file_dump_note(request.command)
+        began = anyio.current_time()
+        deadline = began + timeout_ns / SECOND
+
+        def elapsed_ms() -> int:
+            return int((anyio.current_time() - began) * 1000)
+
+        start_limit = max(timeout_ns / SECOND, MIN_START_SECONDS)
+        started = None
+        with anyio.move_on_after(start_limit):
+            try:
+                started = await connection.start_process(request)
+            except Exception as exc:
+                return ExecuteResult(success=False, error=f"start process: {describe_error(exc)}")
+        if started is None:
+            return ExecuteResult(
+                success=False,
+                error=f"start process: {no_answer_within(start_limit)}",
+            )
+        process_id = started.id
+
+        outcome = await _poll_until_exit(connection, process_id, deadline)
+        if outcome.exited is not None:
+            return _completed(outcome.exited, elapsed_ms(), note)
+
+        snapshot, snapshot_error = await read_snapshot(connection, process_id)
+        if snapshot is not None and not snapshot.running:
+            # It exited while we were giving up on it: report the real result.
+            return _completed(snapshot, elapsed_ms(), note)
+
+        if outcome.error is None:
+            error = f"command timed out after {timeout_text}"
+        else:
+            error = f"get process output: {describe_error(outcome.error)}"
+            if snapshot is not None:
+                error += " (process still running, use process_output to check later)"
+        if snapshot_error:
+            error += f"\nfailed to get output: {snapshot_error}"
+
+        partial = snapshot if snapshot is not None else outcome.latest
+        return ExecuteResult(
+            success=False,
+            output=truncate_output(partial.output) if partial is not None else "",
+            exit_code=-1,
+            wall_duration_ms=elapsed_ms(),
+            error=error,
+            truncated=partial.truncated if partial is not None else None,
+            note=note,
+            background_process_id=process_id,
+        )
+
+
+async def _poll_until_exit(
+    connection: AgentConnection, process_id: str, deadline: float
+) -> _PollOutcome:
+    """Poll once per 200 ms tick, each poll waiting on the agent for the rest of its tick."""
+    ticks_from = anyio.current_time()
+    last_tick = -1
+    latest: ProcessOutputResponse | None = None
+    while True:
+        now = anyio.current_time()
+        if now >= deadline:
+            return _PollOutcome(latest=latest)
+        tick = int((now - ticks_from) // POLL_INTERVAL_SECONDS)
+        window_end = min(ticks_from + (tick + 1) * POLL_INTERVAL_SECONDS, deadline)
+        if tick <= last_tick:
+            # The agent answered before the tick was over (it may not support waiting):
+            # keep to one poll per tick.
+            await anyio.sleep_until(window_end)
+            continue
+        last_tick = tick
+
+        wait_ms = max(1, math.ceil((window_end - now) * 1000))
+        response = None
+        with anyio.CancelScope(deadline=deadline + POLL_GRACE_SECONDS):
+            try:
+                response = await connection.process_output(
+                    process_id, wait=True, timeout_ms=wait_ms
+                )
+            except Exception as exc:
+                return _PollOutcome(latest=latest, error=exc)
+        if response is None:
+            # The agent did not answer even after the deadline: that is the timeout.
+            return _PollOutcome(latest=latest)
+        if not response.running:
+            return _PollOutcome(exited=response)
+        latest = response
+
+
+def _completed(response: ProcessOutputResponse, wall_duration_ms: int, note: str) -> ExecuteResult:
+    exit_code = response.exit_code if response.exit_code is not None else 0
+    return ExecuteResult(
+        success=exit_code == 0,
+        output=truncate_output(response.output),
+        exit_code=exit_code,
+        wall_duration_ms=wall_duration_ms,
+        truncated=response.truncated,
+        note=note,
+    )
