@@ -1,37 +1,76 @@
-"""agentsdk: a typed client for the agentproc process API."""
+"""agentsdk: a typed client for the agentproc process API.
 
-from agentsdk.types import (
-    ErrorResponse as ErrorResponse,
-)
-from agentsdk.types import (
-    ListProcessesResponse as ListProcessesResponse,
-)
-from agentsdk.types import (
-    ProcessInfo as ProcessInfo,
-)
-from agentsdk.types import (
-    ProcessOutputResponse as ProcessOutputResponse,
-)
-from agentsdk.types import (
-    ProcessTruncation as ProcessTruncation,
-)
-from agentsdk.types import (
-    SignalProcessRequest as SignalProcessRequest,
-)
-from agentsdk.types import (
-    StartProcessRequest as StartProcessRequest,
-)
-from agentsdk.types import (
-    StartProcessResponse as StartProcessResponse,
-)
+``AgentConn`` (sync) and ``AsyncAgentConn`` (async) drive an agent; the wire models and the
+error tree are importable from here. Modules whose names start with ``_`` are private.
+"""
+
+from agentsdk._client import AgentConn as AgentConn
+from agentsdk._client import AsyncAgentConn as AsyncAgentConn
+from agentsdk._exceptions import AgentSDKError as AgentSDKError
+from agentsdk._exceptions import APIConnectionError as APIConnectionError
+from agentsdk._exceptions import APIStatusError as APIStatusError
+from agentsdk._exceptions import APITimeoutError as APITimeoutError
+from agentsdk._exceptions import AuthenticationError as AuthenticationError
+from agentsdk._exceptions import BadRequestError as BadRequestError
+from agentsdk._exceptions import ConflictError as ConflictError
+from agentsdk._exceptions import InternalServerError as InternalServerError
+from agentsdk._exceptions import NotFoundError as NotFoundError
+from agentsdk._exceptions import PayloadTooLargeError as PayloadTooLargeError
+from agentsdk._exceptions import RateLimitError as RateLimitError
+from agentsdk.types import ErrorResponse as ErrorResponse
+from agentsdk.types import FieldValidation as FieldValidation
+from agentsdk.types import ListProcessesResponse as ListProcessesResponse
+from agentsdk.types import ProcessInfo as ProcessInfo
+from agentsdk.types import ProcessOutputResponse as ProcessOutputResponse
+from agentsdk.types import ProcessTruncation as ProcessTruncation
+from agentsdk.types import Signal as Signal
+from agentsdk.types import SignalProcessRequest as SignalProcessRequest
+from agentsdk.types import SignalProcessResponse as SignalProcessResponse
+from agentsdk.types import StartProcessRequest as StartProcessRequest
+from agentsdk.types import StartProcessResponse as StartProcessResponse
 
 __all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AgentConn",
+    "AgentSDKError",
+    "AsyncAgentConn",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
     "ErrorResponse",
+    "FieldValidation",
+    "InternalServerError",
     "ListProcessesResponse",
+    "NotFoundError",
+    "PayloadTooLargeError",
     "ProcessInfo",
     "ProcessOutputResponse",
     "ProcessTruncation",
+    "RateLimitError",
+    "Signal",
     "SignalProcessRequest",
+    "SignalProcessResponse",
     "StartProcessRequest",
     "StartProcessResponse",
 ]
+
+# Tracebacks and reprs name the public path (agentsdk.NotFoundError), not the private module.
+for _name in (
+    "AgentConn",
+    "AsyncAgentConn",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AgentSDKError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InternalServerError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "RateLimitError",
+):
+    globals()[_name].__module__ = "agentsdk"
+del _name

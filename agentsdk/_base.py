@@ -1,0 +1,554 @@
+"""Everything the sync and async clients share, with no I/O of its own.
+
+A call goes through three pure steps, written once here:
+
+1. ``BaseAgentConn._*_call`` checks the arguments (``ValueError`` before any I/O) and
+   describes the call: method, path, query, body, whether a retry is safe, how to parse
+   the answer.
+2. ``BaseAgentConn._build_request`` turns that description into an ``httpx.Request``
+   with the caller's headers, the bearer token and the right timeout.
+3. ``BaseAgentConn._settle`` turns what came back (a response or an ``httpx`` error)
+   into the parsed result, an exception from ``agentsdk._exceptions``, or a ``Retry``
+   telling the shell how long to sleep before sending again.
+
+``AgentConn`` and ``AsyncAgentConn`` in ``agentsdk._client`` only send and sleep.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+import logging
+import math
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Generic, Literal, TypeVar, get_args
+from urllib.parse import quote
+
+import httpx
+import pydantic
+
+from agentsdk._exceptions import (
+    AgentSDKError,
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RateLimitError,
+)
+from agentsdk.types import (
+    FieldValidation,
+    ListProcessesResponse,
+    ProcessOutputResponse,
+    Signal,
+    SignalProcessRequest,
+    SignalProcessResponse,
+    StartProcessRequest,
+    StartProcessResponse,
+)
+
+__all__ = [
+    "API_PREFIX",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "INITIAL_RETRY_DELAY",
+    "MAX_RETRY_AFTER",
+    "MAX_RETRY_DELAY",
+    "SERVER_WAIT_CAP_SECONDS",
+    "WAIT_READ_MARGIN_SECONDS",
+    "BaseAgentConn",
+    "Call",
+    "Retry",
+    "backoff_delay",
+    "make_status_error",
+    "parse_retry_after",
+    "process_path",
+]
+
+API_PREFIX = "/api/v0/processes"
+# Where Coder's agent mounts the process router; both agents answer under it.
+
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+# Every call but a wait answers at once, so a minute is a safety net, not a budget; a short
+# connect timeout fails fast on an agent that is not there.
+
+DEFAULT_MAX_RETRIES = 2
+# Two retries ride out a restarting agent or a dropped connection without hiding an outage.
+
+INITIAL_RETRY_DELAY = 0.5
+# First backoff step; doubled per retry.
+
+MAX_RETRY_DELAY = 8.0
+# Backoff ceiling: beyond this the caller is better served by an error than by waiting.
+
+MAX_RETRY_AFTER = 60.0
+# A Retry-After longer than this is not honoured (the backoff is used), so a confused server
+# cannot park a caller for minutes.
+
+RETRY_JITTER = 0.25
+# Up to a quarter of each backoff is random, so many clients do not retry in lockstep.
+
+SERVER_WAIT_CAP_SECONDS = 300.0
+# The agent ends a ``wait=true`` request after at most five minutes.
+
+WAIT_READ_MARGIN_SECONDS = 30.0
+# Room after the wait for the agent to render and send the snapshot (Coder extends its write
+# deadline by the same amount), so the read timeout never fires before the server's cap.
+
+MAX_ERROR_DETAIL_CHARS = 2048
+# A non-JSON error body (a proxy's HTML page) is kept as detail, cut to what a log can hold.
+
+_SIGNALS: tuple[str, ...] = get_args(Signal)
+
+_TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# Transport failures that a second attempt may not meet; a bad URL or a proxy refusal would.
+
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: PayloadTooLargeError,
+    429: RateLimitError,
+}
+
+_logger = logging.getLogger("agentsdk")
+
+T = TypeVar("T")
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+class _State(enum.Enum):
+    # A client is usable until closed; closing is final so a pooled connection is never
+    # silently reopened behind the caller's back (httpx's rule).
+    OPEN = enum.auto()
+    CLOSED = enum.auto()
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One API call, described before any I/O.
+
+    Attributes:
+        method: The HTTP method.
+        path: The path under the base URL, already escaped.
+        parse: Turns a success response into the method's result.
+        params: Query parameters, in order.
+        body: The encoded JSON body, if any.
+        retry_safe: Whether sending the call twice cannot do a thing twice.
+        wait_seconds: How long the agent may hold the request open, for the read timeout.
+    """
+
+    method: Literal["GET", "POST"]
+    path: str
+    parse: Callable[[httpx.Response], T]
+    params: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    retry_safe: bool = True
+    wait_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """The shell should sleep ``delay`` seconds and send the call again."""
+
+    delay: float
+    error: AgentSDKError = field(repr=False)
+    """The failure being retried, for the log line."""
+
+
+class BaseAgentConn:
+    """Configuration and pure logic shared by ``AgentConn`` and ``AsyncAgentConn``.
+
+    Args:
+        base_url: The agent's address, e.g. ``http://127.0.0.1:4``; a path prefix is kept.
+        token: Sent as ``Authorization: Bearer <token>`` on every request.
+        timeout: Seconds, an ``httpx.Timeout``, or ``None`` for no timeout.
+        max_retries: How many times a failed safe call is sent again; 0 disables retries.
+        headers: Extra headers for every request, e.g. ``{"Coder-Chat-Id": chat_id}``.
+
+    Raises:
+        ValueError: An argument is malformed.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None,
+        timeout: float | httpx.Timeout | None,
+        max_retries: int,
+        headers: Mapping[str, str] | None,
+    ) -> None:
+        self._base_url = _parse_base_url(base_url)
+        if token is not None and (not isinstance(token, str) or not token):
+            raise ValueError(f"Expected a non-empty token or None but received {token!r}")
+        if max_retries is None:
+            raise ValueError("max_retries must be an int; pass 0 to disable retries")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ValueError(f"Expected max_retries >= 0 but received {max_retries!r}")
+        self._token = token
+        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._max_retries = max_retries
+        self._headers = dict(headers or {})
+        self._state = _State.OPEN
+
+    @property
+    def base_url(self) -> str:
+        """The agent's address, without a trailing slash."""
+        return str(self._base_url)
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """The timeout of every call (a wait extends its read timeout as needed)."""
+        return self._timeout
+
+    @property
+    def max_retries(self) -> int:
+        """How many times a failed safe call is sent again."""
+        return self._max_retries
+
+    @property
+    def is_closed(self) -> bool:
+        """True once ``close()`` / ``aclose()`` was called; the client cannot be used again."""
+        return self._state is _State.CLOSED
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def _start_call(
+        self,
+        request: StartProcessRequest | None,
+        *,
+        command: str | None,
+        workdir: str | None,
+        env: Mapping[str, str] | None,
+        background: bool | None,
+        idempotency_key: str | None,
+    ) -> Call[StartProcessResponse]:
+        fields_given = any(
+            value is not None for value in (command, workdir, env, background, idempotency_key)
+        )
+        if request is not None:
+            if not isinstance(request, StartProcessRequest):
+                raise TypeError(
+                    f"Expected a StartProcessRequest but received {type(request).__name__}"
+                )
+            if fields_given:
+                raise ValueError("Pass a StartProcessRequest or keyword fields, not both")
+        else:
+            if not isinstance(command, str) or not command:
+                raise ValueError(f"Expected a non-empty command but received {command!r}")
+            try:
+                request = StartProcessRequest(
+                    command=command,
+                    workdir=workdir,
+                    env=dict(env) if env is not None else None,
+                    background=background,
+                    idempotency_key=idempotency_key,
+                )
+            except pydantic.ValidationError as exc:
+                raise ValueError(f"Invalid start request: {exc}") from exc
+        if request.idempotency_key is None and self._max_retries > 0:
+            # The agent runs a repeated key once, so a retry after a lost answer attaches to
+            # the first process instead of running the command a second time.
+            request = request.model_copy(update={"idempotency_key": str(uuid.uuid4())})
+        return Call(
+            method="POST",
+            path=f"{API_PREFIX}/start",
+            parse=_model_parser(StartProcessResponse),
+            body=_encode(request),
+            retry_safe=request.idempotency_key is not None,
+        )
+
+    def _list_call(self) -> Call[ListProcessesResponse]:
+        return Call(
+            method="GET", path=f"{API_PREFIX}/list", parse=_model_parser(ListProcessesResponse)
+        )
+
+    def _output_call(
+        self, id: str, *, wait: bool, timeout_ms: int | None
+    ) -> Call[ProcessOutputResponse]:
+        path = f"{process_path(id)}/output"
+        if not isinstance(wait, bool):
+            raise ValueError(f"Expected wait to be a bool but received {wait!r}")
+        if timeout_ms is not None:
+            if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms < 0:
+                raise ValueError(f"Expected timeout_ms >= 0 but received {timeout_ms!r}")
+            if not wait:
+                raise ValueError("timeout_ms bounds a wait; pass wait=True with it")
+        if not wait:
+            return Call(method="GET", path=path, parse=_model_parser(ProcessOutputResponse))
+        params: tuple[tuple[str, str], ...] = (("wait", "true"),)
+        wait_seconds = SERVER_WAIT_CAP_SECONDS
+        if timeout_ms is not None:
+            params += (("timeout_ms", str(timeout_ms)),)
+            wait_seconds = min(wait_seconds, timeout_ms / 1000)
+        return Call(
+            method="GET",
+            path=path,
+            parse=_model_parser(ProcessOutputResponse),
+            params=params,
+            wait_seconds=wait_seconds,
+        )
+
+    def _signal_call(self, id: str, signal: Signal) -> Call[None]:
+        path = f"{process_path(id)}/signal"
+        if signal not in _SIGNALS:
+            raise ValueError(f"Expected signal to be one of {_SIGNALS} but received {signal!r}")
+        return Call(
+            method="POST",
+            path=path,
+            parse=_signal_parser,
+            body=_encode(SignalProcessRequest(signal=signal)),
+        )
+
+    # -- request and response ----------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._state is _State.CLOSED:
+            raise RuntimeError(f"Cannot use a {type(self).__name__} once it has been closed")
+
+    def _mark_closed(self) -> bool:
+        """Close the client; return whether it was open (so closing twice is a no-op)."""
+        was_open = self._state is _State.OPEN
+        self._state = _State.CLOSED
+        return was_open
+
+    def _build_request(
+        self, client: httpx.Client | httpx.AsyncClient, call: Call[T]
+    ) -> httpx.Request:
+        headers = {"Accept": "application/json", **self._headers}
+        if call.body is not None:
+            # Coder's agent ignores Content-Type; ours accepts it either way. Sending it keeps
+            # proxies and request logs honest.
+            headers["Content-Type"] = "application/json"
+        if self._token is not None:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return client.build_request(
+            call.method,
+            httpx.URL(f"{self.base_url}{call.path}"),
+            params=call.params or None,
+            content=call.body,
+            headers=headers,
+            timeout=self._timeout_for(call),
+        )
+
+    def _timeout_for(self, call: Call[T]) -> httpx.Timeout:
+        read = self._timeout.read
+        if call.wait_seconds is None or read is None:
+            return self._timeout
+        needed = call.wait_seconds + WAIT_READ_MARGIN_SECONDS
+        if read >= needed:
+            return self._timeout
+        return httpx.Timeout(
+            connect=self._timeout.connect,
+            read=needed,
+            write=self._timeout.write,
+            pool=self._timeout.pool,
+        )
+
+    def _settle(
+        self,
+        call: Call[T],
+        request: httpx.Request,
+        outcome: httpx.Response | httpx.RequestError,
+        retries_taken: int,
+    ) -> T | Retry:
+        """Turn one attempt's outcome into the result, an exception, or a retry.
+
+        Raises:
+            APIStatusError: The agent answered with an error status, not to be retried.
+            APIConnectionError: No answer, and no retry is left or allowed.
+            AgentSDKError: A success answer that does not parse.
+        """
+        error: AgentSDKError
+        if isinstance(outcome, httpx.Response):
+            if outcome.is_success:
+                return call.parse(outcome)
+            error = make_status_error(outcome)
+            transient = outcome.status_code == 429 or outcome.status_code >= 500
+            retry_after = outcome.headers.get("Retry-After")
+        else:
+            error_type = (
+                APITimeoutError
+                if isinstance(outcome, httpx.TimeoutException)
+                else APIConnectionError
+            )
+            error = error_type(method=request.method, url=str(request.url), cause=outcome)
+            transient = isinstance(outcome, _TRANSIENT_ERRORS)
+            retry_after = None
+        if not (transient and call.retry_safe and retries_taken < self._max_retries):
+            if isinstance(outcome, httpx.RequestError):
+                raise error from outcome
+            raise error
+        delay = self._retry_delay(retries_taken, retry_after)
+        _logger.warning(
+            "Retrying %s %s in %.2f s (retry %d of %d) after: %s",
+            request.method,
+            request.url,
+            delay,
+            retries_taken + 1,
+            self._max_retries,
+            error,
+        )
+        return Retry(delay=delay, error=error)
+
+    def _retry_delay(self, retries_taken: int, retry_after: str | None) -> float:
+        """Seconds to sleep before retry number ``retries_taken + 1``."""
+        honoured = parse_retry_after(retry_after, now=time.time())
+        if honoured is not None and honoured <= MAX_RETRY_AFTER:
+            return honoured
+        return backoff_delay(retries_taken)
+
+
+def process_path(id: str) -> str:
+    """The escaped path of one process: its id is always exactly one path segment.
+
+    Raises:
+        ValueError: ``id`` is empty or not a string.
+    """
+    if not isinstance(id, str) or not id:
+        raise ValueError(f"Expected a non-empty process id but received {id!r}")
+    segment = quote(id, safe="")
+    if segment in {".", ".."}:
+        # A bare dot segment would be resolved away by URL normalisation and address
+        # another route; escaped, it reaches the agent as the (unknown) id it is.
+        segment = segment.replace(".", "%2E")
+    return f"{API_PREFIX}/{segment}"
+
+
+def backoff_delay(retries_taken: int) -> float:
+    """Exponential backoff with jitter: 0.5 s, 1 s, 2 s, ... up to 8 s, minus up to 25 %."""
+    base = min(INITIAL_RETRY_DELAY * 2.0**retries_taken, MAX_RETRY_DELAY)
+    # Not security-sensitive: the jitter only spreads retries out.
+    return base * (1.0 - RETRY_JITTER * random.random())  # noqa: S311
+
+
+def parse_retry_after(value: str | None, *, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), if valid.
+
+    Args:
+        value: The header's value, or ``None`` when absent.
+        now: The current Unix time, for the date form.
+
+    Returns:
+        The delay in seconds (0 for a date in the past), or ``None`` when absent or invalid.
+    """
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return seconds
+
+
+def make_status_error(response: httpx.Response) -> APIStatusError:
+    """Build the exception for an error answer, tolerating bodies that are not the agent's."""
+    message, detail, validations = _read_error_body(response)
+    status = response.status_code
+    error_type = _STATUS_ERRORS.get(status)
+    if error_type is None:
+        error_type = InternalServerError if status >= 500 else APIStatusError
+    return error_type(message, response=response, detail=detail, validations=validations)
+
+
+def _read_error_body(response: httpx.Response) -> tuple[str, str | None, list[FieldValidation]]:
+    content_type = response.headers.get("Content-Type", "")
+    text = response.text
+    if not _is_json(content_type):
+        shown = content_type or "no content type"
+        return f'unexpected non-JSON response "{shown}"', _cut(text) or None, []
+    if not text.strip():
+        return "empty response body", None, []
+    try:
+        body = response.json()
+    except ValueError as exc:
+        return f"invalid JSON error body: {exc}", _cut(text), []
+    message = body.get("message") if isinstance(body, dict) else None
+    if not isinstance(message, str) or not message:
+        no_message = f"unexpected status code {response.status_code}, response has no message"
+        return no_message, _cut(text), []
+    detail = body.get("detail")
+    return message, detail if isinstance(detail, str) and detail else None, _validations(body)
+
+
+def _validations(body: dict[str, object]) -> list[FieldValidation]:
+    raw = body.get("validations")
+    if not isinstance(raw, list):
+        return []
+    found = []
+    for item in raw:
+        # One malformed entry should not hide the error the agent is reporting.
+        try:
+            found.append(FieldValidation.model_validate(item))
+        except pydantic.ValidationError:
+            continue
+    return found
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_DETAIL_CHARS else text[:MAX_ERROR_DETAIL_CHARS] + "..."
+
+
+def _encode(model: pydantic.BaseModel) -> bytes:
+    # Compact, omitempty-style JSON: the exact body Coder's agent expects.
+    return model.model_dump_json(exclude_none=True).encode()
+
+
+def _model_parser(model: type[M]) -> Callable[[httpx.Response], M]:
+    def parse(response: httpx.Response) -> M:
+        try:
+            return model.model_validate_json(response.content)
+        except pydantic.ValidationError as exc:
+            request = response.request
+            raise AgentSDKError(
+                f"{request.method} {request.url}: decode response body as {model.__name__}: "
+                f"{exc.error_count()} error(s): {_first_error(exc)}"
+            ) from exc
+
+    return parse
+
+
+def _signal_parser(response: httpx.Response) -> None:
+    # The agent confirms with {"message": ...}; decoding it checks we talked to an agent
+    # and not to something that answers 200 to everything.
+    _model_parser(SignalProcessResponse)(response)
+
+
+def _first_error(exc: pydantic.ValidationError) -> str:
+    first = exc.errors(include_url=False)[0]
+    location = ".".join(str(part) for part in first["loc"]) or "body"
+    return f"{location}: {first['msg']}"
+
+
+def _parse_base_url(base_url: str) -> httpx.URL:
+    if not isinstance(base_url, str) or not base_url:
+        raise ValueError(f"Expected a base URL like 'http://host:4' but received {base_url!r}")
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"Invalid base URL {base_url!r}: {exc}") from exc
+    if url.scheme not in {"http", "https"} or not url.host:
+        raise ValueError(f"Expected an http(s) base URL with a host but received {base_url!r}")
+    if url.query or url.fragment:
+        raise ValueError(f"The base URL must not carry a query or fragment: {base_url!r}")
+    return url.copy_with(raw_path=url.raw_path.rstrip(b"/"))

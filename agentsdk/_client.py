@@ -1,0 +1,323 @@
+"""``AgentConn`` and ``AsyncAgentConn``: thin sync and async shells over ``BaseAgentConn``.
+
+Each public method asks the base for a ``Call`` (arguments are checked there, before any
+I/O) and hands it to ``_request``, the only place that sends and sleeps. The two classes
+mirror each other line for line; all decisions live in ``agentsdk._base``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TypeVar
+
+import anyio
+import httpx
+
+from agentsdk._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseAgentConn, Call, Retry
+from agentsdk.types import (
+    ListProcessesResponse,
+    ProcessOutputResponse,
+    Signal,
+    StartProcessRequest,
+    StartProcessResponse,
+)
+
+__all__ = ["AgentConn", "AsyncAgentConn"]
+
+T = TypeVar("T")
+
+
+class AgentConn(BaseAgentConn):
+    """A synchronous client for one agent's process API, over one pooled ``httpx.Client``.
+
+    Use it as a context manager, or call ``close()`` when done; a closed client cannot be
+    used again. Example::
+
+        with AgentConn("http://127.0.0.1:4", token="s3cret") as agent:
+            started = agent.start_process(command="make test")
+            result = agent.process_output(started.id, wait=True)
+
+    Args:
+        base_url: The agent's address, e.g. ``http://127.0.0.1:4``; a path prefix is kept.
+        token: Sent as ``Authorization: Bearer <token>`` on every request.
+        timeout: Seconds, an ``httpx.Timeout``, or ``None`` for no timeout. A waiting
+            ``process_output`` raises its read timeout above the server's wait cap.
+        max_retries: How many times a failed safe call is sent again; 0 disables retries.
+        headers: Extra headers for every request, e.g. ``{"Coder-Chat-Id": chat_id}``.
+        http_client: An ``httpx.Client`` to send with, e.g. Starlette's ``TestClient``.
+            It stays the caller's: ``close()`` does not close it.
+        transport: An ``httpx`` transport for a client this object creates and owns.
+
+    Raises:
+        ValueError: An argument is malformed, or both ``http_client`` and ``transport`` are given.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            base_url, token=token, timeout=timeout, max_retries=max_retries, headers=headers
+        )
+        if http_client is not None and transport is not None:
+            raise ValueError("Pass http_client or transport, not both")
+        if http_client is not None and not isinstance(http_client, httpx.Client):
+            raise ValueError(f"Expected an httpx.Client but received {type(http_client).__name__}")
+        self._owns_client = http_client is None
+        self._client = (
+            httpx.Client(transport=transport, timeout=self.timeout)
+            if http_client is None
+            else http_client
+        )
+
+    def start_process(
+        self,
+        request: StartProcessRequest | None = None,
+        *,
+        command: str | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        background: bool | None = None,
+        idempotency_key: str | None = None,
+    ) -> StartProcessResponse:
+        """Start ``sh -c <command>`` on the agent; returns as soon as it is spawned.
+
+        Pass a ``StartProcessRequest`` or its fields as keywords. Without an idempotency key,
+        one is generated when retries are enabled, so a retry never runs the command twice.
+
+        Args:
+            request: The whole request, instead of the keyword fields.
+            command: The shell command.
+            workdir: Working directory; the agent's default when omitted.
+            env: Variables added to the agent's environment (these win).
+            background: Stored and listed; it changes nothing on the agent.
+            idempotency_key: A repeated key returns the first process instead of a new one.
+
+        Returns:
+            The process id, and whether this call started it or attached to an earlier one.
+
+        Raises:
+            ValueError: No command, or both a request and keyword fields.
+            BadRequestError: The agent rejected the request (e.g. a missing workdir).
+            ConflictError: The idempotency key was used before with different fields.
+            RateLimitError: The agent runs as many processes as it allows.
+        """
+        return self._request(
+            self._start_call(
+                request,
+                command=command,
+                workdir=workdir,
+                env=env,
+                background=background,
+                idempotency_key=idempotency_key,
+            )
+        )
+
+    def list_processes(self) -> ListProcessesResponse:
+        """List every process visible to this client: running first, then newest first.
+
+        Returns:
+            The processes; with a ``Coder-Chat-Id`` header, only that chat's.
+        """
+        return self._request(self._list_call())
+
+    def process_output(
+        self, id: str, *, wait: bool = False, timeout_ms: int | None = None
+    ) -> ProcessOutputResponse:
+        """Read a process's bounded output and exit state.
+
+        Args:
+            id: The process id from ``start_process``.
+            wait: Block until the process exits (at most the server's 5-minute cap).
+            timeout_ms: A shorter cap for the wait, in milliseconds; needs ``wait=True``.
+
+        Returns:
+            The snapshot; ``running=False`` guarantees the output is complete.
+
+        Raises:
+            ValueError: Empty id, or a ``timeout_ms`` that is negative or given without wait.
+            NotFoundError: No such process visible to this client.
+        """
+        return self._request(self._output_call(id, wait=wait, timeout_ms=timeout_ms))
+
+    def signal_process(self, id: str, signal: Signal) -> None:
+        """Send ``terminate`` (SIGTERM) or ``kill`` (SIGKILL) to a process's whole group.
+
+        Args:
+            id: The process id from ``start_process``.
+            signal: ``"terminate"`` or ``"kill"``.
+
+        Raises:
+            ValueError: Empty id or an unknown signal.
+            NotFoundError: No such process visible to this client.
+            ConflictError: The process is not running any more.
+        """
+        self._request(self._signal_call(id, signal))
+
+    def close(self) -> None:
+        """Release the connection pool; safe to call twice. An injected client stays open."""
+        if self._mark_closed() and self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> AgentConn:
+        self._check_open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _request(self, call: Call[T]) -> T:
+        self._check_open()
+        retries_taken = 0
+        while True:
+            request = self._build_request(self._client, call)
+            outcome: httpx.Response | httpx.RequestError
+            try:
+                outcome = self._client.send(request)
+            except httpx.RequestError as exc:
+                outcome = exc
+            step = self._settle(call, request, outcome, retries_taken)
+            if not isinstance(step, Retry):
+                return step
+            time.sleep(step.delay)
+            retries_taken += 1
+
+
+class AsyncAgentConn(BaseAgentConn):
+    """An asynchronous client for one agent's process API, over one pooled ``httpx.AsyncClient``.
+
+    The same methods as ``AgentConn``, awaitable. Use it with ``async with``, or await
+    ``aclose()`` when done; a closed client cannot be used again. Example::
+
+        async with AsyncAgentConn("http://127.0.0.1:4", token="s3cret") as agent:
+            started = await agent.start_process(command="make test")
+            result = await agent.process_output(started.id, wait=True)
+
+    Args:
+        base_url: The agent's address, e.g. ``http://127.0.0.1:4``; a path prefix is kept.
+        token: Sent as ``Authorization: Bearer <token>`` on every request.
+        timeout: Seconds, an ``httpx.Timeout``, or ``None`` for no timeout. A waiting
+            ``process_output`` raises its read timeout above the server's wait cap.
+        max_retries: How many times a failed safe call is sent again; 0 disables retries.
+        headers: Extra headers for every request, e.g. ``{"Coder-Chat-Id": chat_id}``.
+        http_client: An ``httpx.AsyncClient`` to send with. It stays the caller's:
+            ``aclose()`` does not close it.
+        transport: An async ``httpx`` transport (e.g. ``httpx.ASGITransport``) for a client
+            this object creates and owns.
+
+    Raises:
+        ValueError: An argument is malformed, or both ``http_client`` and ``transport`` are given.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            base_url, token=token, timeout=timeout, max_retries=max_retries, headers=headers
+        )
+        if http_client is not None and transport is not None:
+            raise ValueError("Pass http_client or transport, not both")
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise ValueError(
+                f"Expected an httpx.AsyncClient but received {type(http_client).__name__}"
+            )
+        self._owns_client = http_client is None
+        self._client = (
+            httpx.AsyncClient(transport=transport, timeout=self.timeout)
+            if http_client is None
+            else http_client
+        )
+
+    async def start_process(
+        self,
+        request: StartProcessRequest | None = None,
+        *,
+        command: str | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        background: bool | None = None,
+        idempotency_key: str | None = None,
+    ) -> StartProcessResponse:
+        """Start ``sh -c <command>`` on the agent; returns as soon as it is spawned.
+
+        See ``AgentConn.start_process``.
+        """
+        return await self._request(
+            self._start_call(
+                request,
+                command=command,
+                workdir=workdir,
+                env=env,
+                background=background,
+                idempotency_key=idempotency_key,
+            )
+        )
+
+    async def list_processes(self) -> ListProcessesResponse:
+        """List every process visible to this client. See ``AgentConn.list_processes``."""
+        return await self._request(self._list_call())
+
+    async def process_output(
+        self, id: str, *, wait: bool = False, timeout_ms: int | None = None
+    ) -> ProcessOutputResponse:
+        """Read a process's bounded output and exit state. See ``AgentConn.process_output``."""
+        return await self._request(self._output_call(id, wait=wait, timeout_ms=timeout_ms))
+
+    async def signal_process(self, id: str, signal: Signal) -> None:
+        """Signal a process's whole group. See ``AgentConn.signal_process``."""
+        await self._request(self._signal_call(id, signal))
+
+    async def aclose(self) -> None:
+        """Release the connection pool; safe to call twice. An injected client stays open."""
+        if self._mark_closed() and self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> AsyncAgentConn:
+        self._check_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _request(self, call: Call[T]) -> T:
+        self._check_open()
+        retries_taken = 0
+        while True:
+            request = self._build_request(self._client, call)
+            outcome: httpx.Response | httpx.RequestError
+            try:
+                outcome = await self._client.send(request)
+            except httpx.RequestError as exc:
+                outcome = exc
+            step = self._settle(call, request, outcome, retries_taken)
+            if not isinstance(step, Retry):
+                return step
+            await anyio.sleep(step.delay)
+            retries_taken += 1
