@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import logging
 import os
 import socket
@@ -21,7 +22,15 @@ from agentproc import settings as defaults
 from agentproc.app import begin_shutdown, create_app
 from agentproc.settings import Settings
 
-__all__ = ["DEFAULT_PORT", "build_parser", "main", "settings_from_args"]
+__all__ = [
+    "DEFAULT_PORT",
+    "AgentServer",
+    "build_parser",
+    "main",
+    "openapi_document",
+    "serve",
+    "settings_from_args",
+]
 
 logger = logging.getLogger("agentproc")
 
@@ -140,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["critical", "error", "warning", "info", "debug"],
         help="log level (AGENTPROC_LOG_LEVEL)",
     )
+    openapi = commands.add_parser("openapi", help="print the OpenAPI document (openapi.json)")
+    openapi.add_argument("--output", type=Path, help="write to this file instead of stdout")
     return parser
 
 
@@ -210,9 +221,21 @@ def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> 
     AgentServer(config, app).run()
 
 
+def openapi_document() -> str:
+    """The OpenAPI document of the app, exactly as committed in ``openapi.json``."""
+    return json.dumps(create_app().openapi(), indent=2, ensure_ascii=False) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``agentproc`` console script and ``python -m agentproc``."""
     args = build_parser().parse_args(argv)
+    if args.command == "openapi":
+        document = openapi_document()
+        if args.output is None:
+            sys.stdout.write(document)
+        else:
+            args.output.write_text(document)
+        return
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

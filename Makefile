@@ -1,0 +1,37 @@
+# Two commands matter: `make run` and `make test`. Everything else is a helper.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# Reinstall whenever the dependencies change.
+STAMP := $(VENV)/.installed
+
+HOST ?= 127.0.0.1
+PORT ?= 7420
+
+.PHONY: run test lint typecheck openapi bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP) ## Start the agent on loopback (no token needed there).
+	$(BIN)/agentproc serve --host $(HOST) --port $(PORT)
+
+test: lint typecheck ## Lint, type-check and run the whole suite.
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+openapi: $(STAMP) ## Regenerate openapi.json after changing the API.
+	$(BIN)/agentproc openapi --output openapi.json
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
