@@ -14,7 +14,7 @@ import uuid
 from typing import Annotated, Any, TypeVar
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Query, Request, Security
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
@@ -107,6 +107,7 @@ def get_chat_id(
 
 
 ChatDep = Annotated[str | None, Depends(get_chat_id)]
+ProcessId = Annotated[str, Path(description="The process id that start returned.")]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
@@ -202,7 +203,7 @@ async def list_processes(manager: ManagerDep, chat_id: ChatDep) -> ListProcesses
     responses=_responses(404),
 )
 async def process_output(
-    id: str,
+    id: ProcessId,
     request: Request,
     manager: ManagerDep,
     chat_id: ChatDep,
@@ -247,7 +248,7 @@ async def process_output(
     openapi_extra=_json_body(SignalProcessRequest),
 )
 async def signal_process(
-    id: str,
+    id: ProcessId,
     request: Request,
     manager: ManagerDep,
     settings: SettingsDep,
