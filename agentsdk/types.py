@@ -20,6 +20,7 @@ __all__ = [
     "ErrorResponse",
     "ExternalAuthRequest",
     "ExternalAuthResponse",
+    "FieldValidation",
     "ListProcessesResponse",
     "ProcessInfo",
     "ProcessOutputResponse",
@@ -29,7 +30,6 @@ __all__ = [
     "SignalProcessResponse",
     "StartProcessRequest",
     "StartProcessResponse",
-    "ValidationError",
 ]
 
 Signal = Literal["kill", "terminate"]
@@ -149,7 +149,7 @@ class SignalProcessRequest(_Wire):
     """``terminate`` (SIGTERM) or ``kill`` (SIGKILL)."""
 
 
-class ValidationError(_Wire):
+class FieldValidation(_Wire):
     """One field that failed validation."""
 
     field: str
@@ -168,7 +168,7 @@ class ErrorResponse(_Wire):
     detail: str | None = None
     """The underlying cause, when there is one."""
 
-    validations: list[ValidationError] | None = None
+    validations: list[FieldValidation] | None = None
     """Per-field failures, for a request that did not validate."""
 
 
