@@ -1,0 +1,125 @@
+"""A scripted stand-in for an agent connection, for the chattool unit tests.
+
+It satisfies ``chattool.AgentConnection`` structurally, records every call, and answers from
+what the test set up: a fixed response, an exception, or an async handler that decides per
+call (for waits that block, fail or honour ``timeout_ms``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from agentsdk.types import (
+    ListProcessesResponse,
+    ProcessInfo,
+    ProcessOutputResponse,
+    ProcessTruncation,
+    Signal,
+    StartProcessRequest,
+    StartProcessResponse,
+)
+
+__all__ = [
+    "CHAT_ID",
+    "FakeAgent",
+    "OutputCall",
+    "OutputHandler",
+    "exited",
+    "process_info",
+    "running",
+]
+
+CHAT_ID = "0b5f3a5e-8d0c-4d5e-9a3b-6c1f2e7d8a90"
+
+
+@dataclass(frozen=True)
+class OutputCall:
+    """One ``process_output`` call as the tool made it."""
+
+    process_id: str
+    wait: bool
+    timeout_ms: int | None
+
+
+OutputHandler = Callable[[OutputCall], Awaitable[ProcessOutputResponse]]
+
+
+def exited(
+    output: str = "", exit_code: int = 0, truncated: ProcessTruncation | None = None
+) -> ProcessOutputResponse:
+    """An output response for a process that has exited."""
+    return ProcessOutputResponse(
+        output=output, running=False, exit_code=exit_code, truncated=truncated
+    )
+
+
+def running(output: str = "") -> ProcessOutputResponse:
+    """An output response for a process that is still running."""
+    return ProcessOutputResponse(output=output, running=True)
+
+
+def process_info(process_id: str, *, is_running: bool = False, started: int = 0) -> ProcessInfo:
+    """A list entry."""
+    return ProcessInfo(
+        id=process_id,
+        command=f"echo {process_id}",
+        background=False,
+        running=is_running,
+        exit_code=None if is_running else 0,
+        started_at_unix=started,
+    )
+
+
+@dataclass
+class FakeAgent:
+    """An ``AgentConnection`` whose answers the test scripts."""
+
+    start_response: StartProcessResponse | Exception = field(
+        default_factory=lambda: StartProcessResponse(id="proc-1", started=True)
+    )
+    output: ProcessOutputResponse | Exception | OutputHandler = field(
+        default_factory=lambda: exited()
+    )
+    listing: ListProcessesResponse | Exception = field(
+        default_factory=lambda: ListProcessesResponse(processes=[])
+    )
+    signal_error: Exception | None = None
+
+    starts: list[StartProcessRequest] = field(default_factory=list)
+    output_calls: list[OutputCall] = field(default_factory=list)
+    list_calls: int = 0
+    signals: list[tuple[str, Signal]] = field(default_factory=list)
+
+    @property
+    def polls(self) -> list[OutputCall]:
+        """The waiting reads, i.e. the foreground polls."""
+        return [call for call in self.output_calls if call.wait]
+
+    async def start_process(self, request: StartProcessRequest, /) -> StartProcessResponse:
+        self.starts.append(request)
+        if isinstance(self.start_response, Exception):
+            raise self.start_response
+        return self.start_response
+
+    async def list_processes(self) -> ListProcessesResponse:
+        self.list_calls += 1
+        if isinstance(self.listing, Exception):
+            raise self.listing
+        return self.listing
+
+    async def process_output(
+        self, process_id: str, /, *, wait: bool = False, timeout_ms: int | None = None
+    ) -> ProcessOutputResponse:
+        call = OutputCall(process_id, wait, timeout_ms)
+        self.output_calls.append(call)
+        if isinstance(self.output, Exception):
+            raise self.output
+        if isinstance(self.output, ProcessOutputResponse):
+            return self.output
+        return await self.output(call)
+
+    async def signal_process(self, process_id: str, signal: Signal, /) -> None:
+        self.signals.append((process_id, signal))
+        if self.signal_error is not None:
+            raise self.signal_error
