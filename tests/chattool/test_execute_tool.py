@@ -7,12 +7,13 @@ from typing import Any
 
 import anyio
 import pytest
-from chattool_fakes import CHAT_ID, FakeAgent, OutputCall, exited, running
 
 from agentsdk.types import ProcessOutputResponse, ProcessTruncation, StartProcessResponse
 from chattool import NON_INTERACTIVE_ENV, AgentConnection, ExecuteTool, ToolResult
 from chattool._execute import POLL_INTERVAL_SECONDS, promote_trailing_ampersand
 from chattool._results import FILE_DUMP_NOTE, MAX_OUTPUT_BYTES, file_dump_note, truncate_output
+
+from ._fakes import CHAT_ID, FakeAgent, OutputCall, exited, running
 
 pytestmark = pytest.mark.anyio
 

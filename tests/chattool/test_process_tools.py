@@ -7,11 +7,12 @@ from typing import Any
 
 import anyio
 import pytest
-from chattool_fakes import FakeAgent, OutputCall, exited, process_info, running
 
 from agentsdk.types import ListProcessesResponse, ProcessOutputResponse
 from chattool import ProcessListTool, ProcessOutputTool, ProcessSignalTool, ToolResult
 from chattool._results import MAX_OUTPUT_BYTES
+
+from ._fakes import FakeAgent, OutputCall, exited, process_info, running
 
 pytestmark = pytest.mark.anyio
 

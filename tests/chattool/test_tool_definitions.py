@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from chattool_fakes import CHAT_ID, FakeAgent
 
 import chattool
 from chattool import (
@@ -19,6 +18,8 @@ from chattool import (
     chat_headers,
     chat_tools,
 )
+
+from ._fakes import CHAT_ID, FakeAgent
 
 
 def test_chat_tools_builds_the_four_tools_for_one_chat() -> None:
