@@ -59,8 +59,17 @@ READ_CHUNK = 64 * 1024
 SWEEP_INTERVAL_SECONDS = 30.0
 """How often exited processes past retention are forgotten when nobody asks the agent."""
 
-ORPHAN_SCAN_SECONDS = 0.5
-"""How often sessions whose shell exited are checked for zombies to reap."""
+ORPHAN_SCAN_MIN_SECONDS = 0.05
+"""First re-scan of a session whose shell exited: its killed children die within moments."""
+
+ORPHAN_SCAN_MAX_SECONDS = 5.0
+"""Slowest re-scan of sessions whose background children live on."""
+
+SHUTDOWN_SLACK_SECONDS = 5.0
+"""After the grace and the drain bound, how long shutdown waits before reporting survivors."""
+
+HIDDEN_VARIABLES = ("AGENTPROC_TOKEN",)
+"""The agent's own secrets: a command (and the model reading its output) must not see them."""
 
 FINAL_REAP_SECONDS = 2.0
 """After SIGKILL at shutdown, how long to wait for the last orphans to die and be reaped."""
@@ -317,7 +326,7 @@ class ProcessManager:
     def _environment(self, request: StartRequest) -> dict[str, str]:
         # Last wins: the agent's own, then configured injection, then the request, then the
         # chat id (a caller must not be able to impersonate another chat through env).
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if k not in HIDDEN_VARIABLES}
         env.update(self._settings.env)
         env.update(request.env)
         if request.chat_id is not None:
@@ -366,10 +375,14 @@ class ProcessManager:
                     # A backgrounded grandchild still holds the pipe; stop reading.
                     abandoned = True
                     pump_scope.cancel()
+        except Exception:
+            # One broken process must not take the manager's task group, and with it every
+            # other process, down; it is recorded as exited below.
+            logger.exception("supervising process %s (pid %d) failed", process.id, popen.pid)
         finally:
             with anyio.CancelScope(shield=True):
                 if status is None:
-                    # Cancelled before the shell exited: do not leave it behind.
+                    # Cancelled or failed before the shell exited: do not leave it behind.
                     sessions.signal_group(popen.pid, signal.SIGKILL)
                     status = await _wait_child(popen)
                 self._record_exit(process, status, abandoned)
@@ -393,6 +406,9 @@ class ProcessManager:
                     except BlockingIOError:
                         await anyio.wait_readable(fd)
                         continue
+                    except OSError as exc:
+                        logger.error("reading the output of pid %d failed: %s", popen.pid, exc)
+                        return
                     if not chunk:
                         drained.set()
                         return
@@ -421,15 +437,25 @@ class ProcessManager:
         )
 
     async def _reap_lingering(self) -> None:
+        interval = ORPHAN_SCAN_MIN_SECONDS
         while True:
-            await self._lingering_changed.wait()
+            if not self._lingering:
+                await self._lingering_changed.wait()
+                interval = ORPHAN_SCAN_MIN_SECONDS
             self._lingering_changed = anyio.Event()
-            while self._lingering:
-                watched = frozenset(self._lingering)
+            watched = frozenset(self._lingering)
+            try:
                 alive = await anyio.to_thread.run_sync(sessions.reap_orphans, watched)
-                self._lingering -= watched - alive
-                if self._lingering:
-                    await anyio.sleep(ORPHAN_SCAN_SECONDS)
+            except OSError as exc:
+                logger.error("scanning sessions %s for orphans failed: %s", sorted(watched), exc)
+                alive = set(watched)
+            self._lingering -= watched - alive
+            if self._lingering:
+                # Long-lived background children are common; look less often as they persist,
+                # but at once again when another process exits.
+                with anyio.move_on_after(interval):
+                    await self._lingering_changed.wait()
+                interval = min(interval * 2, ORPHAN_SCAN_MAX_SECONDS)
 
     # -- queries and signals ------------------------------------------------------------
 
@@ -522,7 +548,13 @@ class ProcessManager:
         if self._exit_stack is None:
             return
         self.begin_shutdown()
-        await self._all_exited.wait()
+        settings = self._settings
+        bound = settings.shutdown_grace_seconds + settings.drain_seconds + SHUTDOWN_SLACK_SECONDS
+        with anyio.move_on_after(bound):
+            await self._all_exited.wait()
+        survivors = [p.id for p in self._processes.values() if p.running]
+        if survivors:
+            logger.error("processes %s did not exit after SIGKILL; giving up on them", survivors)
         every_session = frozenset(p.pid for p in self._processes.values()) | self._lingering
         await anyio.to_thread.run_sync(self._final_reap, every_session)
         stack, self._exit_stack = self._exit_stack, None

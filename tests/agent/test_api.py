@@ -193,6 +193,16 @@ class TestStart:
         assert response.status_code == 400
         assert response.json()["validations"][0]["field"] == "command"
 
+    def test_agent_token_is_hidden_from_children(
+        self, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The agent's own token never reaches a command's environment (or a model's context)."""
+        monkeypatch.setenv("AGENTPROC_TOKEN", "agent-secret")
+        monkeypatch.setenv("AGENTPROC_VISIBLE_PROBE", "inherited")
+        body = run(client, "env")
+        assert "agent-secret" not in body["output"]
+        assert "AGENTPROC_VISIBLE_PROBE=inherited" in body["output"]
+
     def test_default_workdir_is_home(self, client: httpx.Client) -> None:
         """42. With no workdir and none configured, the command runs in $HOME and says so."""
         process_id = start(client, "pwd")
