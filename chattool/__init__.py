@@ -9,6 +9,7 @@ from chattool._base import Tool as Tool
 from chattool._base import ToolArguments as ToolArguments
 from chattool._base import ToolResult as ToolResult
 from chattool._chat import ChatTools as ChatTools
+from chattool._chat import chat_connection as chat_connection
 from chattool._chat import chat_tools as chat_tools
 from chattool._connection import CHAT_ID_HEADER as CHAT_ID_HEADER
 from chattool._connection import AgentConnection as AgentConnection
@@ -45,6 +46,7 @@ __all__ = [
     "Tool",
     "ToolArguments",
     "ToolResult",
+    "chat_connection",
     "chat_headers",
     "chat_tools",
     "format_duration",

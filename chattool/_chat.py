@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, NamedTuple
 
-from chattool._connection import AgentConnection, ConnectionResolver
+import httpx
+
+from agentsdk import AsyncAgentConn
+from chattool._connection import AgentConnection, ConnectionResolver, chat_headers
 from chattool._execute import ExecuteTool
 from chattool._process import ProcessListTool, ProcessOutputTool, ProcessSignalTool
 
 __all__ = [
     "ChatTools",
+    "chat_connection",
     "chat_tools",
 ]
+
+if TYPE_CHECKING:
+    # Fails type checking if the SDK's connection stops satisfying the tools' protocol.
+    def _sdk_connection_fits(connection: AsyncAgentConn) -> AgentConnection:
+        return connection
 
 
 class ChatTools(NamedTuple):
@@ -33,9 +43,8 @@ def chat_tools(
 
     Args:
         connection: the chat's agent connection, or an async callable returning it. It must
-            send the chat's ``Coder-Chat-Id`` header on every request (build it with
-            ``headers=chat_headers(chat_id)``), since that header is what hides one chat's
-            processes from another.
+            send the chat's ``Coder-Chat-Id`` header on every request (``chat_connection``
+            builds one), since that header is what hides one chat's processes from another.
         chat_id: the chat's UUID; commands see it as ``CODER_CHAT_ID``.
 
     Raises:
@@ -43,7 +52,7 @@ def chat_tools(
 
     Example:
         ```python
-        conn = AsyncAgentConn(url, token=token, headers=chat_headers(chat_id))
+        conn = chat_connection(url, chat_id, token=token)
         tools = chat_tools(conn, chat_id=chat_id)
         definitions = [tool.to_anthropic() for tool in tools]
         by_name = {tool.name: tool for tool in tools}
@@ -56,4 +65,36 @@ def chat_tools(
         process_output=ProcessOutputTool(connection, chat_id=chat),
         process_list=ProcessListTool(connection, chat_id=chat),
         process_signal=ProcessSignalTool(connection, chat_id=chat),
+    )
+
+
+def chat_connection(
+    base_url: str,
+    chat_id: str | uuid.UUID,
+    *,
+    token: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    http_client: httpx.AsyncClient | None = None,
+) -> AsyncAgentConn:
+    """An ``AsyncAgentConn`` whose every request carries the chat's ``Coder-Chat-Id``.
+
+    Many chats can share one agent and one connection pool: pass the same ``http_client``
+    to each chat's connection. For other connection options, build
+    ``AsyncAgentConn(..., headers=chat_headers(chat_id))`` directly.
+
+    Args:
+        base_url: the agent's address.
+        chat_id: the chat's UUID.
+        token: the agent's bearer token.
+        headers: further headers for every request; the chat header wins over a clash.
+        http_client: a shared ``httpx.AsyncClient``; it stays the caller's to close.
+
+    Raises:
+        ValueError: when ``chat_id`` is not a UUID.
+    """
+    return AsyncAgentConn(
+        base_url,
+        token=token,
+        headers={**(headers or {}), **chat_headers(chat_id)},
+        http_client=http_client,
     )

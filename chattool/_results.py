@@ -39,10 +39,13 @@ _FILE_DUMP_PATTERNS = (
 
 
 def truncate_output(output: str, limit: int = MAX_OUTPUT_BYTES) -> str:
-    """Cut ``output`` to at most ``limit`` UTF-8 bytes without splitting a character.
+    """Cut ``output`` to at most ``limit`` UTF-8 bytes, dropping bytes from its middle.
 
-    The agent already keeps a head and a tail; this is the last guard before the model, so it
-    simply keeps the first ``limit`` bytes.
+    The end of the output (the error, the summary line) always survives. The agent's
+    head+tail rendering is at most its omission marker longer than 32 KiB, so in practice
+    the cut takes a few dozen bytes from the end of the agent's head, right beside the
+    marker that already says bytes are missing there. (Coder cuts the end instead, which
+    loses the last line of every long output.) No character is split.
     """
     # Four bytes per character at most: short strings need no encoding at all.
     if len(output) * 4 <= limit:
@@ -50,7 +53,14 @@ def truncate_output(output: str, limit: int = MAX_OUTPUT_BYTES) -> str:
     data = output.encode("utf-8", "replace")
     if len(data) <= limit:
         return output
-    return data[:limit].decode("utf-8", "ignore")
+    half = limit // 2
+    excess = len(data) - limit
+    if excess <= half:
+        # Slightly over: drop the bytes just before the middle, keep everything after it.
+        head, tail = data[: half - excess], data[half:]
+    else:
+        head, tail = data[:half], data[len(data) - (limit - half) :]
+    return head.decode("utf-8", "ignore") + tail.decode("utf-8", "ignore")
 
 
 def file_dump_note(command: str) -> str:

@@ -525,15 +525,41 @@ async def test_background_start_gets_no_file_dump_note() -> None:
     ],
 )
 def test_output_is_cut_at_32_kib(output: str, expected: str) -> None:
-    """Item 73: output up to 32 KiB is kept whole; longer output keeps its first 32 KiB."""
+    """Item 73: output up to 32 KiB is kept whole; longer output is cut to exactly 32 KiB."""
     assert truncate_output(output) == expected
 
 
 def test_output_cut_never_splits_a_character() -> None:
-    """Item 73: a multi-byte character straddling the cut is dropped, leaving valid UTF-8."""
+    """Item 73: a multi-byte character at the end survives and the result stays in budget."""
     cut = truncate_output("x" * (MAX_OUTPUT_BYTES - 1) + "\u2603")
     assert len(cut.encode()) <= MAX_OUTPUT_BYTES
-    assert cut == "x" * (MAX_OUTPUT_BYTES - 1)
+    assert cut.endswith("x\u2603")
+
+
+def test_output_cut_drops_characters_straddling_the_gap() -> None:
+    """Characters cut by the dropped middle range vanish whole, never as broken bytes."""
+    half = MAX_OUTPUT_BYTES // 2
+    text = "a" * (half - 4) + "\u2603\u2603" + "z" * (half + 6)
+    cut = truncate_output(text)
+    assert cut == "a" * (half - 8) + "z" * (half + 6)
+
+
+def test_output_cut_keeps_the_end_and_the_agents_omission_marker() -> None:
+    """An agent rendering just over the cap loses bytes before its marker, not its last line."""
+    half = MAX_OUTPUT_BYTES // 2
+    marker = "\n\n... [omitted 41230 bytes] ...\n\n"
+    rendering = "h" * half + marker + "t" * (half - 12) + "LAST LINE\n"
+    cut = truncate_output(rendering)
+    assert len(cut.encode()) == MAX_OUTPUT_BYTES
+    assert cut.endswith(marker + "t" * (half - 12) + "LAST LINE\n")
+    assert cut.startswith("h" * (half - len(marker)))
+
+
+def test_output_far_over_the_cap_keeps_both_ends() -> None:
+    """Output far beyond the cap keeps its first and last 16 KiB."""
+    half = MAX_OUTPUT_BYTES // 2
+    cut = truncate_output("s" * half + "m" * (4 * MAX_OUTPUT_BYTES) + "e" * half)
+    assert cut == "s" * half + "e" * half
 
 
 # --- 79: schema --------------------------------------------------------------------------
