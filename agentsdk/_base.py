@@ -238,7 +238,7 @@ class BaseAgentConn:
         )
         if request is not None:
             if not isinstance(request, StartProcessRequest):
-                raise TypeError(
+                raise ValueError(
                     f"Expected a StartProcessRequest but received {type(request).__name__}"
                 )
             if fields_given:

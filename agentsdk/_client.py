@@ -106,7 +106,7 @@ class AgentConn(BaseAgentConn):
             The process id, and whether this call started it or attached to an earlier one.
 
         Raises:
-            ValueError: No command, or both a request and keyword fields.
+            ValueError: No command, bad field types, or both a request and keyword fields.
             BadRequestError: The agent rejected the request (e.g. a missing workdir).
             ConflictError: The idempotency key was used before with different fields.
             RateLimitError: The agent runs as many processes as it allows.

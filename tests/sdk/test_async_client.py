@@ -359,8 +359,8 @@ async def test_bad_start_arguments_raise_value_error(
 async def test_start_process_rejects_a_dict_request(
     api: respx.MockRouter, conn: AsyncAgentConn
 ) -> None:
-    """A plain dict is not a StartProcessRequest: TypeError, before I/O."""
-    with pytest.raises(TypeError, match="StartProcessRequest"):
+    """A plain dict is not a StartProcessRequest: ValueError, before I/O."""
+    with pytest.raises(ValueError, match="StartProcessRequest"):
         await conn.start_process({"command": "ls"})  # type: ignore[arg-type]
     assert not api.calls
 

@@ -351,8 +351,8 @@ def test_bad_start_arguments_raise_value_error(
 
 
 def test_start_process_rejects_a_dict_request(api: respx.MockRouter, conn: AgentConn) -> None:
-    """A plain dict is not a StartProcessRequest: TypeError, before I/O."""
-    with pytest.raises(TypeError, match="StartProcessRequest"):
+    """A plain dict is not a StartProcessRequest: ValueError, before I/O."""
+    with pytest.raises(ValueError, match="StartProcessRequest"):
         conn.start_process({"command": "ls"})  # type: ignore[arg-type]
     assert not api.calls
 
