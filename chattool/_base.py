@@ -10,6 +10,7 @@ tool starts talking to the agent becomes a JSON result that names the failed ste
 from __future__ import annotations
 
 import inspect
+import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
@@ -135,7 +136,7 @@ class Tool(ABC, Generic[ArgsT]):
         self,
         connection: AgentConnection | ConnectionResolver | None,
         *,
-        chat_id: str | None = None,
+        chat_id: str | uuid.UUID | None = None,
     ) -> None:
         self._connection = connection
         self.chat_id = None if chat_id is None else normalize_chat_id(chat_id)
@@ -185,7 +186,7 @@ class Tool(ABC, Generic[ArgsT]):
         try:
             args = self.arguments_model.model_validate_json(arguments.strip() or "{}")
         except ValidationError as exc:
-            return ToolResult(f"invalid parameters: {_format_validation_error(exc)}", True)
+            return ToolResult(f"invalid parameters: {_format_validation_error(exc)}", is_error=True)
         try:
             return await self._run(args)
         except ToolError as exc:

@@ -59,12 +59,11 @@ def chat_tools(
         result = await by_name[call.name].run(call.arguments)
         ```
     """
-    chat = None if chat_id is None else str(chat_id)
     return ChatTools(
-        execute=ExecuteTool(connection, chat_id=chat),
-        process_output=ProcessOutputTool(connection, chat_id=chat),
-        process_list=ProcessListTool(connection, chat_id=chat),
-        process_signal=ProcessSignalTool(connection, chat_id=chat),
+        execute=ExecuteTool(connection, chat_id=chat_id),
+        process_output=ProcessOutputTool(connection, chat_id=chat_id),
+        process_list=ProcessListTool(connection, chat_id=chat_id),
+        process_signal=ProcessSignalTool(connection, chat_id=chat_id),
     )
 
 

@@ -8,7 +8,14 @@ from typing import Any
 import anyio
 import pytest
 
-from agentsdk.types import ProcessOutputResponse, ProcessTruncation, StartProcessResponse
+import chattool._execute
+import chattool._reads
+from agentsdk.types import (
+    ProcessOutputResponse,
+    ProcessTruncation,
+    StartProcessRequest,
+    StartProcessResponse,
+)
 from chattool import NON_INTERACTIVE_ENV, AgentConnection, ExecuteTool, ToolResult
 from chattool._execute import POLL_INTERVAL_SECONDS, promote_trailing_ampersand
 from chattool._results import FILE_DUMP_NOTE, MAX_OUTPUT_BYTES, file_dump_note, truncate_output
@@ -479,6 +486,44 @@ async def test_poll_failure_with_process_still_running_points_to_process_output(
     assert "process_output" in data["error"]
     assert data["output"] == "partial output"
     assert data["background_process_id"] == "proc-1"
+
+
+class HangingStart(FakeAgent):
+    """An agent that accepts the start request and never answers it."""
+
+    async def start_process(self, request: StartProcessRequest, /) -> StartProcessResponse:
+        self.starts.append(request)
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+
+async def test_start_the_agent_never_answers_is_a_failure_naming_the_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A start with no answer within the timeout (or the start floor) fails the start step."""
+    monkeypatch.setattr(chattool._execute, "MIN_START_SECONDS", 0.01)
+    data = payload(await execute(HangingStart(), command="true", timeout="50ms"))
+    assert data["success"] is False
+    assert data["error"] == "start process: no answer from the agent within 50ms"
+
+
+async def test_salvage_read_the_agent_never_answers_is_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A salvage read that hangs is abandoned, and the result says so beside the timeout."""
+    monkeypatch.setattr(chattool._reads, "SNAPSHOT_TIMEOUT_SECONDS", 0.01)
+
+    async def handler(call: OutputCall) -> ProcessOutputResponse:
+        if call.wait:
+            return running("so far")
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    data = payload(await execute(FakeAgent(output=handler), command="sleep 9", timeout="50ms"))
+    assert data["error"] == (
+        "command timed out after 50ms\nfailed to get output: no answer from the agent within 10ms"
+    )
+    assert data["output"] == "so far"
 
 
 async def test_exception_without_message_is_named_by_its_type() -> None:
