@@ -330,8 +330,7 @@ class BaseAgentConn:
             # Coder's agent ignores Content-Type; ours accepts it either way. Sending it keeps
             # proxies and request logs honest.
             headers["Content-Type"] = "application/json"
-        if self._token is not None:
-            headers["Authorization"] = f"Bearer {self._token}"
+        headers.update(self._auth_headers())
         return client.build_request(
             call.method,
             httpx.URL(f"{self.base_url}{call.path}"),
@@ -340,6 +339,10 @@ class BaseAgentConn:
             headers=headers,
             timeout=self._timeout_for(call),
         )
+
+    def _auth_headers(self) -> dict[str, str]:
+        """The headers that carry the token; a client for another API overrides this."""
+        return {} if self._token is None else {"Authorization": f"Bearer {self._token}"}
 
     def _timeout_for(self, call: Call[T]) -> httpx.Timeout:
         read = self._timeout.read
