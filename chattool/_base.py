@@ -24,12 +24,17 @@ from chattool._connection import (
 )
 
 __all__ = [
+    "INVALID_ARGUMENTS_PREFIX",
+    "InvalidArguments",
     "Tool",
     "ToolArguments",
     "ToolError",
     "ToolResult",
     "describe_error",
 ]
+
+INVALID_ARGUMENTS_PREFIX = "invalid parameters: "
+"""Starts every complaint about arguments, so a model (and a backend) can tell them apart."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,13 @@ class ToolResult:
 class ToolError(Exception):
     """Raised inside a tool when the call cannot be carried out; it becomes an
     ``is_error`` result with the exception's message as content."""
+
+
+class InvalidArguments(ToolError):
+    """Raised when the arguments parse but make no sense; the message names the problem."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"{INVALID_ARGUMENTS_PREFIX}{problem}")
 
 
 class ToolArguments(BaseModel):

@@ -18,7 +18,7 @@ import anyio
 from pydantic import Field
 
 from agentsdk.types import ProcessOutputResponse, StartProcessRequest
-from chattool._base import Tool, ToolArguments, ToolError, ToolResult, describe_error
+from chattool._base import InvalidArguments, Tool, ToolArguments, ToolResult, describe_error
 from chattool._connection import AgentConnection
 from chattool._duration import SECOND, format_duration, parse_duration
 from chattool._reads import POLL_GRACE_SECONDS, no_answer_within, read_snapshot
@@ -147,7 +147,7 @@ class ExecuteTool(Tool[ExecuteArguments]):
             if promoted is not None:
                 command, background = promoted, True
         if not command.strip():
-            raise ToolError("command is required")
+            raise InvalidArguments("command is required")
 
         timeout_ns = 0
         if not background:
@@ -155,9 +155,9 @@ class ExecuteTool(Tool[ExecuteArguments]):
             try:
                 timeout_ns = parse_duration(timeout_text)
             except ValueError as exc:
-                raise ToolError(f'invalid timeout "{timeout_text}": {exc}') from None
+                raise InvalidArguments(f"timeout: {exc}") from None
             if timeout_ns <= 0:
-                raise ToolError(f'invalid timeout "{timeout_text}": must be positive')
+                raise InvalidArguments(f'timeout: must be positive, got "{timeout_text}"')
 
         connection = await self._connect()
         request = StartProcessRequest(

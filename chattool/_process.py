@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from agentsdk.types import Signal
-from chattool._base import Tool, ToolArguments, ToolError, ToolResult, describe_error
+from chattool._base import InvalidArguments, Tool, ToolArguments, ToolResult, describe_error
 from chattool._duration import SECOND, parse_duration
 from chattool._reads import read_snapshot, wait_for_output
 from chattool._results import ExecuteResult, dump_json, truncate_output
@@ -76,14 +76,14 @@ class ProcessOutputTool(Tool[ProcessOutputArguments]):
     async def _run(self, args: ProcessOutputArguments) -> ToolResult:
         process_id = args.process_id.strip()
         if not process_id:
-            raise ToolError("process_id is required")
+            raise InvalidArguments("process_id is required")
         wait_text = args.wait_timeout or DEFAULT_WAIT_TIMEOUT
         try:
             wait_ns = parse_duration(wait_text)
         except ValueError as exc:
-            raise ToolError(f'invalid wait_timeout "{wait_text}": {exc}') from None
+            raise InvalidArguments(f"wait_timeout: {exc}") from None
         if wait_ns < 0:
-            raise ToolError(f'invalid wait_timeout "{wait_text}": must not be negative')
+            raise InvalidArguments(f'wait_timeout: must not be negative, got "{wait_text}"')
 
         connection = await self._connect()
         response, wait_error = None, ""
@@ -150,7 +150,7 @@ class ProcessSignalTool(Tool[ProcessSignalArguments]):
     async def _run(self, args: ProcessSignalArguments) -> ToolResult:
         process_id = args.process_id.strip()
         if not process_id:
-            raise ToolError("process_id is required")
+            raise InvalidArguments("process_id is required")
         connection = await self._connect()
         try:
             await connection.signal_process(process_id, args.signal)

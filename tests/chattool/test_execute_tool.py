@@ -61,7 +61,7 @@ async def test_empty_command_is_an_error_result() -> None:
     agent = FakeAgent()
     result = await execute(agent, command="")
     assert result.is_error
-    assert "command is required" in result.content
+    assert result.content == "invalid parameters: command is required"
     assert agent.starts == []
 
 
@@ -127,7 +127,7 @@ async def test_invalid_timeout_is_an_error_result_in_go_words() -> None:
     """A timeout that is not a Go duration is refused with Go's parse error."""
     result = await execute(FakeAgent(), command="true", timeout="abc")
     assert result.is_error
-    assert result.content == 'invalid timeout "abc": time: invalid duration "abc"'
+    assert result.content == 'invalid parameters: timeout: time: invalid duration "abc"'
 
 
 @pytest.mark.parametrize("duration", ["0s", "-5s", "0"])
@@ -136,7 +136,7 @@ async def test_non_positive_timeout_is_an_error_result(duration: str) -> None:
     agent = FakeAgent()
     result = await execute(agent, command="true", timeout=duration)
     assert result.is_error
-    assert "must be positive" in result.content
+    assert result.content == f'invalid parameters: timeout: must be positive, got "{duration}"'
     assert agent.starts == []
 
 

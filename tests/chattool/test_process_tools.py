@@ -129,9 +129,15 @@ async def test_process_output_cuts_long_output() -> None:
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [
-        ({"process_id": ""}, "process_id is required"),
-        ({"process_id": "p", "wait_timeout": "soon"}, 'invalid wait_timeout "soon": time:'),
-        ({"process_id": "p", "wait_timeout": "-1s"}, 'invalid wait_timeout "-1s": must not be'),
+        ({"process_id": ""}, "invalid parameters: process_id is required"),
+        (
+            {"process_id": "p", "wait_timeout": "soon"},
+            'invalid parameters: wait_timeout: time: invalid duration "soon"',
+        ),
+        (
+            {"process_id": "p", "wait_timeout": "-1s"},
+            'invalid parameters: wait_timeout: must not be negative, got "-1s"',
+        ),
         ({}, "invalid parameters: process_id: Field required"),
     ],
 )
@@ -208,7 +214,7 @@ async def test_process_signal_failure_names_the_step() -> None:
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [
-        ('{"process_id": "", "signal": "kill"}', "process_id is required"),
+        ('{"process_id": "", "signal": "kill"}', "invalid parameters: process_id is required"),
         ('{"process_id": "p", "signal": "SIGINT"}', "invalid parameters: signal:"),
         ('{"process_id": "p"}', "invalid parameters: signal: Field required"),
     ],
