@@ -1,0 +1,374 @@
+"""``ControlPlaneClient`` and ``AsyncControlPlaneClient``: the agent's calls to its control plane.
+
+A workspace agent talks to two parties: models drive it through the process API, and it
+asks the control plane (Coder's ``coderd``, or any app mounting ``chattool.gitauth``) for
+what only the control plane knows, such as the user's git provider token. These clients
+make that second kind of call, authenticated with the agent token in the
+``Coder-Session-Token`` header, as Coder's agent SDK does.
+
+They reuse ``BaseAgentConn`` whole: argument checks before I/O, the error tree, the retry
+policy and the timeouts behave exactly as for ``AgentConn``; only the token header differs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TypeVar
+from urllib.parse import urlencode
+
+import anyio
+import httpx
+import pydantic
+
+from agentsdk._base import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    BaseAgentConn,
+    Call,
+    Retry,
+    _model_parser,
+)
+from agentsdk.types import ExternalAuthRequest, ExternalAuthResponse
+
+__all__ = [
+    "EXTERNAL_AUTH_PATH",
+    "SESSION_TOKEN_HEADER",
+    "AsyncControlPlaneClient",
+    "BaseControlPlaneClient",
+    "ControlPlaneClient",
+    "encode_external_auth_query",
+    "external_auth_params",
+]
+
+EXTERNAL_AUTH_PATH = "/api/v2/workspaceagents/me/external-auth"
+# Where coderd answers an agent's external-auth questions; ``me`` is the agent of the token.
+
+SESSION_TOKEN_HEADER = "Coder-Session-Token"  # noqa: S105 - a header name, not a secret
+# The header coderd reads an agent token from (it does not accept a bearer token there).
+
+T = TypeVar("T")
+
+
+def external_auth_params(request: ExternalAuthRequest) -> tuple[tuple[str, str], ...]:
+    """The query parameters of an external-auth request, sorted by name.
+
+    ``id`` and ``match`` are always present, even when empty; ``listen`` is ``true`` only
+    when listening; ``git_branch``, ``git_remote_origin`` and ``chat_id`` appear only when
+    non-empty. This is the set Coder's agent SDK sends, in the order Go's
+    ``url.Values.Encode`` writes it.
+    """
+    params = {"id": request.id, "match": request.match}
+    if request.listen:
+        params["listen"] = "true"
+    optional = {
+        "git_branch": request.git_branch,
+        "git_remote_origin": request.git_remote_origin,
+        "chat_id": request.chat_id,
+    }
+    params.update({name: value for name, value in optional.items() if value})
+    return tuple(sorted(params.items()))
+
+
+def encode_external_auth_query(request: ExternalAuthRequest) -> str:
+    """The exact query string of an external-auth request, as Coder's agent SDK encodes it.
+
+    Example::
+
+        >>> encode_external_auth_query(ExternalAuthRequest(match="https://github.com"))
+        'id=&match=https%3A%2F%2Fgithub.com'
+    """
+    # quote_plus escapes everything but letters, digits and "-._~", and writes a space as
+    # "+": the same rules as Go's url.QueryEscape.
+    return urlencode(external_auth_params(request))
+
+
+class BaseControlPlaneClient(BaseAgentConn):
+    """Configuration and pure logic shared by the sync and async control-plane clients.
+
+    Args:
+        base_url: The control plane's address (``CODER_AGENT_URL``); a path prefix is kept.
+        token: The agent token, sent as ``Coder-Session-Token`` on every request.
+        timeout: Seconds, an ``httpx.Timeout``, or ``None`` for no timeout.
+        max_retries: How many times a failed safe call is sent again; 0 disables retries.
+        headers: Extra headers for every request.
+
+    Raises:
+        ValueError: An argument is malformed.
+    """
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {} if self._token is None else {SESSION_TOKEN_HEADER: self._token}
+
+    def _external_auth_call(
+        self,
+        request: ExternalAuthRequest | None,
+        *,
+        match: str | None,
+        id: str | None,
+        listen: bool | None,
+        git_branch: str | None,
+        git_remote_origin: str | None,
+        chat_id: str | None,
+    ) -> Call[ExternalAuthResponse]:
+        fields = {
+            "match": match,
+            "id": id,
+            "listen": listen,
+            "git_branch": git_branch,
+            "git_remote_origin": git_remote_origin,
+            "chat_id": chat_id,
+        }
+        given = {name: value for name, value in fields.items() if value is not None}
+        if request is not None:
+            if not isinstance(request, ExternalAuthRequest):
+                raise ValueError(
+                    f"Expected an ExternalAuthRequest but received {type(request).__name__}"
+                )
+            if given:
+                raise ValueError("Pass an ExternalAuthRequest or keyword fields, not both")
+        else:
+            try:
+                request = ExternalAuthRequest.model_validate(given, strict=True)
+            except pydantic.ValidationError as exc:
+                raise ValueError(f"Invalid external-auth request: {exc}") from exc
+        if not request.match and not request.id:
+            raise ValueError("An external-auth request needs a match URL or a provider id")
+        return Call(
+            method="GET",
+            path=EXTERNAL_AUTH_PATH,
+            parse=_model_parser(ExternalAuthResponse),
+            params=external_auth_params(request),
+        )
+
+
+class ControlPlaneClient(BaseControlPlaneClient):
+    """A synchronous client for the control plane's agent API, over one ``httpx.Client``.
+
+    Use it as a context manager, or call ``close()`` when done. Example::
+
+        with ControlPlaneClient(os.environ["CODER_AGENT_URL"], token=agent_token) as cp:
+            auth = cp.external_auth(match="https://github.com", chat_id=chat_id)
+
+    Args:
+        base_url: The control plane's address (``CODER_AGENT_URL``); a path prefix is kept.
+        token: The agent token, sent as ``Coder-Session-Token`` on every request.
+        timeout: Seconds, an ``httpx.Timeout``, or ``None`` for no timeout.
+        max_retries: How many times a failed safe call is sent again; 0 disables retries.
+        headers: Extra headers for every request.
+        http_client: An ``httpx.Client`` to send with; ``close()`` leaves it open.
+        transport: An ``httpx`` transport for a client this object creates and owns.
+
+    Raises:
+        ValueError: An argument is malformed, or both ``http_client`` and ``transport`` are given.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            base_url, token=token, timeout=timeout, max_retries=max_retries, headers=headers
+        )
+        if http_client is not None and transport is not None:
+            raise ValueError("Pass http_client or transport, not both")
+        if http_client is not None and not isinstance(http_client, httpx.Client):
+            raise ValueError(f"Expected an httpx.Client but received {type(http_client).__name__}")
+        self._owns_client = http_client is None
+        self._client = (
+            httpx.Client(transport=transport, timeout=self.timeout)
+            if http_client is None
+            else http_client
+        )
+
+    def external_auth(
+        self,
+        request: ExternalAuthRequest | None = None,
+        *,
+        match: str | None = None,
+        id: str | None = None,
+        listen: bool | None = None,
+        git_branch: str | None = None,
+        git_remote_origin: str | None = None,
+        chat_id: str | None = None,
+    ) -> ExternalAuthResponse:
+        """Ask for the user's token for a git provider, e.g. on behalf of ``git push``.
+
+        A successful answer also tells the control plane that git is about to talk to the
+        provider, so it refreshes the git status of ``chat_id`` (or, without one, of every
+        chat of the workspace).
+
+        Args:
+            request: The whole request, instead of the keyword fields.
+            match: The URL git talks to, e.g. ``https://github.com``.
+            id: The provider id, instead of ``match``.
+            listen: Wait until the user has authenticated instead of answering at once.
+            git_branch: The repository's current branch.
+            git_remote_origin: The repository's ``remote.origin.url``.
+            chat_id: The chat whose command ran git (``CODER_CHAT_ID``).
+
+        Returns:
+            The token and git credentials; or, when ``url`` is set, where the user must
+            authenticate first.
+
+        Raises:
+            ValueError: Neither ``match`` nor ``id``, a field of the wrong type, or both a
+                request and keyword fields.
+            NotFoundError: No provider matches: git should fall back to its own behaviour.
+            AuthenticationError: The agent token is missing or wrong.
+        """
+        return self._request(
+            self._external_auth_call(
+                request,
+                match=match,
+                id=id,
+                listen=listen,
+                git_branch=git_branch,
+                git_remote_origin=git_remote_origin,
+                chat_id=chat_id,
+            )
+        )
+
+    def close(self) -> None:
+        """Release the connection pool; safe to call twice. An injected client stays open."""
+        if self._mark_closed() and self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> ControlPlaneClient:
+        self._check_open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _request(self, call: Call[T]) -> T:
+        self._check_open()
+        retries_taken = 0
+        while True:
+            request = self._build_request(self._client, call)
+            outcome: httpx.Response | httpx.RequestError
+            try:
+                outcome = self._client.send(request)
+            except httpx.RequestError as exc:
+                outcome = exc
+            step = self._settle(call, request, outcome, retries_taken)
+            if not isinstance(step, Retry):
+                return step
+            time.sleep(step.delay)
+            retries_taken += 1
+
+
+class AsyncControlPlaneClient(BaseControlPlaneClient):
+    """An asynchronous client for the control plane's agent API, over one ``httpx.AsyncClient``.
+
+    The same methods as ``ControlPlaneClient``, awaitable; use it with ``async with``.
+
+    Args:
+        base_url: The control plane's address (``CODER_AGENT_URL``); a path prefix is kept.
+        token: The agent token, sent as ``Coder-Session-Token`` on every request.
+        timeout: Seconds, an ``httpx.Timeout``, or ``None`` for no timeout.
+        max_retries: How many times a failed safe call is sent again; 0 disables retries.
+        headers: Extra headers for every request.
+        http_client: An ``httpx.AsyncClient`` to send with; ``aclose()`` leaves it open.
+        transport: An async ``httpx`` transport for a client this object creates and owns.
+
+    Raises:
+        ValueError: An argument is malformed, or both ``http_client`` and ``transport`` are given.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            base_url, token=token, timeout=timeout, max_retries=max_retries, headers=headers
+        )
+        if http_client is not None and transport is not None:
+            raise ValueError("Pass http_client or transport, not both")
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise ValueError(
+                f"Expected an httpx.AsyncClient but received {type(http_client).__name__}"
+            )
+        self._owns_client = http_client is None
+        self._client = (
+            httpx.AsyncClient(transport=transport, timeout=self.timeout)
+            if http_client is None
+            else http_client
+        )
+
+    async def external_auth(
+        self,
+        request: ExternalAuthRequest | None = None,
+        *,
+        match: str | None = None,
+        id: str | None = None,
+        listen: bool | None = None,
+        git_branch: str | None = None,
+        git_remote_origin: str | None = None,
+        chat_id: str | None = None,
+    ) -> ExternalAuthResponse:
+        """Ask for the user's token for a git provider. See ``ControlPlaneClient.external_auth``."""
+        return await self._request(
+            self._external_auth_call(
+                request,
+                match=match,
+                id=id,
+                listen=listen,
+                git_branch=git_branch,
+                git_remote_origin=git_remote_origin,
+                chat_id=chat_id,
+            )
+        )
+
+    async def aclose(self) -> None:
+        """Release the connection pool; safe to call twice. An injected client stays open."""
+        if self._mark_closed() and self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> AsyncControlPlaneClient:
+        self._check_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _request(self, call: Call[T]) -> T:
+        self._check_open()
+        retries_taken = 0
+        while True:
+            request = self._build_request(self._client, call)
+            outcome: httpx.Response | httpx.RequestError
+            try:
+                outcome = await self._client.send(request)
+            except httpx.RequestError as exc:
+                outcome = exc
+            step = self._settle(call, request, outcome, retries_taken)
+            if not isinstance(step, Retry):
+                return step
+            await anyio.sleep(step.delay)
+            retries_taken += 1
