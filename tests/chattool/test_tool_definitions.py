@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import types
 import uuid
 
 import pytest
@@ -98,7 +99,11 @@ def test_tool_results_convert_to_provider_messages() -> None:
 def test_public_names_are_exported_sorted_and_complete() -> None:
     """chattool's __all__ is sorted (constants first, as ruff sorts) and complete."""
     assert chattool.__all__ == sorted(chattool.__all__, key=lambda name: (not name.isupper(), name))
-    public = {name for name in vars(chattool) if not name.startswith("_")}
+    public = {
+        name
+        for name, value in vars(chattool).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
     assert public == set(chattool.__all__)
     for name in ["ExecuteTool", "ProcessOutputTool", "ProcessListTool", "ProcessSignalTool"]:
         assert name in chattool.__all__
