@@ -1,6 +1,6 @@
 """How long ``execute`` takes for a command that exits after about 50 ms.
 
-Run it with the project's interpreter: ``.venv/bin/python bench/bench_execute.py [--runs N]``.
+``make bench`` includes it; alone: ``.venv/bin/python bench/bench_execute.py [--runs N]``.
 It starts a real agent (``python -m agentproc serve`` on 127.0.0.1, any free port) as a
 subprocess, runs ``sleep 0.05`` through ``ExecuteTool`` N times over the real SDK, and
 prints medians:
@@ -11,23 +11,17 @@ prints medians:
 - ``execute`` against an agent that ignores ``wait`` (the same agent behind a wrapper that
   drops the flag), which is what a fixed 200 ms poll would give.
 
-The first should be close to the command's own duration, well below the 200 ms tick. The
-script is self-contained for now; the bench/ folder will be gathered under ``make bench``.
+The first should be close to the command's own duration, well below the 200 ms tick.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
-import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 
 import anyio
-from anyio.abc import Process
-from anyio.streams.text import TextReceiveStream
 
 from agentsdk import AsyncAgentConn
 from agentsdk.types import (
@@ -44,12 +38,6 @@ COMMAND = "sleep 0.05"
 
 DEFAULT_RUNS = 20
 """Enough for a stable median in a few seconds."""
-
-STARTUP_TIMEOUT_SECONDS = 30.0
-"""Safety net only: the agent announces its address as soon as it listens."""
-
-# The agent logs "process API at http://HOST:PORT/api/v0/processes" once it listens.
-_LISTENING = re.compile(r"process API at (http://[\d.]+:\d+)/api/v0/processes")
 
 
 class IgnoresWait:
@@ -73,41 +61,6 @@ class IgnoresWait:
         await self._inner.signal_process(process_id, signal)
 
 
-async def _drain(stream: TextReceiveStream) -> None:
-    # The agent keeps logging; an unread pipe would eventually block it.
-    async for _ in stream:
-        pass
-
-
-@asynccontextmanager
-async def running_agent() -> AsyncIterator[str]:
-    """Start ``agentproc serve`` on 127.0.0.1 and yield its base URL; stop it afterwards."""
-    command = [sys.executable, "-m", "agentproc", "serve", "--host", "127.0.0.1", "--port", "0"]
-    process: Process = await anyio.open_process([*command, "--log-level", "info"])
-    assert process.stderr is not None
-    stderr = TextReceiveStream(process.stderr)
-    try:
-        async with anyio.create_task_group() as tasks:
-            base_url = ""
-            with anyio.fail_after(STARTUP_TIMEOUT_SECONDS):
-                seen = ""
-                async for chunk in stderr:
-                    seen += chunk
-                    match = _LISTENING.search(seen)
-                    if match:
-                        base_url = match.group(1)
-                        break
-            if not base_url:
-                raise RuntimeError(f"the agent exited before listening:\n{seen}")
-            tasks.start_soon(_drain, stderr)
-            yield base_url
-            process.terminate()
-    finally:
-        if process.returncode is None:
-            process.terminate()
-        await process.wait()
-
-
 async def median_ms(runs: int, action: Callable[[], Awaitable[object]]) -> float:
     """The median wall time of ``action`` in milliseconds, after one warm-up call."""
     await action()
@@ -119,15 +72,16 @@ async def median_ms(runs: int, action: Callable[[], Awaitable[object]]) -> float
     return statistics.median(samples)
 
 
-async def main(runs: int) -> None:
-    """Measure and print the three medians."""
+async def measure(base_url: str, token: str | None, runs: int) -> tuple[float, float, float]:
+    """Medians in ms: the command alone, ``execute`` with bounded waits, and ``execute``
+    against an agent that ignores ``wait`` (a fixed 200 ms tick)."""
     arguments = f'{{"command": "{COMMAND}"}}'
 
     async def command_alone() -> None:
         await anyio.run_process(["sh", "-c", COMMAND])
 
     alone = await median_ms(runs, command_alone)
-    async with running_agent() as base_url, AsyncAgentConn(base_url) as conn:
+    async with AsyncAgentConn(base_url, token=token) as conn:
         bounded_tool = ExecuteTool(conn)
         polling_tool = ExecuteTool(IgnoresWait(conn))
 
@@ -141,8 +95,16 @@ async def main(runs: int) -> None:
 
         waited = await median_ms(runs, bounded)
         ticked = await median_ms(runs, polling)
+    return alone, waited, ticked
 
-    print(f"`{COMMAND}`, median of {runs} runs, agent at {base_url}")
+
+def main(runs: int) -> None:
+    """Start an agent, measure, and print the three medians."""
+    from run import TOKEN, agent_server
+
+    with agent_server() as (base_url, _pid):
+        alone, waited, ticked = anyio.run(measure, base_url, TOKEN, runs)
+    print(f"`{COMMAND}`, median of {runs} runs")
     rows = [
         ("command alone (local sh -c)", alone),
         ("execute, bounded waits", waited),
@@ -156,4 +118,4 @@ async def main(runs: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=DEFAULT_RUNS, help="measured calls per row")
-    anyio.run(main, parser.parse_args().runs)
+    main(parser.parse_args().runs)

@@ -49,8 +49,6 @@ STARTUP_TIMEOUT = 60.0
 ONE_GIB = 1024**3
 CONCURRENT = 100
 SLEEP_SECONDS = 0.5
-EXECUTE_COMMAND = "sleep 0.05"
-"""About 50 ms: long enough to poll, short enough that a 200 ms tick would dominate."""
 
 
 @dataclass(frozen=True)
@@ -312,34 +310,14 @@ def big_output(base: str, pid: int, size: int) -> list[Row]:
 
 def execute_latency(base: str, n: int) -> list[Row]:
     """chattool's ``execute`` on a ~50 ms command vs the command's own duration."""
-    from chattool import chat_connection, chat_tools
+    import anyio
+    from bench_execute import COMMAND, measure
 
-    own = median_ms(lambda: subprocess.run(["sh", "-c", EXECUTE_COMMAND], check=True), n)
-
-    async def measure() -> float:
-        import uuid
-
-        chat = uuid.uuid4()
-        async with chat_connection(base, chat, token=TOKEN) as conn:
-            tool = chat_tools(conn, chat_id=chat).execute
-            arguments = f'{{"command": "{EXECUTE_COMMAND}"}}'
-            samples = []
-            for _ in range(n):
-                t0 = time.perf_counter()
-                result = await tool.run(arguments)
-                samples.append((time.perf_counter() - t0) * 1000)
-                assert '"success":true' in result.content.replace(" ", ""), result.content
-            return statistics.median(samples)
-
-    ours = asyncio.run(measure())
+    alone, waited, ticked = anyio.run(measure, base, TOKEN, n)
+    name = f"execute `{COMMAND}`"
     return [
-        Row(
-            f"execute `{EXECUTE_COMMAND}`",
-            ours,
-            own,
-            "the command alone",
-            note="a fixed 200 ms tick would give ~200 ms",
-        )
+        Row(name, waited, alone, "the command alone"),
+        Row(name, waited, ticked, "execute against an agent ignoring wait"),
     ]
 
 
