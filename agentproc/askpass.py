@@ -1,0 +1,380 @@
+"""``agentproc-askpass``: the program git runs (``GIT_ASKPASS``) when a remote wants credentials.
+
+Git calls it with one argument, a prompt such as ``Username for 'https://github.com': ``, and
+reads the answer from its standard output. This program asks the control plane at
+``CODER_AGENT_URL`` (authenticated with ``CODER_AGENT_TOKEN``) for the user's token for that
+host, naming the current branch, ``remote.origin.url`` and the chat whose command ran git
+(``CODER_CHAT_ID``), so the control plane refreshes that chat's git status and no other's.
+
+Standard output carries the answer and nothing else; every message goes to standard error.
+When the control plane has no provider for the host (404) it exits non-zero, and git falls
+back to its own behaviour. When the user must first authenticate in a browser, it prints the
+URL and polls until the token exists, with backoff, for a bounded time.
+
+The agent (``agentproc serve --git-askpass``) puts ``GIT_ASKPASS``, ``CODER_AGENT_URL`` and
+``CODER_AGENT_TOKEN`` in the environment of every command it starts; see
+:func:`askpass_environment`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from agentsdk._controlplane import ControlPlaneClient
+from agentsdk._exceptions import AgentSDKError, NotFoundError
+from agentsdk.types import ExternalAuthRequest, ExternalAuthResponse
+
+__all__ = [
+    "AGENT_TOKEN_VARIABLE",
+    "AGENT_URL_VARIABLE",
+    "ASKPASS_SCRIPT",
+    "CHAT_ID_VARIABLE",
+    "DEFAULT_LISTEN_SECONDS",
+    "INITIAL_POLL_DELAY",
+    "LISTEN_SECONDS_VARIABLE",
+    "MAX_POLL_DELAY",
+    "AskpassPrompt",
+    "askpass_environment",
+    "choose_answer",
+    "find_askpass_program",
+    "git_context",
+    "main",
+    "parse_prompt",
+    "run",
+]
+
+ASKPASS_SCRIPT = "agentproc-askpass"
+# The console script's name; the agent looks for it next to its own Python.
+
+AGENT_URL_VARIABLE = "CODER_AGENT_URL"
+# Coder's name for the control plane's address, so a workspace image works with either agent.
+
+AGENT_TOKEN_VARIABLE = "CODER_AGENT_TOKEN"  # noqa: S105 - a variable name, not a secret
+# Coder's name for the agent token the control plane authenticates the agent by.
+
+CHAT_ID_VARIABLE = "CODER_CHAT_ID"
+# The agent sets it in every process started for a chat.
+
+LISTEN_SECONDS_VARIABLE = "AGENTPROC_ASKPASS_LISTEN_SECONDS"
+# Overrides how long to wait for the user to authenticate.
+
+DEFAULT_LISTEN_SECONDS = 300.0
+# Five minutes is enough to sign in to a provider in a browser; git waits on us meanwhile.
+
+INITIAL_POLL_DELAY = 0.25
+# First pause between polls, short so a user who was quick is not kept waiting.
+
+MAX_POLL_DELAY = 10.0
+# Poll ceiling: the control plane is not asked more than once per 10 s while the user reads.
+
+GIT_DETECT_TIMEOUT_SECONDS = 5.0
+# Branch and origin are best effort; a git stuck on a lock must not stall the push we serve.
+
+REQUEST_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+# A control plane may hold a ``listen`` request open while it waits for the token; a poll
+# that times out is simply polled again.
+
+EXIT_FAILURE = 1
+# Any non-zero status makes git ignore our output and fall back to its own prompt.
+
+EXIT_USAGE = 2
+# The conventional status for a wrong command line.
+
+FALLBACK_MESSAGE = (
+    "The control plane could not handle this git request; git falls back to its default behaviour."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AskpassPrompt:
+    """What git asked for, parsed from its prompt."""
+
+    kind: Literal["Username", "Password"]
+    """Whether git wants the username or the password."""
+
+    user: str
+    """The username git already has (it is in a password prompt), else empty."""
+
+    host: str
+    """The URL git talks to, without credentials, e.g. ``https://github.com``."""
+
+
+def parse_prompt(prompt: str) -> AskpassPrompt:
+    """Parse git's credential prompt, e.g. ``Password for 'https://me@github.com': ``.
+
+    Git writes ``<Username|Password> for '<protocol>://[<user>@]<host>[/<path>]': ``; for
+    HTTP the path is present only with ``credential.useHttpPath``.
+
+    Raises:
+        ValueError: The prompt is not one of git's credential prompts.
+    """
+    words = prompt.split()
+    if len(words) < 3:
+        raise ValueError(f"expected a prompt of at least 3 words, got {len(words)}: {prompt!r}")
+    kind: Literal["Username", "Password"]
+    if words[0] == "Username":
+        kind = "Username"
+    elif words[0] == "Password":
+        kind = "Password"
+    else:
+        raise ValueError(f"unknown prompt type {words[0]!r} in {prompt!r}")
+    described = words[2].removesuffix(":").removeprefix("'").removesuffix("'")
+    try:
+        parts = urlsplit(described)
+        user = parts.username or ""
+    except ValueError as exc:
+        raise ValueError(f"parse host {described!r}: {exc}") from exc
+    if not parts.scheme or not parts.netloc:
+        raise ValueError(f"parse host: {described!r} is not a URL")
+    host = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return AskpassPrompt(kind=kind, user=user, host=host)
+
+
+def choose_answer(prompt: AskpassPrompt, answer: ExternalAuthResponse) -> str:
+    """What to print for git: the username or the password it asked for.
+
+    Providers that take the token as the username (GitHub) answer with an empty password;
+    the username is then the right answer to both prompts.
+    """
+    if prompt.kind == "Password" and answer.password:
+        return answer.password
+    return answer.username
+
+
+def git_context(cwd: str | os.PathLike[str] | None = None) -> tuple[str, str]:
+    """The current branch and ``remote.origin.url`` of the repository at ``cwd``, best effort.
+
+    Either is empty when unknown: outside a repository, on a detached HEAD, without an
+    origin, or when git fails. Credentials in an HTTP(S) origin are removed before it leaves
+    the workspace.
+    """
+    # symbolic-ref, unlike rev-parse, also names the branch of a repository with no commit.
+    branch = _git_output(["git", "symbolic-ref", "--quiet", "--short", "HEAD"], cwd)
+    origin = _git_output(["git", "config", "--get", "remote.origin.url"], cwd)
+    return branch, _without_credentials(origin)
+
+
+def _git_output(argv: list[str], cwd: str | os.PathLike[str] | None) -> str:
+    try:
+        done = subprocess.run(
+            argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=GIT_DETECT_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _without_credentials(origin: str) -> str:
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return origin
+    if parts.scheme not in ("http", "https") or "@" not in parts.netloc:
+        return origin
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def run(
+    prompt: str,
+    *,
+    client: ControlPlaneClient,
+    environ: Mapping[str, str],
+    stdout: TextIO,
+    stderr: TextIO,
+    cwd: str | os.PathLike[str] | None = None,
+    listen_seconds: float = DEFAULT_LISTEN_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Answer one git prompt through the control plane; returns the exit status.
+
+    Args:
+        prompt: The argument git passed.
+        client: The control plane's client, authenticated with the agent token.
+        environ: Where ``CODER_CHAT_ID`` is read from.
+        stdout: Receives the answer, and nothing else.
+        stderr: Receives every message for the user.
+        cwd: The repository whose branch and origin are reported; the current directory
+            when omitted.
+        listen_seconds: How long to wait for the user to authenticate in a browser.
+        sleep: Pauses between polls (replaceable in tests).
+        clock: A monotonic clock bounding the wait (replaceable in tests).
+
+    Returns:
+        0 once the answer is printed; non-zero, with the reason on ``stderr``, otherwise.
+    """
+    try:
+        asked = parse_prompt(prompt)
+    except ValueError as exc:
+        stderr.write(f"{ASKPASS_SCRIPT}: {exc}\n")
+        return EXIT_FAILURE
+    branch, origin = git_context(cwd)
+    request = ExternalAuthRequest(
+        match=asked.host,
+        git_branch=branch,
+        git_remote_origin=origin,
+        chat_id=environ.get(CHAT_ID_VARIABLE, "").strip(),
+    )
+    try:
+        answer = client.external_auth(request)
+    except NotFoundError as exc:
+        _report_fallback(exc, stderr)
+        return EXIT_FAILURE
+    except AgentSDKError as exc:
+        stderr.write(f"{ASKPASS_SCRIPT}: {exc}\n")
+        return EXIT_FAILURE
+    if answer.url:
+        stderr.write(f"Open this URL to authenticate with git:\n{answer.url}\n")
+        listening = request.model_copy(update={"listen": True})
+        waited = _wait_for_token(
+            client, listening, stderr=stderr, budget=listen_seconds, sleep=sleep, clock=clock
+        )
+        if waited is None:
+            return EXIT_FAILURE
+        answer = waited
+        stderr.write("You are authenticated with git.\n")
+    stdout.write(choose_answer(asked, answer) + "\n")
+    return 0
+
+
+def _wait_for_token(
+    client: ControlPlaneClient,
+    request: ExternalAuthRequest,
+    *,
+    stderr: TextIO,
+    budget: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> ExternalAuthResponse | None:
+    """Poll with ``listen=true`` until the token exists; ``None`` (reason written) if not."""
+    deadline = clock() + budget
+    delay = INITIAL_POLL_DELAY
+    while True:
+        try:
+            answer = client.external_auth(request)
+        except NotFoundError as exc:
+            _report_fallback(exc, stderr)
+            return None
+        except AgentSDKError as exc:
+            stderr.write(f"{ASKPASS_SCRIPT}: still waiting, the last poll failed: {exc}\n")
+        else:
+            if not answer.url:
+                return answer
+        remaining = deadline - clock()
+        if remaining <= 0:
+            stderr.write(
+                f"{ASKPASS_SCRIPT}: gave up after {budget:g} s waiting for you to authenticate "
+                "with git.\n"
+            )
+            return None
+        sleep(min(delay, remaining))
+        delay = min(delay * 2, MAX_POLL_DELAY)
+
+
+def _report_fallback(error: NotFoundError, stderr: TextIO) -> None:
+    stderr.write(f"{ASKPASS_SCRIPT}: {FALLBACK_MESSAGE}\n{error.message}\n")
+    if error.detail:
+        stderr.write(f"{error.detail}\n")
+
+
+def askpass_environment(
+    control_plane_url: str, control_plane_token: str, *, program: str | None = None
+) -> dict[str, str]:
+    """The variables that let git in a child process reach the control plane.
+
+    Args:
+        control_plane_url: The control plane's address, for ``CODER_AGENT_URL``.
+        control_plane_token: The agent token, for ``CODER_AGENT_TOKEN``. Every command the
+            agent runs can read it, as with Coder's agent.
+        program: The askpass program; found with :func:`find_askpass_program` when omitted.
+
+    Raises:
+        FileNotFoundError: ``program`` was omitted and the askpass program is not installed.
+    """
+    return {
+        "GIT_ASKPASS": program if program is not None else find_askpass_program(),
+        AGENT_URL_VARIABLE: control_plane_url,
+        AGENT_TOKEN_VARIABLE: control_plane_token,
+    }
+
+
+def find_askpass_program() -> str:
+    """The absolute path of the ``agentproc-askpass`` script this Python installed.
+
+    The script next to the running interpreter wins, so the agent and its askpass come
+    from the same installation; ``PATH`` is searched otherwise.
+
+    Raises:
+        FileNotFoundError: The script is not installed.
+    """
+    beside = Path(sys.executable).parent / ASKPASS_SCRIPT
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside.absolute())
+    found = shutil.which(ASKPASS_SCRIPT)
+    if found is not None:
+        return str(Path(found).absolute())
+    raise FileNotFoundError(
+        f"{ASKPASS_SCRIPT} is neither next to {sys.executable} nor on PATH; "
+        "reinstall agentproc to get it"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``agentproc-askpass`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        sys.stderr.write(f"usage: {ASKPASS_SCRIPT} PROMPT  (git runs this as GIT_ASKPASS)\n")
+        return EXIT_USAGE
+    url = os.environ.get(AGENT_URL_VARIABLE, "")
+    token = os.environ.get(AGENT_TOKEN_VARIABLE, "")
+    required = ((AGENT_URL_VARIABLE, url), (AGENT_TOKEN_VARIABLE, token))
+    missing = [name for name, value in required if not value]
+    if missing:
+        sys.stderr.write(
+            f"{ASKPASS_SCRIPT}: {' and '.join(missing)} must be set (the agent sets them "
+            "with --git-askpass)\n"
+        )
+        return EXIT_FAILURE
+    raw_listen = os.environ.get(LISTEN_SECONDS_VARIABLE, "")
+    try:
+        listen_seconds = float(raw_listen) if raw_listen else DEFAULT_LISTEN_SECONDS
+    except ValueError:
+        sys.stderr.write(
+            f"{ASKPASS_SCRIPT}: {LISTEN_SECONDS_VARIABLE}={raw_listen!r} is not a number\n"
+        )
+        return EXIT_FAILURE
+    try:
+        client = ControlPlaneClient(url, token=token, timeout=REQUEST_TIMEOUT)
+    except ValueError as exc:
+        sys.stderr.write(f"{ASKPASS_SCRIPT}: {AGENT_URL_VARIABLE}: {exc}\n")
+        return EXIT_FAILURE
+    with client:
+        return run(
+            args[0],
+            client=client,
+            environ=os.environ,
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+            listen_seconds=listen_seconds,
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,396 @@
+"""The askpass program: prompt parsing, repository detection, answers, fallback and polling."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from agentproc.askpass import (
+    DEFAULT_LISTEN_SECONDS,
+    INITIAL_POLL_DELAY,
+    MAX_POLL_DELAY,
+    AskpassPrompt,
+    choose_answer,
+    git_context,
+    main,
+    parse_prompt,
+    run,
+)
+from agentsdk._controlplane import ControlPlaneClient
+from agentsdk.types import ExternalAuthResponse
+
+CHAT_ID = "6f0d8a52-3c1e-4b7a-9f41-2d5c0a9e7b13"
+BASE_URL = "http://control-plane.test"
+GITLAB_TOKEN = {
+    "access_token": "glpat",
+    "type": "gitlab",
+    "username": "oauth2",
+    "password": "glpat",
+}
+GITHUB_TOKEN = {"access_token": "gho_x", "type": "github", "username": "gho_x", "password": ""}
+AUTH_URL = "https://cp.test/external-auth/github"
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+# -- prompt parsing -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        (
+            "Username for 'https://github.com': ",
+            AskpassPrompt("Username", "", "https://github.com"),
+        ),
+        (
+            "Password for 'https://octocat@github.com': ",
+            AskpassPrompt("Password", "octocat", "https://github.com"),
+        ),
+        (
+            "Username for 'http://127.0.0.1:8080': ",
+            AskpassPrompt("Username", "", "http://127.0.0.1:8080"),
+        ),
+        (
+            "Password for 'https://oauth2@gitlab.example.com/group/repo.git': ",
+            AskpassPrompt("Password", "oauth2", "https://gitlab.example.com/group/repo.git"),
+        ),
+        (
+            "Password for 'http://user@[::1]:3000': ",
+            AskpassPrompt("Password", "user", "http://[::1]:3000"),
+        ),
+        ("Username for 'https://github.com':", AskpassPrompt("Username", "", "https://github.com")),
+    ],
+)
+def test_git_prompts_parse_into_kind_user_and_host(prompt: str, expected: AskpassPrompt) -> None:
+    """Each of git's prompt shapes yields what was asked, the known user and the bare host URL."""
+    assert parse_prompt(prompt) == expected
+
+
+@pytest.mark.parametrize(
+    ("prompt", "message"),
+    [
+        ("", "at least 3 words"),
+        ("Username for", "at least 3 words"),
+        ("Enter passphrase for '/home/me/.ssh/id_ed25519': ", "unknown prompt type"),
+        ("Username for 'github.com': ", "not a URL"),
+        ("Password for 'http://[::1': ", "parse host"),
+    ],
+)
+def test_other_prompts_are_rejected(prompt: str, message: str) -> None:
+    """Anything that is not a git credential prompt for a URL raises ValueError."""
+    with pytest.raises(ValueError, match=message):
+        parse_prompt(prompt)
+
+
+def test_username_prompt_gets_the_username_and_password_prompt_the_password() -> None:
+    """GitLab-style credentials answer each prompt with its own half."""
+    answer = ExternalAuthResponse.model_validate(GITLAB_TOKEN)
+    assert choose_answer(parse_prompt("Username for 'https://gitlab.com': "), answer) == "oauth2"
+    assert choose_answer(parse_prompt("Password for 'https://oauth2@gitlab.com': "), answer) == (
+        "glpat"
+    )
+
+
+def test_a_provider_without_password_gets_the_username_for_both_prompts() -> None:
+    """GitHub takes the token as the username, so both prompts get the token."""
+    answer = ExternalAuthResponse.model_validate(GITHUB_TOKEN)
+    assert choose_answer(parse_prompt("Username for 'https://github.com': "), answer) == "gho_x"
+    assert choose_answer(parse_prompt("Password for 'https://gho_x@github.com': "), answer) == (
+        "gho_x"
+    )
+
+
+# -- repository detection -------------------------------------------------------------------
+
+
+def git(cwd: Path, *args: str) -> None:
+    """Run a git command in ``cwd`` that must succeed, isolated from the user's config."""
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=git_env())
+
+
+def git_env() -> dict[str, str]:
+    """The environment without the machine's git configuration."""
+    return {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def test_git_context_reads_branch_and_origin_of_a_repository_without_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh repository reports its unborn branch and its origin URL."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    git(tmp_path, "init", "-q", "-b", "feature/x")
+    git(tmp_path, "remote", "add", "origin", "https://github.com/o/r.git")
+    assert git_context(tmp_path) == ("feature/x", "https://github.com/o/r.git")
+
+
+def test_git_context_drops_credentials_from_an_https_origin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token embedded in the origin URL never leaves the workspace."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "remote", "add", "origin", "https://x:ghp_secret@github.com/o/r.git")
+    assert git_context(tmp_path) == ("main", "https://github.com/o/r.git")
+
+
+def test_git_context_keeps_an_scp_style_origin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``git@host:path`` origins carry no secret and are reported unchanged."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "remote", "add", "origin", "git@github.com:o/r.git")
+    assert git_context(tmp_path) == ("main", "git@github.com:o/r.git")
+
+
+def test_git_context_outside_a_repository_is_empty(tmp_path: Path) -> None:
+    """Outside any repository both values are empty rather than an error."""
+    assert git_context(tmp_path) == ("", "")
+
+
+# -- the control-plane conversation ---------------------------------------------------------
+
+
+class FakeTime:
+    """A clock and sleep that advance together without really waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class Conversation:
+    """One askpass run against a scripted control plane."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.requests: list[httpx.Request] = []
+        self._handler = handler
+        self.stdout = io.StringIO()
+        self.stderr = io.StringIO()
+        self.time = FakeTime()
+
+    def _record(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self._handler(request)
+
+    def run(
+        self,
+        prompt: str,
+        *,
+        cwd: Path,
+        listen_seconds: float = DEFAULT_LISTEN_SECONDS,
+        environ: dict[str, str] | None = None,
+    ) -> int:
+        client = ControlPlaneClient(
+            BASE_URL,
+            token="agent-token",
+            max_retries=0,
+            transport=httpx.MockTransport(self._record),
+        )
+        with client:
+            return run(
+                prompt,
+                client=client,
+                environ={"CODER_CHAT_ID": CHAT_ID} if environ is None else environ,
+                stdout=self.stdout,
+                stderr=self.stderr,
+                cwd=cwd,
+                listen_seconds=listen_seconds,
+                sleep=self.time.sleep,
+                clock=self.time.clock,
+            )
+
+    def queries(self) -> list[dict[str, list[str]]]:
+        return [
+            parse_qs(request.url.query.decode(), keep_blank_values=True)
+            for request in self.requests
+        ]
+
+
+def answer(status: int, body: dict[str, Any]) -> Handler:
+    """A control plane that always answers the same."""
+    return lambda request: httpx.Response(status, json=body)
+
+
+def test_username_prompt_prints_only_the_username_on_stdout(tmp_path: Path) -> None:
+    """stdout gets exactly the answer and a newline; the exit status is 0."""
+    talk = Conversation(answer(200, GITLAB_TOKEN))
+    assert talk.run("Username for 'https://gitlab.com': ", cwd=tmp_path) == 0
+    assert talk.stdout.getvalue() == "oauth2\n"
+    assert talk.stderr.getvalue() == ""
+
+
+def test_password_prompt_prints_the_password(tmp_path: Path) -> None:
+    """A password prompt gets the password half of the credentials."""
+    talk = Conversation(answer(200, GITLAB_TOKEN))
+    assert talk.run("Password for 'https://oauth2@gitlab.com': ", cwd=tmp_path) == 0
+    assert talk.stdout.getvalue() == "glpat\n"
+
+
+def test_request_carries_host_branch_origin_and_the_chat_id_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The control plane learns the host, the repository's branch and origin, and CODER_CHAT_ID."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "remote", "add", "origin", "https://github.com/o/r.git")
+    talk = Conversation(answer(200, GITHUB_TOKEN))
+    assert talk.run("Username for 'https://github.com': ", cwd=tmp_path) == 0
+    (sent,) = talk.requests
+    assert sent.url.query.decode() == (
+        f"chat_id={CHAT_ID}&git_branch=main"
+        "&git_remote_origin=https%3A%2F%2Fgithub.com%2Fo%2Fr.git&id=&match=https%3A%2F%2Fgithub.com"
+    )
+    assert sent.headers["Coder-Session-Token"] == "agent-token"
+
+
+def test_without_a_chat_id_none_is_sent(tmp_path: Path) -> None:
+    """Git run outside any chat sends no chat_id, so the control plane refreshes the workspace."""
+    talk = Conversation(answer(200, GITHUB_TOKEN))
+    assert talk.run("Username for 'https://github.com': ", cwd=tmp_path, environ={}) == 0
+    assert "chat_id" not in talk.queries()[0]
+
+
+def test_not_found_warns_on_stderr_and_exits_non_zero_so_git_falls_back(tmp_path: Path) -> None:
+    """A 404 prints nothing on stdout, explains on stderr, and exits 1."""
+    body = {"message": "No external auth provider matches.", "detail": "Configure a provider."}
+    talk = Conversation(answer(404, body))
+    assert talk.run("Username for 'https://example.com': ", cwd=tmp_path) == 1
+    assert talk.stdout.getvalue() == ""
+    stderr = talk.stderr.getvalue()
+    assert "git falls back to its default behaviour" in stderr
+    assert "No external auth provider matches." in stderr
+    assert "Configure a provider." in stderr
+
+
+def test_other_errors_are_reported_and_exit_non_zero(tmp_path: Path) -> None:
+    """A 401 is written to stderr with its message; stdout stays empty."""
+    talk = Conversation(answer(401, {"message": "Invalid agent token."}))
+    assert talk.run("Username for 'https://github.com': ", cwd=tmp_path) == 1
+    assert talk.stdout.getvalue() == ""
+    assert "Invalid agent token." in talk.stderr.getvalue()
+
+
+def test_an_unparsable_prompt_exits_non_zero_without_calling_the_control_plane(
+    tmp_path: Path,
+) -> None:
+    """A prompt that is not git's fails before any request."""
+    talk = Conversation(answer(200, GITHUB_TOKEN))
+    assert talk.run("Enter passphrase for key: ", cwd=tmp_path) == 1
+    assert talk.requests == []
+    assert "unknown prompt type" in talk.stderr.getvalue()
+
+
+def test_a_user_who_must_authenticate_is_told_the_url_then_polled_with_backoff(
+    tmp_path: Path,
+) -> None:
+    """The URL goes to stderr; listen=true polls back off from 250 ms until the token arrives."""
+    polls_before_token = 4
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) <= 1 + polls_before_token:
+            return httpx.Response(200, json={"url": AUTH_URL})
+        return httpx.Response(200, json=GITHUB_TOKEN)
+
+    talk = Conversation(handler)
+    assert talk.run("Username for 'https://github.com': ", cwd=tmp_path) == 0
+    assert talk.stdout.getvalue() == "gho_x\n"
+    assert AUTH_URL in talk.stderr.getvalue()
+    queries = talk.queries()
+    assert "listen" not in queries[0]
+    assert all(query["listen"] == ["true"] for query in queries[1:])
+    assert all(query["chat_id"] == [CHAT_ID] for query in queries)
+    assert talk.time.sleeps == [0.25, 0.5, 1.0, 2.0]
+
+
+def test_polling_backoff_is_capped_at_ten_seconds(tmp_path: Path) -> None:
+    """Pauses double from 250 ms and never exceed 10 s."""
+    talk = Conversation(answer(200, {"url": AUTH_URL}))
+    assert talk.run("Username for 'https://github.com': ", cwd=tmp_path, listen_seconds=60) == 1
+    assert talk.time.sleeps[:7] == [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 10.0]
+    assert talk.time.sleeps[0] == INITIAL_POLL_DELAY
+    assert max(talk.time.sleeps) == MAX_POLL_DELAY
+
+
+def test_polling_gives_up_at_the_bound_and_says_so(tmp_path: Path) -> None:
+    """When the user never authenticates, the wait ends at the bound with a message and exit 1."""
+    talk = Conversation(answer(200, {"url": AUTH_URL}))
+    assert talk.run("Username for 'https://github.com': ", cwd=tmp_path, listen_seconds=30) == 1
+    assert sum(talk.time.sleeps) == pytest.approx(30)
+    assert talk.stdout.getvalue() == ""
+    assert "gave up after 30 s" in talk.stderr.getvalue()
+
+
+def test_failed_polls_are_reported_and_polling_continues(tmp_path: Path) -> None:
+    """A poll that fails is written to stderr and the next poll still happens."""
+    answers = iter(
+        [
+            httpx.Response(200, json={"url": AUTH_URL}),
+            httpx.Response(500, json={"message": "database is down"}),
+        ]
+    )
+    talk = Conversation(lambda request: next(answers, httpx.Response(200, json=GITHUB_TOKEN)))
+    assert talk.run("Username for 'https://github.com': ", cwd=tmp_path) == 0
+    assert "database is down" in talk.stderr.getvalue()
+    assert talk.stdout.getvalue() == "gho_x\n"
+
+
+def test_a_not_found_while_polling_falls_back(tmp_path: Path) -> None:
+    """If the provider disappears while waiting, git falls back at once."""
+    answers = iter([httpx.Response(200, json={"url": AUTH_URL})])
+    talk = Conversation(
+        lambda request: next(answers, httpx.Response(404, json={"message": "gone"}))
+    )
+    assert talk.run("Username for 'https://github.com': ", cwd=tmp_path) == 1
+    assert "git falls back" in talk.stderr.getvalue()
+    assert talk.time.sleeps == []
+
+
+# -- the console script's command line ------------------------------------------------------
+
+
+def test_main_without_a_prompt_prints_usage_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """Git always passes one argument; anything else is a usage error."""
+    assert main([]) == 2
+    assert "usage" in capsys.readouterr().err
+
+
+def test_main_without_the_control_plane_variables_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Missing CODER_AGENT_URL and CODER_AGENT_TOKEN are named on stderr; stdout stays empty."""
+    monkeypatch.delenv("CODER_AGENT_URL", raising=False)
+    monkeypatch.delenv("CODER_AGENT_TOKEN", raising=False)
+    assert main(["Username for 'https://github.com': "]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "CODER_AGENT_URL and CODER_AGENT_TOKEN must be set" in captured.err
+
+
+def test_main_rejects_a_listen_bound_that_is_not_a_number(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A malformed AGENTPROC_ASKPASS_LISTEN_SECONDS is reported instead of ignored."""
+    monkeypatch.setenv("CODER_AGENT_URL", BASE_URL)
+    monkeypatch.setenv("CODER_AGENT_TOKEN", "agent-token")
+    monkeypatch.setenv("AGENTPROC_ASKPASS_LISTEN_SECONDS", "soon")
+    assert main(["Username for 'https://github.com': "]) == 1
+    assert "is not a number" in capsys.readouterr().err
