@@ -14,6 +14,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
@@ -203,6 +204,13 @@ class AgentServer(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         begin_shutdown(self._app)
         await super().shutdown(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        # uvicorn re-raises the stop signal after a graceful shutdown, so the agent would die
+        # of its own SIGTERM (status -15/143) even when every process was stopped cleanly.
+        # A stop that was asked for and completed is a success: exit 0.
+        self._captured_signals.clear()
 
 
 def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
