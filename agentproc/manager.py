@@ -86,6 +86,9 @@ PRIORITY_SCRIPT = (
 """Applies OOM score and niceness inside the child before it runs the command: the shell
 may fork at once, and a setting applied from outside afterwards would miss its children."""
 
+PRIORITY_PROBE_SECONDS = 10.0
+"""The startup check of niceness and OOM score runs two tiny commands; this only stops a hang."""
+
 
 @dataclass(frozen=True, slots=True)
 class StartRequest:
@@ -224,10 +227,15 @@ class ProcessManager:
         self._closing = False
         self._task_group: anyio.abc.TaskGroup | None = None
         self._exit_stack: contextlib.AsyncExitStack | None = None
+        self._nice_delta = 0
+        self._oom_text = ""
 
     async def __aenter__(self) -> Self:
         if self._settings.reap_orphans:
             sessions.become_subreaper()
+        self._nice_delta, self._oom_text = await anyio.to_thread.run_sync(
+            _usable_priority, self._settings
+        )
         stack = contextlib.AsyncExitStack()
         self._task_group = await stack.enter_async_context(anyio.create_task_group())
         self._exit_stack = stack
@@ -334,11 +342,9 @@ class ProcessManager:
         return env
 
     def _argv(self, command: str) -> list[str]:
-        nice, oom = self._settings.nice, self._settings.oom_score_adj
-        if nice is None and oom is None:
+        delta, oom_text = self._nice_delta, self._oom_text
+        if delta == 0 and not oom_text:
             return ["sh", "-c", command]
-        delta = 0 if nice is None else nice - os.getpriority(os.PRIO_PROCESS, 0)
-        oom_text = "" if oom is None else str(oom)
         return ["sh", "-c", PRIORITY_SCRIPT, "agentproc", oom_text, str(delta), command]
 
     def _spawn(self, request: StartRequest, workdir: str) -> subprocess.Popen[bytes]:
@@ -573,6 +579,57 @@ class ProcessManager:
             alive = sessions.reap_orphans(alive)
         if alive:
             logger.error("processes of sessions %s survived shutdown", sorted(alive))
+
+
+def _usable_priority(settings: Settings) -> tuple[int, str]:
+    """The niceness change and OOM score children can really be given, checked once.
+
+    An agent without the privilege cannot lower either below its own. ``nice`` would then
+    print a warning into every command's output (or, in busybox, refuse to run it), so a
+    setting that cannot apply is logged once here and left off instead.
+    """
+    delta = 0
+    if settings.nice is not None:
+        delta = settings.nice - os.getpriority(os.PRIO_PROCESS, 0)
+        problem = _probe(["nice", "-n", str(delta), "true"]) if delta != 0 else ""
+        if problem:
+            logger.error(
+                "cannot run processes at niceness %d (%s); they run at the agent's own",
+                settings.nice,
+                problem,
+            )
+            delta = 0
+    oom_text = ""
+    if settings.oom_score_adj is not None:
+        oom_text = str(settings.oom_score_adj)
+        script = 'echo "$1" >/proc/self/oom_score_adj'
+        problem = _probe(["sh", "-c", script, "agentproc", oom_text])
+        if problem:
+            logger.error(
+                "cannot give processes oom_score_adj %s (%s); they keep the agent's own",
+                oom_text,
+                problem,
+            )
+            oom_text = ""
+    return delta, oom_text
+
+
+def _probe(argv: list[str]) -> str:
+    """Run a short check command; returns what went wrong, or "" when it worked silently."""
+    try:
+        result = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=PRIORITY_PROBE_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return str(exc)
+    if result.returncode != 0 or result.stderr.strip():
+        return result.stderr.strip() or f"exit status {result.returncode}"
+    return ""
 
 
 async def _wait_child(popen: subprocess.Popen[bytes]) -> int:
