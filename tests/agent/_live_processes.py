@@ -1,0 +1,358 @@
+"""Helpers for end-to-end tests that watch real processes.
+
+They read ``/proc`` on their own (not through ``agentproc.sessions``) so the agent's cleanup
+is checked by code that does not share its assumptions; run the agent as a separate
+``python -m agentproc serve`` process when a test needs its signals, exit status or memory;
+and speak raw HTTP when a request must already be inside the server before the test acts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from agentproc.cli import AgentServer
+
+__all__ = [
+    "PROCESSES",
+    "SAFETY_TIMEOUT_SECONDS",
+    "SERVED_TOKEN",
+    "InThreadApp",
+    "RawResponse",
+    "ServedAgent",
+    "kill_sessions",
+    "leftovers",
+    "open_raw_get",
+    "read_raw_response",
+    "serve_agent",
+    "serve_app_in_thread",
+    "session_of",
+    "start",
+    "wait_sessions_gone",
+]
+
+PROCESSES = "/api/v0/processes"
+"""Prefix of every process endpoint."""
+
+SAFETY_TIMEOUT_SECONDS = 30.0
+"""Safety net only: every wait below ends on an event long before this."""
+
+POLL_SECONDS = 0.01
+"""Cadence of the bounded polls (first output line, kernel reaping): short, so tests stay fast."""
+
+PORT_LINE = re.compile(r"process API at http://127\.0\.0\.1:(\d+)/api/v0/processes")
+"""What ``agentproc serve`` logs once it listens; the OS picks the port (``--port 0``)."""
+
+SERVED_TOKEN = "served-token"
+"""The bearer token of agents started by :func:`serve_agent`."""
+
+
+# -- /proc ----------------------------------------------------------------------------------
+
+
+def _stat_fields(pid: str) -> list[str] | None:
+    try:
+        text = Path("/proc", pid, "stat").read_text()
+    except OSError:
+        return None  # exited while we looked
+    # The command name may contain spaces and ')'; the fields after the last ')' are fixed:
+    # state, ppid, pgrp, session, ...
+    return text.rpartition(")")[2].split()
+
+
+def leftovers(sessions: Iterable[int]) -> dict[int, list[tuple[int, str]]]:
+    """Every process (zombies included) in ``sessions``, as ``{session: [(pid, state)]}``."""
+    wanted = set(sessions)
+    found: dict[int, list[tuple[int, str]]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(entry.name)
+        if fields is None or len(fields) < 4:
+            continue
+        session = int(fields[3])
+        if session in wanted:
+            found.setdefault(session, []).append((int(entry.name), fields[0]))
+    return found
+
+
+def wait_sessions_gone(sessions: Iterable[int]) -> dict[int, list[tuple[int, str]]]:
+    """Poll until no process of ``sessions`` exists, bounded; returns what is still there.
+
+    Only a bounded wait for the kernel and the agent's reaper to finish: a signalled process
+    dies and is reaped within milliseconds, so anything left at the deadline is a leak.
+    """
+    wanted = list(sessions)
+    deadline = time.monotonic() + SAFETY_TIMEOUT_SECONDS
+    found = leftovers(wanted)
+    while found and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        found = leftovers(wanted)
+    return found
+
+
+def kill_sessions(sessions: Iterable[int]) -> None:
+    """Cleanup after a failure: SIGKILL what is left of ``sessions`` and reap our zombies."""
+    wanted = list(sessions)
+    for members in leftovers(wanted).values():
+        for pid, state in members:
+            if state != "Z":
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+    for session, members in _wait_all_exited(wanted).items():
+        for pid, _ in members:
+            if pid == session:
+                continue  # the shell: an in-thread agent's own child, which it waits for
+            # Orphans may have been re-parented to this process (the in-thread agents make it
+            # a subreaper); anyone else's zombies are not ours to reap.
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+
+
+def _wait_all_exited(sessions: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
+    """Poll until every member of ``sessions`` has at least exited; returns the members."""
+    deadline = time.monotonic() + SAFETY_TIMEOUT_SECONDS
+    found = leftovers(sessions)
+    while any(state != "Z" for m in found.values() for _, state in m):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(POLL_SECONDS)
+        found = leftovers(sessions)
+    return found
+
+
+# -- the API over plain httpx -----------------------------------------------------------------
+
+
+def start(client: httpx.Client, command: str, **fields: Any) -> str:
+    """Start ``command`` and return its process id, failing on anything but 200."""
+    response = client.post(f"{PROCESSES}/start", json={"command": command, **fields})
+    assert response.status_code == 200, response.text
+    process_id: str = response.json()["id"]
+    return process_id
+
+
+def session_of(client: httpx.Client, process_id: str) -> int:
+    """The session id of a command that prints ``$$`` as its first line.
+
+    The shell leads its own session, so ``$$`` is the session id of everything it forks.
+    There is no event for "output arrived", so this polls, bounded.
+    """
+    deadline = time.monotonic() + SAFETY_TIMEOUT_SECONDS
+    while True:
+        response = client.get(f"{PROCESSES}/{process_id}/output")
+        assert response.status_code == 200, response.text
+        first, newline, _ = response.json()["output"].partition("\n")
+        if newline:
+            return int(first)
+        assert time.monotonic() < deadline, f"process {process_id} never printed its pid"
+        time.sleep(POLL_SECONDS)
+
+
+# -- raw HTTP, for requests that must be in flight ------------------------------------------
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """What came back on a raw connection: nothing at all when the server just closed it."""
+
+    status: int | None
+    body: dict[str, Any] | None
+
+
+def open_raw_get(base_url: str, path: str, token: str | None) -> socket.socket:
+    """Send ``GET path`` on a fresh connection and return the socket without reading.
+
+    On loopback the request bytes sit in the server's receive queue once this returns, so a
+    round trip on another connection afterwards finds this request already being served.
+    """
+    host, _, port = base_url.removeprefix("http://").partition(":")
+    sock = socket.create_connection((host, int(port)), timeout=SAFETY_TIMEOUT_SECONDS)
+    auth = "" if token is None else f"Authorization: Bearer {token}\r\n"
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n"
+    sock.sendall(request.encode())
+    return sock
+
+
+def read_raw_response(sock: socket.socket, timeout: float = SAFETY_TIMEOUT_SECONDS) -> RawResponse:
+    """Read until the server closes the connection (``Connection: close``) and parse it."""
+    sock.settimeout(timeout)
+    data = bytearray()
+    with sock:
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    if not data:
+        return RawResponse(status=None, body=None)
+    head, _, body = bytes(data).partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    assert b"transfer-encoding: chunked" not in head.lower(), head
+    return RawResponse(status=status, body=json.loads(body))
+
+
+# -- an agent in its own process --------------------------------------------------------------
+
+
+@dataclass
+class ServedAgent:
+    """``python -m agentproc serve`` running as a child of the test."""
+
+    process: subprocess.Popen[str]
+    base_url: str
+    token: str
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The Authorization header for this agent."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def client(self) -> httpx.Client:
+        """A plain httpx client for this agent, authenticated."""
+        return httpx.Client(
+            base_url=self.base_url, headers=self.headers, timeout=SAFETY_TIMEOUT_SECONDS
+        )
+
+    def memory_kib(self, field_name: str) -> int:
+        """A memory figure of the server from ``/proc/<pid>/status`` (e.g. VmRSS, VmHWM)."""
+        for line in Path("/proc", str(self.process.pid), "status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name == field_name:
+                return int(value.split()[0])
+        raise AssertionError(f"{field_name} missing from /proc/{self.process.pid}/status")
+
+    def stop(self) -> int:
+        """SIGTERM the server and wait for it to exit; returns its exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(SAFETY_TIMEOUT_SECONDS)
+
+
+def _pump_log(stream: Iterator[str], lines: list[str], ports: queue.Queue[int | None]) -> None:
+    # Keeps draining the server's log so a full pipe never blocks its logging.
+    for line in stream:
+        lines.append(line)
+        match = PORT_LINE.search(line)
+        if match:
+            ports.put(int(match.group(1)))
+    ports.put(None)
+
+
+@contextlib.contextmanager
+def serve_agent(*flags: str, wrapper: Sequence[str] = ()) -> Iterator[ServedAgent]:
+    """Run ``python -m agentproc serve --port 0`` with ``flags`` until the block ends.
+
+    Args:
+        flags: extra command-line flags for ``serve``.
+        wrapper: a command that execs the server (e.g. ``setpriv`` dropping capabilities).
+    """
+    argv = [sys.executable, "-m", "agentproc", "serve", "--port", "0", "--token", SERVED_TOKEN]
+    process = subprocess.Popen(
+        [*wrapper, *argv, *flags],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    lines: list[str] = []
+    ports: queue.Queue[int | None] = queue.Queue()
+    reader = threading.Thread(
+        target=_pump_log, args=(process.stderr, lines, ports), name="agent-log", daemon=True
+    )
+    reader.start()
+    try:
+        try:
+            port = ports.get(timeout=SAFETY_TIMEOUT_SECONDS)
+        except queue.Empty:
+            port = None
+        assert port is not None, "the agent did not start:\n" + "".join(lines)
+        yield ServedAgent(process, f"http://127.0.0.1:{port}", SERVED_TOKEN, lines)
+    finally:
+        if process.poll() is None:
+            # A test failed midway: let the agent stop its processes before it goes.
+            process.terminate()
+            try:
+                process.wait(SAFETY_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(SAFETY_TIMEOUT_SECONDS)
+        reader.join(SAFETY_TIMEOUT_SECONDS)
+        process.stderr.close()
+
+
+# -- an app in this process -------------------------------------------------------------------
+
+
+class _SignallingServer(AgentServer):
+    # Tells the test thread when the lifespan ran and the socket listens, and on which loop.
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config, app)
+        self.ready = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.loop = asyncio.get_running_loop()
+        self.ready.set()
+
+
+@dataclass(frozen=True)
+class InThreadApp:
+    """An app served by uvicorn in a background thread of the test process."""
+
+    base_url: str
+    loop: asyncio.AbstractEventLoop
+
+    def call_soon(self, function: Callable[[], None]) -> None:
+        """Run ``function`` on the server's event loop (where the app's tasks live) and wait."""
+
+        async def call() -> None:
+            function()
+
+        asyncio.run_coroutine_threadsafe(call(), self.loop).result(SAFETY_TIMEOUT_SECONDS)
+
+
+@contextlib.contextmanager
+def serve_app_in_thread(app: FastAPI) -> Iterator[InThreadApp]:
+    """Serve ``app`` on 127.0.0.1 in a background thread until the block ends.
+
+    Unlike conftest's ``live_agent``, the caller keeps the app, so it can act on it directly
+    (e.g. ``agentproc.app.begin_shutdown(app)``, through :meth:`InThreadApp.call_soon`).
+    """
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = _SignallingServer(config, app)
+    thread = threading.Thread(target=server.run, name="app-in-thread", daemon=True)
+    thread.start()
+    try:
+        assert server.ready.wait(SAFETY_TIMEOUT_SECONDS), "the app did not start"
+        assert server.started, "the app did not start"
+        assert server.loop is not None
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield InThreadApp(f"http://127.0.0.1:{port}", server.loop)
+    finally:
+        server.should_exit = True
+        thread.join(SAFETY_TIMEOUT_SECONDS)
+        assert not thread.is_alive(), "the app did not stop"
