@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from agentproc import settings as defaults
 from agentproc.app import begin_shutdown, create_app
+from agentproc.askpass import askpass_environment
 from agentproc.settings import Settings
 
 __all__ = [
@@ -145,6 +146,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not adopt and reap orphaned grandchildren (AGENTPROC_REAP_ORPHANS=0)",
     )
     serve.add_argument(
+        "--git-askpass",
+        action="store_true",
+        default=_env("GIT_ASKPASS", "0") in ("1", "true"),
+        help="answer git's credential prompts with the user's tokens from the control plane "
+        "(AGENTPROC_GIT_ASKPASS=1); needs the two options below",
+    )
+    serve.add_argument(
+        "--control-plane-url",
+        default=_env("CONTROL_PLANE_URL"),
+        help="the control plane's address, given to git as CODER_AGENT_URL "
+        "(AGENTPROC_CONTROL_PLANE_URL)",
+    )
+    serve.add_argument(
+        "--control-plane-token",
+        default=_env("CONTROL_PLANE_TOKEN"),
+        help="this agent's token at the control plane, given to git as CODER_AGENT_TOKEN "
+        "(AGENTPROC_CONTROL_PLANE_TOKEN)",
+    )
+    serve.add_argument(
         "--log-level",
         default=_env("LOG_LEVEL", "info"),
         choices=["critical", "error", "warning", "info", "debug"],
@@ -164,6 +184,22 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _child_env(args: argparse.Namespace) -> dict[str, str]:
+    if not args.git_askpass:
+        return dict(args.env)
+    if not args.control_plane_url or not args.control_plane_token:
+        raise SystemExit(
+            "agentproc: --git-askpass needs --control-plane-url and --control-plane-token "
+            "(or AGENTPROC_CONTROL_PLANE_URL and AGENTPROC_CONTROL_PLANE_TOKEN)."
+        )
+    try:
+        askpass = askpass_environment(args.control_plane_url, args.control_plane_token)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"agentproc: --git-askpass: {exc}") from exc
+    # An explicit --env wins, as everywhere else.
+    return {**askpass, **dict(args.env)}
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Turn parsed ``serve`` arguments into :class:`Settings`; rejects unsafe combinations."""
     if not args.token and not _is_loopback(args.host):
@@ -181,7 +217,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         shutdown_grace_seconds=args.shutdown_grace,
         nice=args.nice,
         oom_score_adj=args.oom_score_adj,
-        env=dict(args.env),
+        env=_child_env(args),
         reap_orphans=not args.no_reap_orphans,
     )
 
