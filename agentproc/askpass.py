@@ -31,9 +31,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from agentsdk._controlplane import ControlPlaneClient
-from agentsdk._exceptions import AgentSDKError, NotFoundError
-from agentsdk.types import ExternalAuthRequest, ExternalAuthResponse
+from agentsdk import (
+    AgentSDKError,
+    ControlPlaneClient,
+    ExternalAuthRequest,
+    ExternalAuthResponse,
+    NotFoundError,
+)
 
 __all__ = [
     "AGENT_TOKEN_VARIABLE",
@@ -55,45 +59,46 @@ __all__ = [
 ]
 
 ASKPASS_SCRIPT = "agentproc-askpass"
-# The console script's name; the agent looks for it next to its own Python.
+"""The console script's name; the agent looks for it next to its own Python."""
 
 AGENT_URL_VARIABLE = "CODER_AGENT_URL"
-# Coder's name for the control plane's address, so a workspace image works with either agent.
+"""Coder's name for the control plane's address, so a workspace image works with either agent."""
 
 AGENT_TOKEN_VARIABLE = "CODER_AGENT_TOKEN"  # noqa: S105 - a variable name, not a secret
-# Coder's name for the agent token the control plane authenticates the agent by.
+"""Coder's name for the agent token the control plane authenticates the agent by."""
 
 CHAT_ID_VARIABLE = "CODER_CHAT_ID"
-# The agent sets it in every process started for a chat.
+"""The agent sets it in every process started for a chat."""
 
 LISTEN_SECONDS_VARIABLE = "AGENTPROC_ASKPASS_LISTEN_SECONDS"
-# Overrides how long to wait for the user to authenticate.
+"""Overrides how long to wait for the user to authenticate."""
 
 DEFAULT_LISTEN_SECONDS = 300.0
-# Five minutes is enough to sign in to a provider in a browser; git waits on us meanwhile.
+"""Five minutes is enough to sign in to a provider in a browser; git waits on us meanwhile."""
 
 INITIAL_POLL_DELAY = 0.25
-# First pause between polls, short so a user who was quick is not kept waiting.
+"""First pause between polls, short so a user who was quick is not kept waiting."""
 
 MAX_POLL_DELAY = 10.0
-# Poll ceiling: the control plane is not asked more than once per 10 s while the user reads.
+"""Backoff ceiling: a user who takes minutes to sign in is noticed within 10 s of finishing."""
 
 GIT_DETECT_TIMEOUT_SECONDS = 5.0
-# Branch and origin are best effort; a git stuck on a lock must not stall the push we serve.
+"""Branch and origin are best effort; a git stuck on a lock must not stall the push we serve."""
 
 REQUEST_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-# A control plane may hold a ``listen`` request open while it waits for the token; a poll
-# that times out is simply polled again.
+"""A control plane may hold a ``listen`` request open while it waits for the token; a poll
+that times out is simply polled again."""
 
 EXIT_FAILURE = 1
-# Any non-zero status makes git ignore our output and fall back to its own prompt.
+"""Any non-zero status makes git ignore our output and fall back to its own prompt."""
 
 EXIT_USAGE = 2
-# The conventional status for a wrong command line.
+"""The conventional status for a wrong command line."""
 
 FALLBACK_MESSAGE = (
     "The control plane could not handle this git request; git falls back to its default behaviour."
 )
+"""Tells the user why git prompts (or fails) on its own next (Coder warns the same way)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,15 @@
 """agentsdk: a typed client for the agentproc process API.
 
 ``AgentConn`` (sync) and ``AsyncAgentConn`` (async) drive an agent; the wire models and the
-error tree are importable from here. Modules whose names start with ``_`` are private.
+error tree are importable from here. ``ControlPlaneClient`` and ``AsyncControlPlaneClient``
+make the agent's own calls to its control plane (git credentials). Modules whose names start
+with ``_`` are private.
 """
 
 from agentsdk._client import AgentConn as AgentConn
 from agentsdk._client import AsyncAgentConn as AsyncAgentConn
+from agentsdk._controlplane import AsyncControlPlaneClient as AsyncControlPlaneClient
+from agentsdk._controlplane import ControlPlaneClient as ControlPlaneClient
 from agentsdk._exceptions import AgentSDKError as AgentSDKError
 from agentsdk._exceptions import APIConnectionError as APIConnectionError
 from agentsdk._exceptions import APIStatusError as APIStatusError
@@ -18,6 +22,8 @@ from agentsdk._exceptions import NotFoundError as NotFoundError
 from agentsdk._exceptions import PayloadTooLargeError as PayloadTooLargeError
 from agentsdk._exceptions import RateLimitError as RateLimitError
 from agentsdk.types import ErrorResponse as ErrorResponse
+from agentsdk.types import ExternalAuthRequest as ExternalAuthRequest
+from agentsdk.types import ExternalAuthResponse as ExternalAuthResponse
 from agentsdk.types import FieldValidation as FieldValidation
 from agentsdk.types import ListProcessesResponse as ListProcessesResponse
 from agentsdk.types import ProcessInfo as ProcessInfo
@@ -36,10 +42,14 @@ __all__ = [
     "AgentConn",
     "AgentSDKError",
     "AsyncAgentConn",
+    "AsyncControlPlaneClient",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "ControlPlaneClient",
     "ErrorResponse",
+    "ExternalAuthRequest",
+    "ExternalAuthResponse",
     "FieldValidation",
     "InternalServerError",
     "ListProcessesResponse",
@@ -60,6 +70,8 @@ __all__ = [
 for _name in (
     "AgentConn",
     "AsyncAgentConn",
+    "AsyncControlPlaneClient",
+    "ControlPlaneClient",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",

@@ -24,8 +24,7 @@ from agentproc.askpass import (
     parse_prompt,
     run,
 )
-from agentsdk._controlplane import ControlPlaneClient
-from agentsdk.types import ExternalAuthResponse
+from agentsdk import ControlPlaneClient, ExternalAuthResponse
 
 CHAT_ID = "6f0d8a52-3c1e-4b7a-9f41-2d5c0a9e7b13"
 BASE_URL = "http://control-plane.test"

@@ -5,14 +5,16 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from agentsdk import AuthenticationError, NotFoundError
-from agentsdk._controlplane import (
-    EXTERNAL_AUTH_PATH,
+import agentsdk
+from agentsdk import (
     AsyncControlPlaneClient,
+    AuthenticationError,
     ControlPlaneClient,
-    encode_external_auth_query,
+    ExternalAuthRequest,
+    ExternalAuthResponse,
+    NotFoundError,
 )
-from agentsdk.types import ExternalAuthRequest, ExternalAuthResponse
+from agentsdk._controlplane import EXTERNAL_AUTH_PATH, encode_external_auth_query
 
 BASE_URL = "http://control-plane.test"
 TOKEN = "agent-token"
@@ -203,3 +205,16 @@ async def test_async_client_sends_the_same_request_and_raises_the_same_errors() 
             await client.external_auth(match="https://github.com")
     assert recorder.requests[0].url.query.decode() == CODER_EXAMPLE
     assert recorder.requests[0].headers["Coder-Session-Token"] == TOKEN
+
+
+def test_clients_and_models_are_exported_from_the_package_root() -> None:
+    """Both clients and both models are public, under their public module name."""
+    for name in (
+        "ControlPlaneClient",
+        "AsyncControlPlaneClient",
+        "ExternalAuthRequest",
+        "ExternalAuthResponse",
+    ):
+        assert name in agentsdk.__all__
+    assert ControlPlaneClient.__module__ == "agentsdk"
+    assert AsyncControlPlaneClient.__module__ == "agentsdk"
