@@ -132,6 +132,25 @@ def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def _links_from_start() -> dict[int | str, dict[str, Any]]:
+    # OpenAPI links tell Swagger UI readers, generators and fuzzers where a start's id goes.
+    return {
+        200: {
+            "links": {
+                name: {
+                    "operationId": operation_id,
+                    "parameters": {"id": "$response.body#/id"},
+                    "description": description,
+                }
+                for name, operation_id, description in (
+                    ("ReadOutput", "process_output", "Read the started process's output."),
+                    ("Signal", "signal_process", "Signal the started process's group."),
+                )
+            }
+        }
+    }
+
+
 def _json_body(model: type[BaseModel]) -> dict[str, Any]:
     # Documented by hand because the body is decoded by hand (see module docstring).
     return {
@@ -163,7 +182,7 @@ async def healthz() -> dict[str, str]:
     operation_id="start_process",
     summary="Start a process",
     response_model_exclude_none=True,
-    responses=_responses(409, 413, 429, 500, 503),
+    responses=_responses(409, 413, 429, 500, 503) | _links_from_start(),
     openapi_extra=_json_body(StartProcessRequest),
 )
 async def start_process(
