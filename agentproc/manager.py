@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -353,6 +354,9 @@ class ProcessManager:
         try:
             return subprocess.Popen(
                 self._argv(request.command),
+                # Found on the agent's PATH, as Go's exec.Command does: a request's own PATH
+                # is for the command, and must not make the shell itself unfindable.
+                executable=shutil.which("sh") or "sh",
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
