@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 7420
 
-.PHONY: run test lint typecheck openapi bench clean
+.PHONY: run test test-deps lint typecheck openapi bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP) ## Start the agent on loopback (no token needed there).
 	$(BIN)/agentproc serve --host $(HOST) --port $(PORT)
 
-test: lint typecheck ## Lint, type-check and run the whole suite.
+test: test-deps lint typecheck ## Lint, type-check and run the whole suite.
 	$(BIN)/python -m pytest
+
+test-deps: ## Chromium and chromedriver from apt, for the browser test of /docs.
+	bash scripts/install-test-deps.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
