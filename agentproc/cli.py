@@ -120,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between SIGTERM and SIGKILL at shutdown (AGENTPROC_SHUTDOWN_GRACE_SECONDS)",
     )
     serve.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=_env_float("DRAIN_SECONDS", defaults.DEFAULT_DRAIN_SECONDS),
+        help="after a shell exits, how long to keep reading output a background child may "
+        "still write (AGENTPROC_DRAIN_SECONDS)",
+    )
+    serve.add_argument(
         "--nice",
         type=int,
         default=_env_int("NICE", None),
@@ -215,6 +222,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         max_body_bytes=args.max_body_bytes,
         max_command_bytes=args.max_command_bytes,
         shutdown_grace_seconds=args.shutdown_grace,
+        drain_seconds=args.drain_seconds,
         nice=args.nice,
         oom_score_adj=args.oom_score_adj,
         env=_child_env(args),

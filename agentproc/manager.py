@@ -69,7 +69,7 @@ ORPHAN_SCAN_MAX_SECONDS = 5.0
 SHUTDOWN_SLACK_SECONDS = 5.0
 """After the grace and the drain bound, how long shutdown waits before reporting survivors."""
 
-HIDDEN_VARIABLES = ("AGENTPROC_TOKEN",)
+HIDDEN_VARIABLES = ("AGENTPROC_TOKEN", "AGENTPROC_CONTROL_PLANE_TOKEN")
 """The agent's own secrets: a command (and the model reading its output) must not see them."""
 
 FINAL_REAP_SECONDS = 2.0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 __all__ = [
     "DEFAULT_COMMAND_BYTES",
+    "DEFAULT_DRAIN_SECONDS",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_RUNNING",
     "DEFAULT_RETENTION_SECONDS",

@@ -53,6 +53,7 @@ def test_environment_variables_configure_and_flags_win(
     monkeypatch.setenv("AGENTPROC_NICE", "5")
     monkeypatch.setenv("AGENTPROC_OOM_SCORE_ADJ", "100")
     monkeypatch.setenv("AGENTPROC_REAP_ORPHANS", "0")
+    monkeypatch.setenv("AGENTPROC_DRAIN_SECONDS", "0.5")
     settings = settings_for("--max-running", "4", "--env", "A=1", "--env", "B=x=y")
     assert settings == Settings(
         token="from-env",
@@ -63,6 +64,7 @@ def test_environment_variables_configure_and_flags_win(
         oom_score_adj=100,
         env={"A": "1", "B": "x=y"},
         reap_orphans=False,
+        drain_seconds=0.5,
     )
 
 

@@ -198,9 +198,11 @@ class TestStart:
     ) -> None:
         """The agent's own token never reaches a command's environment (or a model's context)."""
         monkeypatch.setenv("AGENTPROC_TOKEN", "agent-secret")
+        monkeypatch.setenv("AGENTPROC_CONTROL_PLANE_TOKEN", "control-plane-secret")
         monkeypatch.setenv("AGENTPROC_VISIBLE_PROBE", "inherited")
         body = run(client, "env")
         assert "agent-secret" not in body["output"]
+        assert "control-plane-secret" not in body["output"]
         assert "AGENTPROC_VISIBLE_PROBE=inherited" in body["output"]
 
     def test_default_workdir_is_home(self, client: httpx.Client) -> None:
