@@ -36,5 +36,8 @@ typecheck: $(STAMP)
 openapi: $(STAMP) ## Regenerate openapi.json after changing the API.
 	$(BIN)/agentproc openapi --output openapi.json
 
+bench: $(STAMP) ## Benchmarks against subprocess.run, SWE-ReX and a raw pipe (a few minutes).
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .bench .mypy_cache .ruff_cache .pytest_cache
