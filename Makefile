@@ -40,4 +40,4 @@ bench: $(STAMP) ## Benchmarks against subprocess.run, SWE-ReX and a raw pipe (a 
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .bench .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .bench .hypothesis .mypy_cache .ruff_cache .pytest_cache
