@@ -11,7 +11,7 @@ A call goes through three pure steps, written once here:
    into the parsed result, an exception from ``agentsdk._exceptions``, or a ``Retry``
    telling the shell how long to sleep before sending again.
 
-``AgentConn`` and ``AsyncAgentConn`` in ``agentsdk._client`` only send and sleep.
+``SyncShell`` and ``AsyncShell`` in ``agentsdk._shells`` only send and sleep.
 """
 
 from __future__ import annotations

@@ -1,21 +1,16 @@
-"""``AgentConn`` and ``AsyncAgentConn``: thin sync and async shells over ``BaseAgentConn``.
+"""``AgentConn`` and ``AsyncAgentConn``: the process API's public methods, sync and async.
 
-Each public method asks the base for a ``Call`` (arguments are checked there, before any
-I/O) and hands it to ``_request``, the only place that sends and sleeps. The two classes
-mirror each other line for line; all decisions live in ``agentsdk._base``.
+Each public method asks ``BaseAgentConn`` for a ``Call`` (arguments are checked there,
+before any I/O) and hands it to ``_request``. The constructor, closing and ``_request``,
+the only place that sends and sleeps, come from the shells in ``agentsdk._shells``. The
+two classes mirror each other line for line; all decisions live in ``agentsdk._base``.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
-from types import TracebackType
-from typing import TypeVar
 
-import anyio
-import httpx
-
-from agentsdk._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseAgentConn, Call, Retry
+from agentsdk._shells import AsyncShell, SyncShell
 from agentsdk.types import (
     ListProcessesResponse,
     ProcessOutputResponse,
@@ -26,10 +21,8 @@ from agentsdk.types import (
 
 __all__ = ["AgentConn", "AsyncAgentConn"]
 
-T = TypeVar("T")
 
-
-class AgentConn(BaseAgentConn):
+class AgentConn(SyncShell):
     """A synchronous client for one agent's process API, over one pooled ``httpx.Client``.
 
     Use it as a context manager, or call ``close()`` when done; a closed client cannot be
@@ -53,31 +46,6 @@ class AgentConn(BaseAgentConn):
     Raises:
         ValueError: An argument is malformed, or both ``http_client`` and ``transport`` are given.
     """
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        token: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        headers: Mapping[str, str] | None = None,
-        http_client: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            base_url, token=token, timeout=timeout, max_retries=max_retries, headers=headers
-        )
-        if http_client is not None and transport is not None:
-            raise ValueError("Pass http_client or transport, not both")
-        if http_client is not None and not isinstance(http_client, httpx.Client):
-            raise ValueError(f"Expected an httpx.Client but received {type(http_client).__name__}")
-        self._owns_client = http_client is None
-        self._client = (
-            httpx.Client(transport=transport, timeout=self.timeout)
-            if http_client is None
-            else http_client
-        )
 
     def start_process(
         self,
@@ -163,41 +131,8 @@ class AgentConn(BaseAgentConn):
         """
         self._request(self._signal_call(id, signal))
 
-    def close(self) -> None:
-        """Release the connection pool; safe to call twice. An injected client stays open."""
-        if self._mark_closed() and self._owns_client:
-            self._client.close()
 
-    def __enter__(self) -> AgentConn:
-        self._check_open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _request(self, call: Call[T]) -> T:
-        self._check_open()
-        retries_taken = 0
-        while True:
-            request = self._build_request(self._client, call)
-            outcome: httpx.Response | httpx.RequestError
-            try:
-                outcome = self._client.send(request)
-            except httpx.RequestError as exc:
-                outcome = exc
-            step = self._settle(call, request, outcome, retries_taken)
-            if not isinstance(step, Retry):
-                return step
-            time.sleep(step.delay)
-            retries_taken += 1
-
-
-class AsyncAgentConn(BaseAgentConn):
+class AsyncAgentConn(AsyncShell):
     """An asynchronous client for one agent's process API, over one pooled ``httpx.AsyncClient``.
 
     The same methods as ``AgentConn``, awaitable. Use it with ``async with``, or await
@@ -222,33 +157,6 @@ class AsyncAgentConn(BaseAgentConn):
     Raises:
         ValueError: An argument is malformed, or both ``http_client`` and ``transport`` are given.
     """
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        token: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        headers: Mapping[str, str] | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            base_url, token=token, timeout=timeout, max_retries=max_retries, headers=headers
-        )
-        if http_client is not None and transport is not None:
-            raise ValueError("Pass http_client or transport, not both")
-        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-            raise ValueError(
-                f"Expected an httpx.AsyncClient but received {type(http_client).__name__}"
-            )
-        self._owns_client = http_client is None
-        self._client = (
-            httpx.AsyncClient(transport=transport, timeout=self.timeout)
-            if http_client is None
-            else http_client
-        )
 
     async def start_process(
         self,
@@ -288,36 +196,3 @@ class AsyncAgentConn(BaseAgentConn):
     async def signal_process(self, id: str, signal: Signal) -> None:
         """Signal a process's whole group. See ``AgentConn.signal_process``."""
         await self._request(self._signal_call(id, signal))
-
-    async def aclose(self) -> None:
-        """Release the connection pool; safe to call twice. An injected client stays open."""
-        if self._mark_closed() and self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> AsyncAgentConn:
-        self._check_open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def _request(self, call: Call[T]) -> T:
-        self._check_open()
-        retries_taken = 0
-        while True:
-            request = self._build_request(self._client, call)
-            outcome: httpx.Response | httpx.RequestError
-            try:
-                outcome = await self._client.send(request)
-            except httpx.RequestError as exc:
-                outcome = exc
-            step = self._settle(call, request, outcome, retries_taken)
-            if not isinstance(step, Retry):
-                return step
-            await anyio.sleep(step.delay)
-            retries_taken += 1

@@ -6,30 +6,19 @@ what only the control plane knows, such as the user's git provider token. These 
 make that second kind of call, authenticated with the agent token in the
 ``Coder-Session-Token`` header, as Coder's agent SDK does.
 
-They reuse ``BaseAgentConn`` whole: argument checks before I/O, the error tree, the retry
-policy and the timeouts behave exactly as for ``AgentConn``; only the token header differs.
+They reuse ``BaseAgentConn`` and the shells of ``agentsdk._shells`` whole: argument checks
+before I/O, the error tree, the retry policy, the timeouts and closing behave exactly as for
+``AgentConn``; only the token header differs.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
-from types import TracebackType
-from typing import TypeVar
 from urllib.parse import urlencode
 
-import anyio
-import httpx
 import pydantic
 
-from agentsdk._base import (
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT,
-    BaseAgentConn,
-    Call,
-    Retry,
-    _model_parser,
-)
+from agentsdk._base import BaseAgentConn, Call, _model_parser
+from agentsdk._shells import AsyncShell, SyncShell
 from agentsdk.types import ExternalAuthRequest, ExternalAuthResponse
 
 __all__ = [
@@ -47,8 +36,6 @@ EXTERNAL_AUTH_PATH = "/api/v2/workspaceagents/me/external-auth"
 
 SESSION_TOKEN_HEADER = "Coder-Session-Token"  # noqa: S105 - a header name, not a secret
 # The header coderd reads an agent token from (it does not accept a bearer token there).
-
-T = TypeVar("T")
 
 
 def external_auth_params(request: ExternalAuthRequest) -> tuple[tuple[str, str], ...]:
@@ -143,7 +130,8 @@ class BaseControlPlaneClient(BaseAgentConn):
         )
 
 
-class ControlPlaneClient(BaseControlPlaneClient):
+# BaseControlPlaneClient comes first so its _auth_headers wins over BaseAgentConn's.
+class ControlPlaneClient(BaseControlPlaneClient, SyncShell):
     """A synchronous client for the control plane's agent API, over one ``httpx.Client``.
 
     Use it as a context manager, or call ``close()`` when done. Example::
@@ -163,31 +151,6 @@ class ControlPlaneClient(BaseControlPlaneClient):
     Raises:
         ValueError: An argument is malformed, or both ``http_client`` and ``transport`` are given.
     """
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        token: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        headers: Mapping[str, str] | None = None,
-        http_client: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            base_url, token=token, timeout=timeout, max_retries=max_retries, headers=headers
-        )
-        if http_client is not None and transport is not None:
-            raise ValueError("Pass http_client or transport, not both")
-        if http_client is not None and not isinstance(http_client, httpx.Client):
-            raise ValueError(f"Expected an httpx.Client but received {type(http_client).__name__}")
-        self._owns_client = http_client is None
-        self._client = (
-            httpx.Client(transport=transport, timeout=self.timeout)
-            if http_client is None
-            else http_client
-        )
 
     def external_auth(
         self,
@@ -237,41 +200,9 @@ class ControlPlaneClient(BaseControlPlaneClient):
             )
         )
 
-    def close(self) -> None:
-        """Release the connection pool; safe to call twice. An injected client stays open."""
-        if self._mark_closed() and self._owns_client:
-            self._client.close()
 
-    def __enter__(self) -> ControlPlaneClient:
-        self._check_open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _request(self, call: Call[T]) -> T:
-        self._check_open()
-        retries_taken = 0
-        while True:
-            request = self._build_request(self._client, call)
-            outcome: httpx.Response | httpx.RequestError
-            try:
-                outcome = self._client.send(request)
-            except httpx.RequestError as exc:
-                outcome = exc
-            step = self._settle(call, request, outcome, retries_taken)
-            if not isinstance(step, Retry):
-                return step
-            time.sleep(step.delay)
-            retries_taken += 1
-
-
-class AsyncControlPlaneClient(BaseControlPlaneClient):
+# BaseControlPlaneClient comes first so its _auth_headers wins over BaseAgentConn's.
+class AsyncControlPlaneClient(BaseControlPlaneClient, AsyncShell):
     """An asynchronous client for the control plane's agent API, over one ``httpx.AsyncClient``.
 
     The same methods as ``ControlPlaneClient``, awaitable; use it with ``async with``.
@@ -288,33 +219,6 @@ class AsyncControlPlaneClient(BaseControlPlaneClient):
     Raises:
         ValueError: An argument is malformed, or both ``http_client`` and ``transport`` are given.
     """
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        token: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        headers: Mapping[str, str] | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            base_url, token=token, timeout=timeout, max_retries=max_retries, headers=headers
-        )
-        if http_client is not None and transport is not None:
-            raise ValueError("Pass http_client or transport, not both")
-        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-            raise ValueError(
-                f"Expected an httpx.AsyncClient but received {type(http_client).__name__}"
-            )
-        self._owns_client = http_client is None
-        self._client = (
-            httpx.AsyncClient(transport=transport, timeout=self.timeout)
-            if http_client is None
-            else http_client
-        )
 
     async def external_auth(
         self,
@@ -339,36 +243,3 @@ class AsyncControlPlaneClient(BaseControlPlaneClient):
                 chat_id=chat_id,
             )
         )
-
-    async def aclose(self) -> None:
-        """Release the connection pool; safe to call twice. An injected client stays open."""
-        if self._mark_closed() and self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> AsyncControlPlaneClient:
-        self._check_open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def _request(self, call: Call[T]) -> T:
-        self._check_open()
-        retries_taken = 0
-        while True:
-            request = self._build_request(self._client, call)
-            outcome: httpx.Response | httpx.RequestError
-            try:
-                outcome = await self._client.send(request)
-            except httpx.RequestError as exc:
-                outcome = exc
-            step = self._settle(call, request, outcome, retries_taken)
-            if not isinstance(step, Retry):
-                return step
-            await anyio.sleep(step.delay)
-            retries_taken += 1

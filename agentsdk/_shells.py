@@ -1,0 +1,164 @@
+"""``SyncShell`` and ``AsyncShell``: the transport half every public client shares.
+
+A public client is an API's pure logic (``BaseAgentConn`` or a subclass of it, which
+describes calls) plus one of these shells, which owns the ``httpx`` client, sends, sleeps
+between retries and closes. Keeping the I/O here, once per flavour, lets ``AgentConn`` and
+``ControlPlaneClient`` (and their async twins) hold nothing but their public methods.
+
+A public class lists its API base before the shell, e.g.
+``class ControlPlaneClient(BaseControlPlaneClient, SyncShell)``, so an API's overrides
+(such as ``_auth_headers``) come first in the method order; the shells override nothing
+of ``BaseAgentConn``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Self, TypeVar
+
+import anyio
+import httpx
+
+from agentsdk._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseAgentConn, Call, Retry
+
+__all__ = ["AsyncShell", "SyncShell"]
+
+T = TypeVar("T")
+
+
+class SyncShell(BaseAgentConn):
+    """Sends a ``BaseAgentConn``'s calls over one pooled ``httpx.Client``.
+
+    The constructor's arguments are documented on each public class (e.g. ``AgentConn``).
+    An injected ``http_client`` stays the caller's; one built from ``transport`` (or the
+    default) is owned and closed here.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            base_url, token=token, timeout=timeout, max_retries=max_retries, headers=headers
+        )
+        if http_client is not None and transport is not None:
+            raise ValueError("Pass http_client or transport, not both")
+        if http_client is not None and not isinstance(http_client, httpx.Client):
+            raise ValueError(f"Expected an httpx.Client but received {type(http_client).__name__}")
+        self._owns_client = http_client is None
+        self._client = (
+            httpx.Client(transport=transport, timeout=self.timeout)
+            if http_client is None
+            else http_client
+        )
+
+    def close(self) -> None:
+        """Release the connection pool; safe to call twice. An injected client stays open."""
+        if self._mark_closed() and self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> Self:
+        self._check_open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _request(self, call: Call[T]) -> T:
+        self._check_open()
+        retries_taken = 0
+        while True:
+            request = self._build_request(self._client, call)
+            outcome: httpx.Response | httpx.RequestError
+            try:
+                outcome = self._client.send(request)
+            except httpx.RequestError as exc:
+                outcome = exc
+            step = self._settle(call, request, outcome, retries_taken)
+            if not isinstance(step, Retry):
+                return step
+            time.sleep(step.delay)
+            retries_taken += 1
+
+
+class AsyncShell(BaseAgentConn):
+    """Sends a ``BaseAgentConn``'s calls over one pooled ``httpx.AsyncClient``.
+
+    The constructor's arguments are documented on each public class (e.g. ``AsyncAgentConn``).
+    An injected ``http_client`` stays the caller's; one built from ``transport`` (or the
+    default) is owned and closed here.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            base_url, token=token, timeout=timeout, max_retries=max_retries, headers=headers
+        )
+        if http_client is not None and transport is not None:
+            raise ValueError("Pass http_client or transport, not both")
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise ValueError(
+                f"Expected an httpx.AsyncClient but received {type(http_client).__name__}"
+            )
+        self._owns_client = http_client is None
+        self._client = (
+            httpx.AsyncClient(transport=transport, timeout=self.timeout)
+            if http_client is None
+            else http_client
+        )
+
+    async def aclose(self) -> None:
+        """Release the connection pool; safe to call twice. An injected client stays open."""
+        if self._mark_closed() and self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        self._check_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _request(self, call: Call[T]) -> T:
+        self._check_open()
+        retries_taken = 0
+        while True:
+            request = self._build_request(self._client, call)
+            outcome: httpx.Response | httpx.RequestError
+            try:
+                outcome = await self._client.send(request)
+            except httpx.RequestError as exc:
+                outcome = exc
+            step = self._settle(call, request, outcome, retries_taken)
+            if not isinstance(step, Retry):
+                return step
+            await anyio.sleep(step.delay)
+            retries_taken += 1
