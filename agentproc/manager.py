@@ -452,6 +452,9 @@ class ProcessManager:
             if not self._lingering:
                 await self._lingering_changed.wait()
                 interval = ORPHAN_SCAN_MIN_SECONDS
+            # Let exits that come together share one scan, and keep the scan off the path of
+            # the requests that are reading those exits right now.
+            await anyio.sleep(ORPHAN_SCAN_MIN_SECONDS)
             self._lingering_changed = anyio.Event()
             watched = frozenset(self._lingering)
             try:
@@ -462,7 +465,7 @@ class ProcessManager:
             self._lingering -= watched - alive
             if self._lingering:
                 # Long-lived background children are common; look less often as they persist,
-                # but at once again when another process exits.
+                # but soon again when another process exits.
                 with anyio.move_on_after(interval):
                     await self._lingering_changed.wait()
                 interval = min(interval * 2, ORPHAN_SCAN_MAX_SECONDS)
