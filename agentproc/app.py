@@ -217,7 +217,8 @@ def begin_shutdown(app: FastAPI) -> None:
     """Start stopping the app's processes now, before the server drains open requests.
 
     Long polls (``?wait=true``) wait on processes; terminating them first lets those
-    requests finish instead of holding the server's shutdown for minutes.
+    requests finish instead of holding the server's shutdown for minutes. Call it on the
+    server's event-loop thread (``AgentServer.shutdown`` does).
     """
     manager: ProcessManager | None = getattr(app.state, "manager", None)
     if manager is not None:
