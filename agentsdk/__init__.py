@@ -4,8 +4,23 @@
 error tree are importable from here. ``ControlPlaneClient`` and ``AsyncControlPlaneClient``
 make the agent's own calls to its control plane (git credentials). Modules whose names start
 with ``_`` are private.
+
+Every error the SDK raises for a call that reached I/O is an ``AgentSDKError``::
+
+    AgentSDKError
+     ├── APIConnectionError        no answer: refused, reset, protocol error
+     │    └── APITimeoutError
+     └── APIStatusError            the agent answered with an error status
+          ├── BadRequestError (400)     ├── AuthenticationError (401)
+          ├── NotFoundError (404)       ├── ConflictError (409)
+          ├── PayloadTooLargeError (413)├── RateLimitError (429)
+          └── InternalServerError (>= 500)
+
+Bad arguments raise ``ValueError`` before anything is sent.
 """
 
+from agentsdk._chat import CHAT_ID_HEADER as CHAT_ID_HEADER
+from agentsdk._chat import parse_chat_id as parse_chat_id
 from agentsdk._client import AgentConn as AgentConn
 from agentsdk._client import AsyncAgentConn as AsyncAgentConn
 from agentsdk._controlplane import AsyncControlPlaneClient as AsyncControlPlaneClient
@@ -36,6 +51,7 @@ from agentsdk.types import StartProcessRequest as StartProcessRequest
 from agentsdk.types import StartProcessResponse as StartProcessResponse
 
 __all__ = [
+    "CHAT_ID_HEADER",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
@@ -64,6 +80,7 @@ __all__ = [
     "SignalProcessResponse",
     "StartProcessRequest",
     "StartProcessResponse",
+    "parse_chat_id",
 ]
 
 # Tracebacks and reprs name the public path (agentsdk.NotFoundError), not the private module.
