@@ -9,8 +9,6 @@ failure must be a 400 in the contract's error shape, never a framework 422.
 from __future__ import annotations
 
 import json
-import secrets
-import uuid
 from typing import Annotated, Any, TypeVar
 
 import anyio
@@ -23,10 +21,11 @@ from agentproc.errors import (
     BodyTooLarge,
     FieldError,
     InvalidRequest,
-    Unauthorized,
+    quote,
 )
 from agentproc.manager import ProcessManager, StartRequest
-from agentproc.settings import Settings
+from agentproc.settings import MAX_ARG_STRLEN, Settings
+from agentsdk import CHAT_ID_HEADER, parse_chat_id
 from agentsdk.types import (
     ErrorResponse,
     ListProcessesResponse,
@@ -38,10 +37,7 @@ from agentsdk.types import (
     StartProcessResponse,
 )
 
-__all__ = ["CHAT_ID_HEADER", "MAX_WAIT_MS", "api_router", "health_router"]
-
-CHAT_ID_HEADER = "Coder-Chat-Id"
-"""Coder's header naming the chat a request acts for."""
+__all__ = ["MAX_WAIT_MS", "api_router", "health_router"]
 
 MAX_WAIT_MS = 5 * 60 * 1000
 """Cap of ``?wait=true``: a long poll must end before proxies and clients give up (Coder)."""
@@ -55,7 +51,13 @@ _bearer = HTTPBearer(
 
 
 def _state(request: Request, name: str) -> Any:
-    return getattr(request.state, name)
+    try:
+        return getattr(request.state, name)
+    except AttributeError:
+        raise RuntimeError(
+            "agentproc's app is served without its lifespan, which owns the process manager: "
+            "serve it with uvicorn (lifespan on), or enter the lifespan before sending requests"
+        ) from None
 
 
 def get_manager(request: Request) -> ProcessManager:
@@ -74,17 +76,14 @@ ManagerDep = Annotated[ProcessManager, Depends(get_manager)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def require_token(
-    settings: SettingsDep,
+async def bearer_scheme(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> None:
-    """Reject the request unless it carries the configured bearer token."""
-    if settings.token is None:
-        return
-    if credentials is None:
-        raise Unauthorized("Missing bearer token: send 'Authorization: Bearer <token>'.")
-    if not secrets.compare_digest(credentials.credentials.encode(), settings.token.encode()):
-        raise Unauthorized("Invalid bearer token.")
+    """Declares the bearer scheme in OpenAPI, so Swagger UI's Authorize button works.
+
+    The token itself is checked by ``agentproc.auth.BearerAuthMiddleware`` before routing,
+    for every ``/api/`` path, matched or not.
+    """
 
 
 def get_chat_id(
@@ -98,12 +97,7 @@ def get_chat_id(
     ] = None,
 ) -> str | None:
     """The request's chat context: a canonical UUID string, or None when absent or invalid."""
-    if not chat_id:
-        return None
-    try:
-        return str(uuid.UUID(chat_id.strip()))
-    except ValueError:
-        return None
+    return parse_chat_id(chat_id)
 
 
 ChatDep = Annotated[str | None, Depends(get_chat_id)]
@@ -166,7 +160,7 @@ def _json_body(model: type[BaseModel]) -> dict[str, Any]:
 api_router = APIRouter(
     prefix="/api/v0/processes",
     tags=["processes"],
-    dependencies=[Depends(require_token)],
+    dependencies=[Depends(bearer_scheme)],
 )
 health_router = APIRouter(tags=["health"])
 
@@ -227,14 +221,20 @@ async def process_output(
     manager: ManagerDep,
     chat_id: ChatDep,
     wait: Annotated[
-        bool,
-        Query(description="Block until the process exits (or the wait cap) before answering."),
-    ] = False,
-    timeout_ms: Annotated[
-        int | None,
+        str | None,
         Query(
-            ge=0,
-            description=f"Lower the wait cap ({MAX_WAIT_MS} ms) for this request, in ms.",
+            description="`true` blocks until the process exits (or the wait cap) before "
+            "answering; any other value answers at once, as Coder's agent does.",
+            examples=["true"],
+        ),
+    ] = None,
+    timeout_ms: Annotated[
+        str | None,
+        Query(
+            pattern="^[0-9]+$",
+            description=f"Lower the wait cap ({MAX_WAIT_MS} ms) for this request: a "
+            "non-negative whole number of milliseconds.",
+            examples=["10000"],
         ),
     ] = None,
 ) -> ProcessOutputResponse:
@@ -243,8 +243,8 @@ async def process_output(
     exits, when the cap passes (then `running` may still be true), or never if the client
     goes away."""
     process = manager.get(id, chat_id)
-    if wait and process.running:
-        cap_ms = MAX_WAIT_MS if timeout_ms is None else min(timeout_ms, MAX_WAIT_MS)
+    if wait == "true" and process.running:
+        cap_ms = MAX_WAIT_MS if timeout_ms is None else min(int(timeout_ms), MAX_WAIT_MS)
         async with anyio.create_task_group() as tg:
 
             async def wait_exit() -> None:
@@ -278,14 +278,10 @@ async def signal_process(
     body = await _read_json(request, settings.max_body_bytes)
     sig = _parse_signal(body)
     manager.send_signal(id, sig, chat_id)
-    return SignalProcessResponse(message=f"Signal {_quote(sig)} sent to process {_quote(id)}.")
+    return SignalProcessResponse(message=f"Signal {quote(sig)} sent to process {quote(id)}.")
 
 
 # -- request decoding ---------------------------------------------------------------------
-
-
-def _quote(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
 
 
 async def _wait_disconnect(request: Request) -> None:
@@ -359,10 +355,14 @@ def _parse_start(body: dict[str, Any], settings: Settings, chat_id: str | None) 
             )
         elif "\0" in value:
             problems.append(FieldError(f"env.{key}", "must not contain a NUL byte"))
+        elif len(key.encode()) + len(value.encode()) + 2 > MAX_ARG_STRLEN:
+            # KEY=VALUE and its NUL must fit in one exec string, or the spawn fails (E2BIG).
+            limit = MAX_ARG_STRLEN - 2
+            problems.append(FieldError(f"env.{key}", f"is longer than {limit} bytes with its name"))
     if problems:
         first = problems[0]
         raise InvalidRequest(
-            f"Invalid field {_quote(first.field)}: {first.detail}.", validations=tuple(problems)
+            f"Invalid field {quote(first.field)}: {first.detail}.", validations=tuple(problems)
         )
     return StartRequest(
         command=parsed.command,
@@ -386,7 +386,7 @@ def _parse_signal(body: dict[str, Any]) -> Signal:
         )
     if sig not in ("kill", "terminate"):
         raise InvalidRequest(
-            f'Unsupported signal {_quote(sig)}. Use "kill" or "terminate".',
+            f'Unsupported signal {quote(sig)}. Use "kill" or "terminate".',
             validations=(FieldError("signal", 'must be "kill" or "terminate"'),),
         )
     return _validate(SignalProcessRequest, body).signal

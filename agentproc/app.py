@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agentproc.api import api_router, health_router
+from agentproc.auth import BearerAuthMiddleware
 from agentproc.errors import (
     AgentError,
     BodyTooLarge,
@@ -78,13 +79,8 @@ def _status_of(error: AgentError) -> int:
     return 500
 
 
-async def _on_agent_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AgentError)  # noqa: S101 - registered for AgentError only
+def _agent_error_response(exc: AgentError) -> JSONResponse:
     status = _status_of(exc)
-    if status >= 500:
-        logger.error(
-            "%s %s failed: %s (%s)", request.method, request.url.path, exc.message, exc.detail
-        )
     body = ErrorResponse(
         message=exc.message,
         detail=exc.detail,
@@ -93,6 +89,15 @@ async def _on_agent_error(request: Request, exc: Exception) -> JSONResponse:
     )
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return _error_response(status, body, headers)
+
+
+async def _on_agent_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AgentError)  # noqa: S101 - registered for AgentError only
+    if _status_of(exc) >= 500:
+        logger.error(
+            "%s %s failed: %s (%s)", request.method, request.url.path, exc.message, exc.detail
+        )
+    return _agent_error_response(exc)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -191,6 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(health_router)
     app.include_router(api_router)
+    app.add_middleware(BearerAuthMiddleware, token=settings.token, reject=_agent_error_response)
     app.add_exception_handler(AgentError, _on_agent_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)

@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from agentproc import settings as defaults
 from agentproc.app import begin_shutdown, create_app
 from agentproc.askpass import askpass_environment
+from agentproc.manager import SHUTDOWN_SLACK_SECONDS
 from agentproc.settings import Settings
 
 __all__ = [
@@ -39,22 +40,15 @@ logger = logging.getLogger("agentproc")
 DEFAULT_PORT = 7420
 """Any free port works; this one is merely easy to remember."""
 
-SHUTDOWN_SLACK_SECONDS = 5.0
-"""Extra time uvicorn gives open requests after our processes' grace and drain."""
-
 
 def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"AGENTPROC_{name}", default)
 
 
-def _env_int(name: str, default: int | None) -> int | None:
-    value = _env(name)
-    return default if value is None or value == "" else int(value)
-
-
-def _env_float(name: str, default: float) -> float:
-    value = _env(name)
-    return default if value is None or value == "" else float(value)
+def _env_number(name: str, default: float | None) -> str | float | None:
+    # Returned as text when set: argparse converts a string default with the option's type,
+    # so a malformed variable is a usage error naming the option, not a traceback.
+    return _env(name) or default
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -77,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--port",
         type=int,
-        default=_env_int("PORT", DEFAULT_PORT),
+        default=_env_number("PORT", DEFAULT_PORT),
         help=f"port to bind, 0 for any free one (AGENTPROC_PORT; default {DEFAULT_PORT})",
     )
     serve.add_argument(
@@ -92,50 +86,56 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--retention",
         type=float,
-        default=_env_float("RETENTION_SECONDS", defaults.DEFAULT_RETENTION_SECONDS),
+        default=_env_number("RETENTION_SECONDS", defaults.DEFAULT_RETENTION_SECONDS),
         help="seconds an exited process stays readable (AGENTPROC_RETENTION_SECONDS)",
     )
     serve.add_argument(
         "--max-running",
         type=int,
-        default=_env_int("MAX_RUNNING", defaults.DEFAULT_MAX_RUNNING),
+        default=_env_number("MAX_RUNNING", defaults.DEFAULT_MAX_RUNNING),
         help="running processes allowed at once (AGENTPROC_MAX_RUNNING)",
+    )
+    serve.add_argument(
+        "--max-retained",
+        type=int,
+        default=_env_number("MAX_RETAINED", defaults.DEFAULT_MAX_RETAINED),
+        help="exited processes kept at most, oldest forgotten first (AGENTPROC_MAX_RETAINED)",
     )
     serve.add_argument(
         "--max-body-bytes",
         type=int,
-        default=_env_int("MAX_BODY_BYTES", defaults.DEFAULT_MAX_BODY_BYTES),
+        default=_env_number("MAX_BODY_BYTES", defaults.DEFAULT_MAX_BODY_BYTES),
         help="largest request body (AGENTPROC_MAX_BODY_BYTES)",
     )
     serve.add_argument(
         "--max-command-bytes",
         type=int,
-        default=_env_int("MAX_COMMAND_BYTES", defaults.DEFAULT_COMMAND_BYTES),
+        default=_env_number("MAX_COMMAND_BYTES", defaults.DEFAULT_COMMAND_BYTES),
         help="longest command (AGENTPROC_MAX_COMMAND_BYTES)",
     )
     serve.add_argument(
         "--shutdown-grace",
         type=float,
-        default=_env_float("SHUTDOWN_GRACE_SECONDS", defaults.DEFAULT_SHUTDOWN_GRACE_SECONDS),
+        default=_env_number("SHUTDOWN_GRACE_SECONDS", defaults.DEFAULT_SHUTDOWN_GRACE_SECONDS),
         help="seconds between SIGTERM and SIGKILL at shutdown (AGENTPROC_SHUTDOWN_GRACE_SECONDS)",
     )
     serve.add_argument(
         "--drain-seconds",
         type=float,
-        default=_env_float("DRAIN_SECONDS", defaults.DEFAULT_DRAIN_SECONDS),
+        default=_env_number("DRAIN_SECONDS", defaults.DEFAULT_DRAIN_SECONDS),
         help="after a shell exits, how long to keep reading output a background child may "
         "still write (AGENTPROC_DRAIN_SECONDS)",
     )
     serve.add_argument(
         "--nice",
         type=int,
-        default=_env_int("NICE", None),
+        default=_env_number("NICE", None),
         help="niceness of child processes (AGENTPROC_NICE)",
     )
     serve.add_argument(
         "--oom-score-adj",
         type=int,
-        default=_env_int("OOM_SCORE_ADJ", None),
+        default=_env_number("OOM_SCORE_ADJ", None),
         help="oom_score_adj of child processes (AGENTPROC_OOM_SCORE_ADJ)",
     )
     serve.add_argument(
@@ -214,11 +214,19 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             f"agentproc: refusing to listen on {args.host} without a token: anyone who can "
             "reach it could run commands. Pass --token (or AGENTPROC_TOKEN), or bind 127.0.0.1."
         )
+    try:
+        return _settings(args)
+    except ValueError as exc:
+        raise SystemExit(f"agentproc: {exc}") from exc
+
+
+def _settings(args: argparse.Namespace) -> Settings:
     return Settings(
         token=args.token or None,
         workdir=args.workdir,
         retention_seconds=args.retention,
         max_running=args.max_running,
+        max_retained=args.max_retained,
         max_body_bytes=args.max_body_bytes,
         max_command_bytes=args.max_command_bytes,
         shutdown_grace_seconds=args.shutdown_grace,
@@ -242,7 +250,7 @@ class AgentServer(uvicorn.Server):
         for server in self.servers:
             for sock in server.sockets:
                 host, port = sock.getsockname()[:2]
-                base = f"http://{host}:{port}"
+                base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
                 logger.info("process API at %s/api/v0/processes, docs at %s/docs", base, base)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -253,8 +261,11 @@ class AgentServer(uvicorn.Server):
         super().handle_exit(sig, frame)
         # uvicorn re-raises the stop signal after a graceful shutdown, so the agent would die
         # of its own SIGTERM (status -15/143) even when every process was stopped cleanly.
-        # A stop that was asked for and completed is a success: exit 0.
-        self._captured_signals.clear()
+        # A stop that was asked for and completed is a success: exit 0. (A private list of
+        # uvicorn's; tests/agent/test_lifecycle.py fails if it stops working.)
+        captured: list[int] | None = getattr(self, "_captured_signals", None)
+        if captured is not None:
+            captured.clear()
 
 
 def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "SpawnFailed",
     "TooManyProcesses",
     "Unauthorized",
+    "quote",
 ]
 
 
@@ -48,8 +49,8 @@ class FieldError:
     detail: str
 
 
-def _quote(value: str) -> str:
-    # Go's %q, as Coder formats ids in its messages.
+def quote(value: str) -> str:
+    """``value`` in double quotes with JSON escapes: Go's ``%q``, as Coder formats ids."""
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -77,7 +78,7 @@ class InvalidWorkdir(InvalidRequest):
 
     def __init__(self, path: str, reason: str) -> None:
         super().__init__(
-            f"Working directory {_quote(path)} {reason}.",
+            f"Working directory {quote(path)} {reason}.",
             validations=(FieldError("workdir", reason),),
         )
 
@@ -90,7 +91,7 @@ class ProcessNotFound(AgentError):
     """Raised for an unknown id, a forgotten process, or a process of another chat."""
 
     def __init__(self, process_id: str) -> None:
-        super().__init__(f"Process {_quote(process_id)} not found.")
+        super().__init__(f"Process {quote(process_id)} not found.")
 
 
 class Conflict(AgentError):
@@ -101,7 +102,7 @@ class ProcessNotRunning(Conflict):
     """Raised when signalling a process that has already exited."""
 
     def __init__(self, process_id: str) -> None:
-        super().__init__(f"Process {_quote(process_id)} is not running.")
+        super().__init__(f"Process {quote(process_id)} is not running.")
 
 
 class IdempotencyConflict(Conflict):
@@ -109,7 +110,7 @@ class IdempotencyConflict(Conflict):
 
     def __init__(self, key: str, process_id: str) -> None:
         super().__init__(
-            f"Idempotency key {_quote(key)} was already used for process {_quote(process_id)} "
+            f"Idempotency key {quote(key)} was already used for process {quote(process_id)} "
             "with a different command, workdir, env or background flag.",
         )
 

@@ -70,7 +70,8 @@ SHUTDOWN_SLACK_SECONDS = 5.0
 """After the grace and the drain bound, how long shutdown waits before reporting survivors."""
 
 HIDDEN_VARIABLES = ("AGENTPROC_TOKEN", "AGENTPROC_CONTROL_PLANE_TOKEN")
-"""The agent's own secrets: a command (and the model reading its output) must not see them."""
+"""Kept out of commands' environment so that ``env`` does not print the agent's tokens into a
+model's context. Not isolation: a process of the same user can read the agent's /proc."""
 
 FINAL_REAP_SECONDS = 2.0
 """After SIGKILL at shutdown, how long to wait for the last orphans to die and be reaped."""
@@ -230,6 +231,7 @@ class ProcessManager:
         self._exit_stack: contextlib.AsyncExitStack | None = None
         self._nice_delta = 0
         self._oom_text = ""
+        self._wait_limiter = anyio.CapacityLimiter(max(1, settings.max_running))
 
     async def __aenter__(self) -> Self:
         if self._settings.reap_orphans:
@@ -378,7 +380,7 @@ class ProcessManager:
                 drained = anyio.Event()
                 pump_scope = anyio.CancelScope()
                 tg.start_soon(self._pump, popen, process.buffer, pump_scope, drained)
-                status = await _wait_child(popen)
+                status = await _wait_child(popen, self._wait_limiter)
                 with anyio.move_on_after(self._settings.drain_seconds):
                     await drained.wait()
                 if not drained.is_set():
@@ -393,8 +395,8 @@ class ProcessManager:
             with anyio.CancelScope(shield=True):
                 if status is None:
                     # Cancelled or failed before the shell exited: do not leave it behind.
-                    sessions.signal_group(popen.pid, signal.SIGKILL)
-                    status = await _wait_child(popen)
+                    _signal_or_log(popen.pid, signal.SIGKILL)
+                    status = await _wait_child(popen, self._wait_limiter)
                 self._record_exit(process, status, abandoned)
 
     async def _pump(
@@ -456,19 +458,24 @@ class ProcessManager:
             # the requests that are reading those exits right now.
             await anyio.sleep(ORPHAN_SCAN_MIN_SECONDS)
             self._lingering_changed = anyio.Event()
-            watched = frozenset(self._lingering)
-            try:
-                alive = await anyio.to_thread.run_sync(sessions.reap_orphans, watched)
-            except OSError as exc:
-                logger.error("scanning sessions %s for orphans failed: %s", sorted(watched), exc)
-                alive = set(watched)
-            self._lingering -= watched - alive
+            await self._scan_lingering()
             if self._lingering:
                 # Long-lived background children are common; look less often as they persist,
                 # but soon again when another process exits.
                 with anyio.move_on_after(interval):
                     await self._lingering_changed.wait()
                 interval = min(interval * 2, ORPHAN_SCAN_MAX_SECONDS)
+
+    async def _scan_lingering(self) -> None:
+        """Reap the lingering sessions' zombies; forget the sessions that have emptied."""
+        watched = frozenset(self._lingering)
+        try:
+            alive = await anyio.to_thread.run_sync(sessions.reap_orphans, watched)
+        except Exception:
+            # A failed scan must not end the loop (and with it the manager): try again later.
+            logger.exception("scanning sessions %s for orphans failed", sorted(watched))
+            return
+        self._lingering -= watched - alive
 
     # -- queries and signals ------------------------------------------------------------
 
@@ -503,24 +510,28 @@ class ProcessManager:
         if not process.running:
             raise ProcessNotRunning(process_id)
         try:
-            os.killpg(process.pid, SIGNALS[sig])
-        except ProcessLookupError:
-            # The shell is gone but not yet recorded: the signal has nothing left to reach.
-            return
+            delivered = sessions.signal_group(process.pid, SIGNALS[sig])
         except OSError as exc:
             raise SignalFailed(f"{sig} process: {exc}") from exc
+        if not delivered:
+            # The whole group is gone; only its exit has not been recorded yet.
+            raise ProcessNotRunning(process_id)
 
     # -- retention ----------------------------------------------------------------------
 
     def _forget_expired(self) -> None:
         horizon = self._clock() - self._settings.retention_seconds
-        expired = [
-            p.id
-            for p in self._processes.values()
-            if p.exited_monotonic is not None and p.exited_monotonic <= horizon
-        ]
-        for process_id in expired:
-            process = self._processes.pop(process_id)
+        exited = sorted(
+            (p for p in self._processes.values() if p.exited_monotonic is not None),
+            key=lambda p: p.exited_monotonic or 0.0,
+        )
+        # Oldest first: past retention, or beyond the cap on how many exited we keep.
+        surplus = len(exited) - self._settings.max_retained
+        for index, process in enumerate(exited):
+            assert process.exited_monotonic is not None  # noqa: S101 - filtered above
+            if index >= surplus and process.exited_monotonic > horizon:
+                break
+            del self._processes[process.id]
             key = process.request.idempotency_key
             if key is not None:
                 self._keys.pop((process.chat_id, key), None)
@@ -528,7 +539,10 @@ class ProcessManager:
     async def _sweep_expired(self) -> None:
         while True:
             await anyio.sleep(SWEEP_INTERVAL_SECONDS)
-            self._forget_expired()
+            try:
+                self._forget_expired()
+            except Exception:
+                logger.exception("forgetting expired processes failed")
 
     # -- shutdown -----------------------------------------------------------------------
 
@@ -544,17 +558,26 @@ class ProcessManager:
         running = [p for p in self._processes.values() if p.running]
         logger.info("shutting down: terminating %d running process(es)", len(running))
         for process in running:
-            sessions.signal_group(process.pid, signal.SIGTERM)
+            _signal_or_log(process.pid, signal.SIGTERM)
         if self._task_group is not None:
             self._task_group.start_soon(self._escalate)
 
     async def _escalate(self) -> None:
-        with anyio.move_on_after(self._settings.shutdown_grace_seconds):
+        grace = self._settings.shutdown_grace_seconds
+        # Children that outlived their shell get the same SIGTERM and grace as the rest.
+        lingering = frozenset(self._lingering)
+        if lingering:
+            await anyio.to_thread.run_sync(sessions.signal_sessions, lingering, signal.SIGTERM)
+        with anyio.move_on_after(grace):
             await self._all_exited.wait()
+            while self._lingering:
+                await self._scan_lingering()
+                if self._lingering:
+                    await anyio.sleep(ORPHAN_SCAN_MIN_SECONDS)  # no event tells of a grandchild
         for process in self._processes.values():
             if process.running:
                 logger.warning("process %s ignored SIGTERM; killing it", process.id)
-                sessions.signal_group(process.pid, signal.SIGKILL)
+                _signal_or_log(process.pid, signal.SIGKILL)
 
     async def aclose(self) -> None:
         """Shut down: terminate → grace → kill every process, reap them all, stop tasks."""
@@ -568,7 +591,10 @@ class ProcessManager:
         survivors = [p.id for p in self._processes.values() if p.running]
         if survivors:
             logger.error("processes %s did not exit after SIGKILL; giving up on them", survivors)
-        every_session = frozenset(p.pid for p in self._processes.values()) | self._lingering
+        # Only sessions known to be ours now: an exited shell's pid may have been reused by an
+        # unrelated session leader since its session emptied.
+        running = frozenset(p.pid for p in self._processes.values() if p.running)
+        every_session = running | self._lingering
         await anyio.to_thread.run_sync(self._final_reap, every_session)
         stack, self._exit_stack = self._exit_stack, None
         assert self._task_group is not None  # noqa: S101 - set together with the stack
@@ -639,7 +665,15 @@ def _probe(argv: list[str]) -> str:
     return ""
 
 
-async def _wait_child(popen: subprocess.Popen[bytes]) -> int:
+def _signal_or_log(pgid: int, sig: signal.Signals) -> None:
+    # For shutdown and cleanup, where there is no caller to hand a refusal to.
+    try:
+        sessions.signal_group(pgid, sig)
+    except OSError as exc:
+        logger.error("sending %s to process group %d failed: %s", sig.name, pgid, exc)
+
+
+async def _wait_child(popen: subprocess.Popen[bytes], limiter: anyio.CapacityLimiter) -> int:
     """Await the child's exit without a thread; returns Popen-style status (negative=signal)."""
     try:
         pidfd = os.pidfd_open(popen.pid)
@@ -653,4 +687,5 @@ async def _wait_child(popen: subprocess.Popen[bytes]) -> int:
             os.close(pidfd)
         return popen.wait()
     # No pidfd (old kernel): a worker thread blocks in waitpid instead.
-    return await anyio.to_thread.run_sync(popen.wait, abandon_on_cancel=True)
+    # Its own limiter, so waiting children never starve the worker threads of /proc scans.
+    return await anyio.to_thread.run_sync(popen.wait, abandon_on_cancel=True, limiter=limiter)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import logging
 import os
@@ -54,14 +53,17 @@ class Member:
 
 
 def become_subreaper() -> bool:
-    """Adopt orphaned descendants (Linux only). Returns False where it is unsupported."""
-    libc_name = ctypes.util.find_library("c")
-    if libc_name is None:
+    """Adopt orphaned descendants (Linux only); False, logged at error level, where it fails."""
+    try:
+        # The running program's own symbols include libc's prctl, on glibc and musl alike.
+        libc = ctypes.CDLL(None, use_errno=True)
+        result = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError) as exc:
+        logger.error("could not become a child subreaper, orphans may stay zombies: %s", exc)
         return False
-    libc = ctypes.CDLL(libc_name, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        err = ctypes.get_errno()
-        logger.error("could not become a child subreaper: %s", os.strerror(err))
+    if result != 0:
+        error = os.strerror(ctypes.get_errno())
+        logger.error("could not become a child subreaper, orphans may stay zombies: %s", error)
         return False
     return True
 
@@ -113,14 +115,15 @@ def reap_orphans(sessions: set[int] | frozenset[int]) -> set[int]:
 
 
 def signal_group(pgid: int, sig: signal.Signals) -> bool:
-    """Send ``sig`` to a process group; False when the group no longer exists."""
+    """Send ``sig`` to a process group; False when no process of the group exists.
+
+    Raises:
+        OSError: the signal reached no member (e.g. PermissionError after a setuid).
+    """
     try:
         os.killpg(pgid, sig)
     except ProcessLookupError:
         return False
-    except PermissionError as exc:
-        # A member changed its credentials (setuid); the rest of the group still got it.
-        logger.error("signal %s to process group %d partly refused: %s", sig.name, pgid, exc)
     return True
 
 

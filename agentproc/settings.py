@@ -9,9 +9,11 @@ __all__ = [
     "DEFAULT_COMMAND_BYTES",
     "DEFAULT_DRAIN_SECONDS",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_RETAINED",
     "DEFAULT_MAX_RUNNING",
     "DEFAULT_RETENTION_SECONDS",
     "DEFAULT_SHUTDOWN_GRACE_SECONDS",
+    "MAX_ARG_STRLEN",
     "Settings",
 ]
 
@@ -21,11 +23,19 @@ DEFAULT_RETENTION_SECONDS = 300.0
 DEFAULT_MAX_RUNNING = 256
 """A runaway model loop must not fork-bomb the workspace."""
 
+DEFAULT_MAX_RETAINED = 1000
+"""Exited processes kept at most (each up to ~48 KiB), so a loop of short, chatty commands
+cannot grow memory without bound within the retention time."""
+
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """A start request is a command and some variables; a megabyte is already generous."""
 
-DEFAULT_COMMAND_BYTES = 128 * 1024
-"""Linux refuses a single argument longer than this (MAX_ARG_STRLEN), so sh could not run it."""
+MAX_ARG_STRLEN = 128 * 1024
+"""Linux refuses one argument or one environment string of this many bytes or more (NUL
+included), so exec would fail."""
+
+DEFAULT_COMMAND_BYTES = MAX_ARG_STRLEN - 1
+"""The longest command ``sh -c`` can be given."""
 
 DEFAULT_SHUTDOWN_GRACE_SECONDS = 5.0
 """Time between SIGTERM and SIGKILL at shutdown, as trio's subprocess cancel policy."""
@@ -54,6 +64,9 @@ class Settings:
     max_running: int = DEFAULT_MAX_RUNNING
     """How many processes may run at once before starts answer 429."""
 
+    max_retained: int = DEFAULT_MAX_RETAINED
+    """How many exited processes are kept at most; the oldest are forgotten first."""
+
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     """Largest request body accepted (413 beyond)."""
 
@@ -79,3 +92,23 @@ class Settings:
     reap_orphans: bool = True
     """Adopt and reap the orphaned grandchildren of our commands, so none is left a zombie
     when the system's init does not reap (as in many containers)."""
+
+    def __post_init__(self) -> None:
+        at_least = {
+            "retention_seconds": 0,
+            "max_running": 1,
+            "max_retained": 0,
+            "max_body_bytes": 1,
+            "max_command_bytes": 1,
+            "shutdown_grace_seconds": 0,
+            "drain_seconds": 0,
+        }
+        wrong = [
+            f"{name} must be >= {low}"
+            for name, low in at_least.items()
+            if getattr(self, name) < low
+        ]
+        if self.token == "":
+            wrong.append("token must not be empty (use None for no token)")
+        if wrong:
+            raise ValueError("invalid settings: " + "; ".join(wrong))

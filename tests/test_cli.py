@@ -97,3 +97,35 @@ def test_serve_refuses_exposed_host_from_the_command_line() -> None:
     )
     assert result.returncode != 0
     assert "without a token" in result.stderr
+
+
+def test_malformed_variable_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A variable that is not a number fails like a bad flag, naming the option."""
+    monkeypatch.setenv("AGENTPROC_MAX_RUNNING", "many")
+    with pytest.raises(SystemExit):
+        settings_for()
+
+
+@pytest.mark.parametrize(
+    "flags", [("--max-running", "0"), ("--retention", "-1"), ("--max-retained", "-1")]
+)
+def test_nonsensical_settings_are_refused(flags: tuple[str, ...]) -> None:
+    """Limits that would break the agent stop it from starting, with the reason."""
+    with pytest.raises(SystemExit, match="must be >="):
+        settings_for(*flags)
+
+
+def test_empty_token_flag_means_no_token() -> None:
+    """An empty --token (e.g. an unset variable expanded) leaves the API open on loopback."""
+    assert settings_for("--token", "").token is None
+
+
+def test_settings_reject_an_empty_token() -> None:
+    """Settings(token="") would accept any 'Bearer ' header; it is refused."""
+    with pytest.raises(ValueError, match="token"):
+        Settings(token="")
+
+
+def test_max_retained_flag() -> None:
+    """--max-retained sets how many exited processes are kept."""
+    assert settings_for("--max-retained", "7").max_retained == 7

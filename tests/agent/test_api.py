@@ -187,6 +187,14 @@ class TestStart:
         assert response.status_code == 400
         assert response.json()["validations"][0]["field"] == field
 
+    def test_env_string_too_long_for_exec_is_a_400(self, client: httpx.Client) -> None:
+        """A variable exec could not pass (over 128 KiB with its name) is a 400, not a 500."""
+        response = client.post(
+            f"{API}/start", json={"command": "true", "env": {"BIG": "x" * (128 * 1024)}}
+        )
+        assert response.status_code == 400
+        assert response.json()["validations"][0]["field"] == "env.BIG"
+
     def test_command_with_nul_is_rejected(self, client: httpx.Client) -> None:
         """A NUL byte cannot reach exec; it is a 400, not a 500."""
         response = client.post(f"{API}/start", json={"command": "echo a\0b"})
@@ -260,6 +268,19 @@ class TestConfiguredAgent:
 
             streamed = c.post(f"{API}/start", content=chunks())
             assert streamed.status_code == 413
+
+    def test_exited_processes_beyond_the_cap_are_forgotten_oldest_first(
+        self, make_live_agent: MakeAgent
+    ) -> None:
+        """With max_retained=2, a third exit makes the oldest exited process a 404."""
+        with make_live_agent(Settings(max_retained=2)) as agent, agent.client() as c:
+            ids = []
+            for _ in range(3):
+                ids.append(start(c, "true"))
+                finish(c, ids[-1])
+            listed = [p["id"] for p in c.get(f"{API}/list").json()["processes"]]
+            assert listed == [ids[2], ids[1]]
+            assert c.get(f"{API}/{ids[0]}/output").status_code == 404
 
     def test_overlong_command_is_a_400(self, make_live_agent: MakeAgent) -> None:
         """A command longer than the configured limit answers 400 naming the limit."""
@@ -439,7 +460,16 @@ class TestWait:
         assert client.get(f"{API}/{process_id}/output").json()["running"] is True
         kill(client, process_id)
 
-    @pytest.mark.parametrize("value", ["-1", "soon", "1.5"])
+    @pytest.mark.parametrize("value", ["yes", "1", "TRUE", "false"])
+    def test_only_wait_true_blocks(self, client: httpx.Client, value: str) -> None:
+        """As in Coder's agent, any wait value but exactly `true` answers at once."""
+        process_id = start(client, "sleep 300")
+        response = client.get(f"{API}/{process_id}/output", params={"wait": value})
+        assert response.status_code == 200
+        assert response.json()["running"] is True
+        kill(client, process_id)
+
+    @pytest.mark.parametrize("value", ["-1", "soon", "1.5", "1.0", "+50", "5_0", " 50", ""])
     def test_bad_timeout_ms_is_a_400(self, client: httpx.Client, value: str) -> None:
         """timeout_ms must be a non-negative integer; anything else is a 400 naming it."""
         process_id = start(client, "true")
@@ -568,6 +598,23 @@ class TestHttp:
                 assert response.status_code == 401
                 assert response.headers["WWW-Authenticate"] == "Bearer"
                 assert "token" in response.json()["message"]
+
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [("GET", "/api/v1/nothing"), ("GET", f"{API}/nothing"), ("DELETE", f"{API}/list")],
+    )
+    def test_unmatched_api_paths_need_the_token_too(
+        self, live_agent: LiveAgent, method: str, path: str
+    ) -> None:
+        """Without the token every /api/ path is a 401, so unknown paths reveal nothing."""
+        with httpx.Client(base_url=live_agent.base_url) as anonymous:
+            response = anonymous.request(method, path)
+        assert response.status_code == 401
+        assert "token" in response.json()["message"]
+        with live_agent.client() as c:
+            authenticated = c.request(method, path)
+        assert authenticated.status_code in (404, 405)
+        assert "message" in authenticated.json()
 
     def test_wrong_token_is_a_401(self, live_agent: LiveAgent) -> None:
         """A wrong token answers 401 too."""

@@ -12,6 +12,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import anyio
 import httpx
@@ -369,5 +370,27 @@ def test_sigterm_ends_a_long_poll_in_flight() -> None:
             assert answer.body is not None
             assert (answer.body["running"], answer.body["exit_code"]) == (False, -1)
         assert leftovers(sessions) == {}
+    finally:
+        kill_sessions(sessions)
+
+
+def test_sigterm_gives_children_of_exited_shells_the_same_grace(tmp_path: Path) -> None:
+    """A background child whose shell already exited gets SIGTERM (and time to clean up)."""
+    marker = tmp_path / "terminated"
+    child = f"trap 'echo TERM > {shlex.quote(str(marker))}; exit 0' TERM; sleep 300 & wait"
+    command = f"sh -c {shlex.quote(child)} >/dev/null 2>&1 & echo $$"
+    sessions: list[int] = []
+    try:
+        with serve_agent("--shutdown-grace", "10", "--drain-seconds", "0.5") as agent:
+            with agent.client() as client:
+                process_id = start(client, command)
+                sessions.append(session_of(client, process_id))
+                assert output(client, process_id, wait=True)["exit_code"] == 0
+            assert set(leftovers(sessions)) == set(sessions)
+            status = agent.stop()
+            log = "".join(agent.log)
+        assert status == 0, log
+        assert marker.read_text() == "TERM\n", log
+        assert leftovers(sessions) == {}, log
     finally:
         kill_sessions(sessions)
