@@ -14,6 +14,7 @@ from typing import Any
 from agentsdk.types import ProcessTruncation
 
 __all__ = [
+    "CUT_MARKER",
     "FILE_DUMP_NOTE",
     "MAX_OUTPUT_BYTES",
     "ExecuteResult",
@@ -26,6 +27,10 @@ MAX_OUTPUT_BYTES = 32 * 1024
 """Output handed to the model, in UTF-8 bytes: the agent's head+tail rendering fits, and a
 single tool result cannot flood the context."""
 
+CUT_MARKER = "\n\n... [cut {count} bytes here to fit the {limit}-byte output limit] ...\n\n"
+"""Replaces the middle of an output too long for the model, saying how many UTF-8 bytes went;
+worded unlike the agent's ``[omitted N bytes]`` note, whose count is of the raw output."""
+
 FILE_DUMP_NOTE = "Consider using read_file instead of dumping file contents with shell commands."
 """Reading a whole file through the shell wastes context that a paged file tool would save."""
 
@@ -37,15 +42,28 @@ _FILE_DUMP_PATTERNS = (
     re.compile(r"^(rg|grep)\s+-l\s+"),
 )
 
+# The agent's separator between the head and the tail it kept (agentproc.buffer, and Coder's).
+_AGENT_NOTE = re.compile(rb"\n\n\.\.\. \[omitted \d+ bytes\] \.\.\.\n\n")
+
 
 def truncate_output(output: str, limit: int = MAX_OUTPUT_BYTES) -> str:
-    """Cut ``output`` to at most ``limit`` UTF-8 bytes, dropping bytes from its middle.
+    """Cut ``output`` to at most ``limit`` UTF-8 bytes, replacing its middle with a marker.
 
-    The end of the output (the error, the summary line) always survives. The agent's
-    head+tail rendering is at most its omission marker longer than 32 KiB, so in practice
-    the cut takes a few dozen bytes from the end of the agent's head, right beside the
-    marker that already says bytes are missing there. (Coder cuts the end instead, which
-    loses the last line of every long output.) No character is split.
+    The start and the end of the output (the error, the summary line) both survive; the
+    bytes between them are replaced by ``CUT_MARKER``, which says how many were cut, so the
+    model always knows that something is missing and how much. Short output is returned
+    unchanged.
+
+    The agent already keeps only the head and the tail of a long output, joined by its own
+    ``... [omitted N bytes] ...`` note, and that rendering can be far larger than 32 KiB:
+    the agent decodes every invalid byte to U+FFFD, three bytes in UTF-8, so binary output
+    renders up to three times its size. When the cut reaches the agent's note, the note is
+    kept beside the cut marker, so both omissions stay visible. (Coder cuts the end
+    instead, silently, which loses the last line of every long output.) No character is
+    split, and the result is valid UTF-8.
+
+    Raises:
+        ValueError: ``limit`` is too small to hold the marker and some output.
     """
     # Four bytes per character at most: short strings need no encoding at all.
     if len(output) * 4 <= limit:
@@ -53,14 +71,54 @@ def truncate_output(output: str, limit: int = MAX_OUTPUT_BYTES) -> str:
     data = output.encode("utf-8", "replace")
     if len(data) <= limit:
         return output
-    half = limit // 2
-    excess = len(data) - limit
-    if excess <= half:
-        # Slightly over: drop the bytes just before the middle, keep everything after it.
-        head, tail = data[: half - excess], data[half:]
-    else:
-        head, tail = data[:half], data[len(data) - (limit - half) :]
-    return head.decode("utf-8", "ignore") + tail.decode("utf-8", "ignore")
+    # The count printed in the marker can never exceed the input's size.
+    marker_room = len(_cut_marker(len(data), limit))
+    if limit < marker_room + 2:
+        raise ValueError(f"limit must be at least {marker_room + 2} bytes, got {limit}")
+    note = b""
+    while True:
+        room = limit - marker_room - len(note)
+        head_end = _char_start_at_or_before(data, room // 2)
+        tail_start = _char_start_at_or_after(data, len(data) - (room - room // 2))
+        found = _agent_note_within(data, head_end, tail_start)
+        if len(found) <= len(note) or room - len(found) + len(note) < 2:
+            # Nothing new to keep, or no room for it: a note that does not fit is cut
+            # (and counted) like any other text.
+            break
+        # Room for the agent's note shrinks what is kept, so look again over the wider cut.
+        note = found
+    cut = tail_start - head_end - len(note)
+    kept = data[:head_end] + _cut_marker(cut, limit) + note + data[tail_start:]
+    return kept.decode("utf-8")
+
+
+def _cut_marker(count: int, limit: int) -> bytes:
+    return CUT_MARKER.format(count=count, limit=limit).encode("ascii")
+
+
+def _char_start_at_or_before(data: bytes, index: int) -> int:
+    # UTF-8 continuation bytes look like 0b10xxxxxx; a character starts at any other byte.
+    while 0 < index < len(data) and data[index] & 0xC0 == 0x80:
+        index -= 1
+    return index
+
+
+def _char_start_at_or_after(data: bytes, index: int) -> int:
+    while index < len(data) and data[index] & 0xC0 == 0x80:
+        index += 1
+    return index
+
+
+def _agent_note_within(data: bytes, start: int, end: int) -> bytes:
+    """The agent's omission note if it overlaps ``data[start:end]``, else ``b""``."""
+    # The agent writes one note; output that merely contains similar text may match too,
+    # so at most one is kept and the rest are cut like any other text.
+    for match in _AGENT_NOTE.finditer(data):
+        if match.start() < end and match.end() > start:
+            return match.group()
+        if match.start() >= end:
+            break
+    return b""
 
 
 def file_dump_note(command: str) -> str:

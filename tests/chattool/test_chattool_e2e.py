@@ -189,6 +189,23 @@ async def test_long_output_is_capped_with_the_agents_truncation_record(chat: Cha
     assert data["truncated"]["omitted_bytes"] > 0
 
 
+async def test_binary_output_over_the_cap_is_cut_with_a_marker_and_keeps_the_agents_note(
+    chat: Chat,
+) -> None:
+    """Invalid bytes render three times larger; the cut stays within 32 KiB and says so."""
+    # 0xFF is never valid UTF-8, so every byte renders as U+FFFD (three bytes); short lines
+    # keep the agent's per-line cap out of the way, as with random data.
+    command = "head -c 40000 /dev/zero | tr '\\000' '\\377' | fold -b -w 99; echo; echo END"
+    data = await call(chat.tools.execute, command=command)
+    assert data["success"] is True
+    output = data["output"]
+    assert len(output.encode()) <= 32 * 1024
+    assert output.startswith("\ufffd" * 99 + "\n")
+    assert output.endswith("\ufffd\nEND\n")
+    assert "bytes here to fit the 32768-byte output limit] ...\n\n" in output
+    assert f"\n\n... [omitted {data['truncated']['omitted_bytes']} bytes] ...\n\n" in output
+
+
 async def test_resolver_returning_the_sdk_connection_runs_commands(chat: Chat) -> None:
     """A resolver that returns the SDK connection works like the connection itself."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import anyio
@@ -221,10 +222,11 @@ async def test_truncation_metadata_is_passed_through() -> None:
 
 
 async def test_long_output_is_cut_to_32_kib() -> None:
-    """Output beyond 32 KiB is cut before it reaches the model."""
+    """Output beyond 32 KiB is cut before it reaches the model, with a marker saying so."""
     agent = FakeAgent(output=exited("x" * (MAX_OUTPUT_BYTES + 1024)))
     data = payload(await execute(agent, command="yes"))
-    assert len(data["output"].encode()) == MAX_OUTPUT_BYTES
+    assert len(data["output"].encode()) <= MAX_OUTPUT_BYTES
+    assert "bytes here to fit the 32768-byte output limit" in data["output"]
 
 
 async def test_result_fields_are_in_go_order_and_empty_ones_omitted() -> None:
@@ -560,18 +562,35 @@ async def test_background_start_gets_no_file_dump_note() -> None:
     assert "note" not in data
 
 
+@pytest.mark.parametrize("output", ["", "short", "a" * MAX_OUTPUT_BYTES, "\u2603" * 10922])
+def test_output_within_32_kib_is_kept_whole(output: str) -> None:
+    """Item 73: output of at most 32 KiB, exactly 32768 bytes included, is returned unchanged."""
+    assert truncate_output(output) == output
+
+
+def cut_count(text: str) -> int:
+    """The byte count the single cut marker in ``text`` reports."""
+    (count,) = re.findall(r"\n\n\.\.\. \[cut (\d+) bytes here to fit the 32768-byte", text)
+    return int(count)
+
+
+def kept_bytes(text: str) -> int:
+    """How many bytes of the original survive in ``text``: all of it but the cut marker."""
+    match = re.search(r"\n\n\.\.\. \[cut \d+ bytes [^]]*\] \.\.\.\n\n", text)
+    assert match is not None, text[:200]
+    return len(text.encode()) - len(match.group().encode())
+
+
 @pytest.mark.parametrize(
-    ("output", "expected"),
-    [
-        ("", ""),
-        ("short", "short"),
-        ("a" * MAX_OUTPUT_BYTES, "a" * MAX_OUTPUT_BYTES),
-        ("b" * (MAX_OUTPUT_BYTES + 1024), "b" * MAX_OUTPUT_BYTES),
-    ],
+    "size", [MAX_OUTPUT_BYTES + 1, MAX_OUTPUT_BYTES + 1024, 4 * MAX_OUTPUT_BYTES]
 )
-def test_output_is_cut_at_32_kib(output: str, expected: str) -> None:
-    """Item 73: output up to 32 KiB is kept whole; longer output is cut to exactly 32 KiB."""
-    assert truncate_output(output) == expected
+def test_output_over_32_kib_is_cut_with_a_marker_counting_every_cut_byte(size: int) -> None:
+    """Item 73, in spirit: longer output fits 32 KiB, and the marker accounts for each byte cut."""
+    cut = truncate_output("b" * size)
+    assert len(cut.encode()) <= MAX_OUTPUT_BYTES
+    assert cut.startswith("b" * 16_000)
+    assert cut.endswith("b" * 16_000)
+    assert cut_count(cut) == size - kept_bytes(cut)
 
 
 def test_output_cut_never_splits_a_character() -> None:
@@ -581,30 +600,67 @@ def test_output_cut_never_splits_a_character() -> None:
     assert cut.endswith("x\u2603")
 
 
-def test_output_cut_drops_characters_straddling_the_gap() -> None:
-    """Characters cut by the dropped middle range vanish whole, never as broken bytes."""
-    half = MAX_OUTPUT_BYTES // 2
-    text = "a" * (half - 4) + "\u2603\u2603" + "z" * (half + 6)
+def test_output_cut_drops_characters_straddling_the_gap_whole_and_counts_them() -> None:
+    """Characters the cut's edges fall inside vanish whole, and their bytes are in the count."""
+    text = "\u2603" * (MAX_OUTPUT_BYTES // 2)
     cut = truncate_output(text)
-    assert cut == "a" * (half - 8) + "z" * (half + 6)
+    cut.encode().decode("utf-8")  # valid UTF-8 throughout
+    assert len(cut.encode()) <= MAX_OUTPUT_BYTES
+    assert cut_count(cut) == len(text.encode()) - kept_bytes(cut)
+    assert cut_count(cut) % 3 == 0
 
 
-def test_output_cut_keeps_the_end_and_the_agents_omission_marker() -> None:
-    """An agent rendering just over the cap loses bytes before its marker, not its last line."""
-    half = MAX_OUTPUT_BYTES // 2
-    marker = "\n\n... [omitted 41230 bytes] ...\n\n"
-    rendering = "h" * half + marker + "t" * (half - 12) + "LAST LINE\n"
+def test_binary_output_rendered_as_replacement_characters_is_cut_with_both_notes() -> None:
+    """The reported case: 40000 random bytes render far over 32 KiB; the cut says so, the
+    agent's own note survives, and the head and the end are kept."""
+    # Bytes cycling through every value, as random data does: most are not valid UTF-8.
+    raw = bytes((index * 167 + 13) % 256 for index in range(40000))
+    agent_note = f"\n\n... [omitted {40000 - MAX_OUTPUT_BYTES} bytes] ...\n\n"
+    head = raw[: MAX_OUTPUT_BYTES // 2].decode("utf-8", "replace")
+    tail = raw[-MAX_OUTPUT_BYTES // 2 :].decode("utf-8", "replace")
+    rendering = head + agent_note + tail
+    assert len(rendering.encode()) > 50_000
+
     cut = truncate_output(rendering)
-    assert len(cut.encode()) == MAX_OUTPUT_BYTES
-    assert cut.endswith(marker + "t" * (half - 12) + "LAST LINE\n")
-    assert cut.startswith("h" * (half - len(marker)))
+    assert len(cut.encode()) <= MAX_OUTPUT_BYTES
+    assert agent_note in cut
+    assert cut.startswith(head[:4000])
+    assert cut.endswith(tail[-4000:])
+    kept = kept_bytes(cut) - len(agent_note)
+    assert cut_count(cut) == len(rendering.encode()) - len(agent_note) - kept
+
+
+def test_output_cut_keeps_the_end_and_the_agents_omission_note() -> None:
+    """An agent rendering just over the cap keeps its note and its last line, beside the cut."""
+    half = MAX_OUTPUT_BYTES // 2
+    agent_note = "\n\n... [omitted 41230 bytes] ...\n\n"
+    rendering = "h" * half + agent_note + "t" * (half - 10) + "LAST LINE\n"
+    cut = truncate_output(rendering)
+    assert len(cut.encode()) <= MAX_OUTPUT_BYTES
+    assert cut.endswith("t" * 1000 + "LAST LINE\n")
+    assert cut.startswith("h" * (half - 100))
+    before, marker_and_rest = cut.split("\n\n... [cut ", 1)
+    assert set(before) == {"h"}
+    assert marker_and_rest.split(" ...\n\n", 1)[1].startswith(agent_note)
 
 
 def test_output_far_over_the_cap_keeps_both_ends() -> None:
-    """Output far beyond the cap keeps its first and last 16 KiB."""
+    """Output far beyond the cap keeps nearly 16 KiB of each end around the marker."""
     half = MAX_OUTPUT_BYTES // 2
-    cut = truncate_output("s" * half + "m" * (4 * MAX_OUTPUT_BYTES) + "e" * half)
-    assert cut == "s" * half + "e" * half
+    text = "s" * half + "m" * (4 * MAX_OUTPUT_BYTES) + "e" * half
+    cut = truncate_output(text)
+    head, rest = cut.split("\n\n... [cut ", 1)
+    tail = rest.split("] ...\n\n", 1)[1]
+    assert head == "s" * len(head)
+    assert tail == "e" * len(tail)
+    assert len(head) > half - 100
+    assert len(tail) > half - 100
+
+
+def test_a_limit_too_small_for_the_marker_is_refused() -> None:
+    """A cap that cannot hold the marker is an error, not a silent cut."""
+    with pytest.raises(ValueError, match="limit must be at least"):
+        truncate_output("x" * 1000, limit=20)
 
 
 # --- 79: schema --------------------------------------------------------------------------
