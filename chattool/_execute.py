@@ -9,6 +9,7 @@ carries what it printed so far, and gives the id to follow it with ``process_out
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,6 +59,10 @@ NON_INTERACTIVE_ENV: Mapping[str, str] = MappingProxyType(
     }
 )
 """Sent with every command: nobody is at a terminal to answer an editor, pager or prompt."""
+
+# The tools report failures to the model in their results; a failure a later step recovered
+# from leaves the result clean, so it is logged here for whoever runs the chat backend.
+logger = logging.getLogger("chattool")
 
 
 class ExecuteArguments(ToolArguments):
@@ -215,6 +220,14 @@ class ExecuteTool(Tool[ExecuteArguments]):
         snapshot, snapshot_error = await read_snapshot(connection, process_id)
         if snapshot is not None and not snapshot.running:
             # It exited while we were giving up on it: report the real result.
+            if outcome.error is not None:
+                logger.error(
+                    "execute: polling the output of process %s failed, answered from a plain "
+                    "read that showed its exit: %s",
+                    process_id,
+                    describe_error(outcome.error),
+                    exc_info=outcome.error,
+                )
             return _completed(snapshot, elapsed_ms(), note)
 
         if outcome.error is None:

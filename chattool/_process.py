@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from pydantic import Field
 
 from agentsdk.types import Signal
@@ -28,6 +30,10 @@ MAX_LISTED_PROCESSES = 10
 """Enough to find a recent process; a long list would only fill the model's context."""
 
 RUNNING_NOTE = "process is still running"
+
+# The tools report failures to the model in their results; a failure a later step recovered
+# from leaves the result clean, so it is logged here for whoever runs the chat backend.
+logger = logging.getLogger("chattool")
 
 
 class ProcessOutputArguments(ToolArguments):
@@ -98,6 +104,13 @@ class ProcessOutputTool(Tool[ProcessOutputArguments]):
                 if wait_error:
                     error += f"\nfailed to get output: {snapshot_error}"
                 return ToolResult(ExecuteResult(success=False, error=error).to_json())
+            if wait_error:
+                logger.error(
+                    "process_output: waiting for process %s failed, answered from a plain "
+                    "read instead: %s",
+                    process_id,
+                    wait_error,
+                )
 
         if response.running:
             result = ExecuteResult(

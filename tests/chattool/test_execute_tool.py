@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -477,6 +478,26 @@ async def test_poll_failure_recovered_by_an_exited_snapshot_is_a_success() -> No
     assert data["output"] == "hello\n"
     assert "background_process_id" not in data
     assert "error" not in data
+
+
+async def test_poll_failure_recovered_by_an_exited_snapshot_is_logged_at_error_level(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The failed poll a recovery read made up for is logged with the process and the step."""
+    agent = FakeAgent(output=fail_waits_then(exited("hello\n"), "connection reset"))
+    with caplog.at_level(logging.ERROR, logger="chattool"):
+        payload(await execute(agent, command="echo hello"))
+    (record,) = [record for record in caplog.records if record.name == "chattool"]
+    assert record.levelno == logging.ERROR
+    assert "polling the output of process proc-1 failed" in record.getMessage()
+    assert "connection reset" in record.getMessage()
+
+
+async def test_a_clean_run_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """Only failures are logged: a command that simply exits leaves the log alone."""
+    with caplog.at_level(logging.DEBUG, logger="chattool"):
+        payload(await execute(FakeAgent(output=exited("hi\n")), command="echo hi"))
+    assert [record for record in caplog.records if record.name.startswith("chattool")] == []
 
 
 async def test_poll_failure_with_process_still_running_points_to_process_output() -> None:

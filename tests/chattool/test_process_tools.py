@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import anyio
@@ -79,6 +80,24 @@ async def test_failed_wait_falls_back_to_a_snapshot() -> None:
     data = payload(await output_of(FakeAgent(output=handler), process_id="proc-1"))
     assert data["success"] is True
     assert data["output"] == "hello\n"
+
+
+async def test_failed_wait_recovered_by_a_snapshot_is_logged_at_error_level(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The failed wait a snapshot made up for is logged with the process and the step."""
+
+    async def handler(call: OutputCall) -> ProcessOutputResponse:
+        if call.wait:
+            raise RuntimeError("connection reset")
+        return running("partial")
+
+    with caplog.at_level(logging.ERROR, logger="chattool"):
+        payload(await output_of(FakeAgent(output=handler), process_id="proc-1"))
+    (record,) = [record for record in caplog.records if record.name == "chattool"]
+    assert record.levelno == logging.ERROR
+    assert "waiting for process proc-1 failed" in record.getMessage()
+    assert "connection reset" in record.getMessage()
 
 
 async def test_failed_wait_and_snapshot_report_both_errors() -> None:
