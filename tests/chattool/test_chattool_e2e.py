@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -88,13 +90,20 @@ async def test_exit_42_fails_with_its_code(chat: Chat) -> None:
     assert data["output"] == "something failed\n"
 
 
-async def test_timed_out_sleep_is_followed_to_completion_with_process_output(chat: Chat) -> None:
+async def test_timed_out_command_is_followed_to_completion_with_process_output(
+    chat: Chat, tmp_path: Path
+) -> None:
     """A command outliving its timeout keeps running, and process_output sees it finish."""
-    data = await call(chat.tools.execute, command="sleep 1; echo finished", timeout="100ms")
+    gate = tmp_path / "gate"
+    # The command cannot finish before the test opens the gate, however slow the machine.
+    command = f"while [ ! -e {shlex.quote(str(gate))} ]; do sleep 0.05; done; echo finished"
+    data = await call(chat.tools.execute, command=command, timeout="100ms")
     assert data["success"] is False
     assert data["exit_code"] == -1
     assert data["error"] == "command timed out after 100ms"
     process_id = data["background_process_id"]
+
+    gate.touch()
 
     followed = await call(chat.tools.process_output, process_id=process_id, wait_timeout="30s")
     assert followed["success"] is True
