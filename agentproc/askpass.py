@@ -18,6 +18,7 @@ The agent (``agentproc serve --git-askpass``) puts ``GIT_ASKPASS``, ``CODER_AGEN
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -38,6 +39,7 @@ from agentsdk import (
     ExternalAuthResponse,
     NotFoundError,
 )
+from agentsdk._controlplane import LISTEN_HOLD_SECONDS
 
 __all__ = [
     "AGENT_TOKEN_VARIABLE",
@@ -46,6 +48,8 @@ __all__ = [
     "CHAT_ID_VARIABLE",
     "DEFAULT_LISTEN_SECONDS",
     "INITIAL_POLL_DELAY",
+    "LISTEN_POLL_TIMEOUT_SECONDS",
+    "LISTEN_READ_MARGIN_SECONDS",
     "LISTEN_SECONDS_VARIABLE",
     "MAX_POLL_DELAY",
     "AskpassPrompt",
@@ -53,6 +57,7 @@ __all__ = [
     "choose_answer",
     "find_askpass_program",
     "git_context",
+    "listen_poll_timeout",
     "main",
     "parse_prompt",
     "run",
@@ -85,9 +90,18 @@ MAX_POLL_DELAY = 10.0
 GIT_DETECT_TIMEOUT_SECONDS = 5.0
 """Branch and origin are best effort; a git stuck on a lock must not stall the push we serve."""
 
-REQUEST_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-"""A control plane may hold a ``listen`` request open while it waits for the token; a poll
-that times out is simply polled again."""
+CONNECT_TIMEOUT_SECONDS = 5.0
+"""A control plane that does not accept a connection in 5 s is not going to."""
+
+REQUEST_TIMEOUT = httpx.Timeout(30.0, connect=CONNECT_TIMEOUT_SECONDS)
+"""For the first request, which the control plane answers at once."""
+
+LISTEN_READ_MARGIN_SECONDS = 15.0
+"""Room, beyond the control plane's hold, for its answer to arrive: a poll must not time out
+at the very moment the control plane answers it."""
+
+LISTEN_POLL_TIMEOUT_SECONDS = LISTEN_HOLD_SECONDS + LISTEN_READ_MARGIN_SECONDS
+"""A ``listen`` poll's timeout while the wait has this much time left; less when it has less."""
 
 EXIT_FAILURE = 1
 """Any non-zero status makes git ignore our output and fall back to its own prompt."""
@@ -268,12 +282,25 @@ def _wait_for_token(
     sleep: Callable[[float], None],
     clock: Callable[[], float],
 ) -> ExternalAuthResponse | None:
-    """Poll with ``listen=true`` until the token exists; ``None`` (reason written) if not."""
+    """Poll with ``listen=true`` until the token exists; ``None`` (reason written) if not.
+
+    No poll starts once ``budget`` seconds have passed, and every timeout of a poll is cut
+    to the time left, so the wait ends at the budget (see :func:`listen_poll_timeout`).
+    """
     deadline = clock() + budget
     delay = INITIAL_POLL_DELAY
     while True:
+        remaining = deadline - clock()
+        if remaining <= 0:
+            stderr.write(
+                f"{ASKPASS_SCRIPT}: gave up after {budget:g} s waiting for you to authenticate "
+                "with git.\n"
+            )
+            return None
+        # Not retried inside the SDK: this loop is the retry, and it knows the deadline.
+        poll = client.with_options(timeout=listen_poll_timeout(remaining), max_retries=0)
         try:
-            answer = client.external_auth(request)
+            answer = poll.external_auth(request)
         except NotFoundError as exc:
             _report_fallback(exc, stderr)
             return None
@@ -283,14 +310,21 @@ def _wait_for_token(
             if not answer.url:
                 return answer
         remaining = deadline - clock()
-        if remaining <= 0:
-            stderr.write(
-                f"{ASKPASS_SCRIPT}: gave up after {budget:g} s waiting for you to authenticate "
-                "with git.\n"
-            )
-            return None
-        sleep(min(delay, remaining))
+        if remaining > 0:
+            sleep(min(delay, remaining))
         delay = min(delay * 2, MAX_POLL_DELAY)
+
+
+def listen_poll_timeout(remaining: float) -> httpx.Timeout:
+    """The timeout of a ``listen`` poll started with ``remaining`` seconds of the wait left.
+
+    The read timeout outlasts the control plane's hold (``LISTEN_HOLD_SECONDS``) by
+    ``LISTEN_READ_MARGIN_SECONDS``, so a held poll is answered rather than cut off; and no
+    timeout (connect, write, read, pool) exceeds ``remaining``, so a poll that stalls ends
+    with the wait.
+    """
+    read = min(LISTEN_POLL_TIMEOUT_SECONDS, remaining)
+    return httpx.Timeout(read, connect=min(CONNECT_TIMEOUT_SECONDS, remaining))
 
 
 def _report_fallback(error: NotFoundError, stderr: TextIO) -> None:
@@ -370,15 +404,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         sys.stderr.write(f"{ASKPASS_SCRIPT}: {AGENT_URL_VARIABLE}: {exc}\n")
         return EXIT_FAILURE
-    with client:
-        return run(
-            args[0],
-            client=client,
-            environ=os.environ,
-            stdout=sys.stdout,
-            stderr=sys.stderr,
-            listen_seconds=listen_seconds,
-        )
+    # Git shows our stderr to the user. With no logging configured, Python would print the
+    # SDK's records (retry notices with request URLs) there through its last-resort handler;
+    # what the user needs to know, every failure included, is written by run() instead.
+    quiet = logging.NullHandler()
+    sdk_logger = logging.getLogger("agentsdk")
+    sdk_logger.addHandler(quiet)
+    try:
+        with client:
+            return run(
+                args[0],
+                client=client,
+                environ=os.environ,
+                stdout=sys.stdout,
+                stderr=sys.stderr,
+                listen_seconds=listen_seconds,
+            )
+    finally:
+        sdk_logger.removeHandler(quiet)
 
 
 if __name__ == "__main__":

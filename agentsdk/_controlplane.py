@@ -13,8 +13,10 @@ before I/O, the error tree, the retry policy, the timeouts and closing behave ex
 
 from __future__ import annotations
 
+import enum
 from urllib.parse import urlencode
 
+import httpx
 import pydantic
 
 from agentsdk._base import BaseAgentConn, Call, _model_parser
@@ -23,6 +25,7 @@ from agentsdk.types import ExternalAuthRequest, ExternalAuthResponse
 
 __all__ = [
     "EXTERNAL_AUTH_PATH",
+    "LISTEN_HOLD_SECONDS",
     "SESSION_TOKEN_HEADER",
     "AsyncControlPlaneClient",
     "BaseControlPlaneClient",
@@ -36,6 +39,18 @@ EXTERNAL_AUTH_PATH = "/api/v2/workspaceagents/me/external-auth"
 
 SESSION_TOKEN_HEADER = "Coder-Session-Token"  # noqa: S105 - a header name, not a secret
 # The header coderd reads an agent token from (it does not accept a bearer token there).
+
+LISTEN_HOLD_SECONDS = 30.0
+# How long chattool.gitauth holds a ``listen=true`` request open before it answers with the
+# URL again; a client waiting on one needs a read timeout longer than this.
+
+
+class _Keep(enum.Enum):
+    # ``None`` is a meaningful timeout (none at all), so "leave it as it is" needs its own value.
+    KEEP = enum.auto()
+
+
+_KEEP = _Keep.KEEP
 
 
 def external_auth_params(request: ExternalAuthRequest) -> tuple[tuple[str, str], ...]:
@@ -152,6 +167,36 @@ class ControlPlaneClient(BaseControlPlaneClient, SyncShell):
         ValueError: An argument is malformed, or both ``http_client`` and ``transport`` are given.
     """
 
+    def with_options(
+        self,
+        *,
+        timeout: float | httpx.Timeout | _Keep | None = _KEEP,
+        max_retries: int | _Keep = _KEEP,
+    ) -> ControlPlaneClient:
+        """A client like this one with another timeout or retry count, e.g. for one call.
+
+        The copy sends over this client's connection pool, so it is cheap to make per call.
+        Closing the copy leaves the pool open; closing this client closes it for both, so
+        close this one last.
+
+        Args:
+            timeout: The copy's timeout; this client's when omitted.
+            max_retries: The copy's retry count; this client's when omitted.
+
+        Raises:
+            ValueError: An argument is malformed.
+            RuntimeError: This client is closed.
+        """
+        self._check_open()
+        return ControlPlaneClient(
+            self.base_url,
+            token=self._token,
+            timeout=self.timeout if isinstance(timeout, _Keep) else timeout,
+            max_retries=self.max_retries if isinstance(max_retries, _Keep) else max_retries,
+            headers=self._headers,
+            http_client=self._client,
+        )
+
     def external_auth(
         self,
         request: ExternalAuthRequest | None = None,
@@ -219,6 +264,26 @@ class AsyncControlPlaneClient(BaseControlPlaneClient, AsyncShell):
     Raises:
         ValueError: An argument is malformed, or both ``http_client`` and ``transport`` are given.
     """
+
+    def with_options(
+        self,
+        *,
+        timeout: float | httpx.Timeout | _Keep | None = _KEEP,
+        max_retries: int | _Keep = _KEEP,
+    ) -> AsyncControlPlaneClient:
+        """A client like this one with another timeout or retry count, over the same pool.
+
+        See ``ControlPlaneClient.with_options``; close this client last.
+        """
+        self._check_open()
+        return AsyncControlPlaneClient(
+            self.base_url,
+            token=self._token,
+            timeout=self.timeout if isinstance(timeout, _Keep) else timeout,
+            max_retries=self.max_retries if isinstance(max_retries, _Keep) else max_retries,
+            headers=self._headers,
+            http_client=self._client,
+        )
 
     async def external_auth(
         self,

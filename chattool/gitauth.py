@@ -40,6 +40,7 @@ import anyio.abc
 from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 
+from agentsdk._controlplane import LISTEN_HOLD_SECONDS
 from agentsdk.types import ErrorResponse, ExternalAuthResponse
 
 __all__ = [
@@ -72,9 +73,10 @@ REFRESH_SCHEDULE: tuple[float, ...] = (1.0, 3.0, 5.0, 10.0, 20.0)
 """Pauses before each refresh (Coder's): a push lands in a second or two, and a pull request
 opened right after it is found within half a minute."""
 
-LISTEN_WAIT_SECONDS = 30.0
+LISTEN_WAIT_SECONDS = LISTEN_HOLD_SECONDS
 """How long a ``listen`` request is held open for the user to authenticate; the askpass then
-simply asks again, so this only bounds one request, not the user."""
+simply asks again, so this only bounds one request, not the user. The SDK's value, which
+``agentproc-askpass`` sizes its read timeout by."""
 
 LISTEN_POLL_SECONDS = 1.0
 """How often a held ``listen`` request checks for the token (Coder's cadence)."""

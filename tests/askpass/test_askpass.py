@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import subprocess
 from collections.abc import Callable
@@ -12,19 +13,25 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from agentproc.askpass import (
     DEFAULT_LISTEN_SECONDS,
     INITIAL_POLL_DELAY,
+    LISTEN_READ_MARGIN_SECONDS,
     MAX_POLL_DELAY,
     AskpassPrompt,
     choose_answer,
+    find_askpass_program,
     git_context,
     main,
     parse_prompt,
     run,
 )
 from agentsdk import ControlPlaneClient, ExternalAuthResponse
+from agentsdk._controlplane import EXTERNAL_AUTH_PATH, LISTEN_HOLD_SECONDS
+from tests.askpass._servers import isolated_git_env, serve_app
 
 CHAT_ID = "6f0d8a52-3c1e-4b7a-9f41-2d5c0a9e7b13"
 BASE_URL = "http://control-plane.test"
@@ -36,6 +43,8 @@ GITLAB_TOKEN = {
 }
 GITHUB_TOKEN = {"access_token": "gho_x", "type": "github", "username": "gho_x", "password": ""}
 AUTH_URL = "https://cp.test/external-auth/github"
+PROGRAM_TIMEOUT_SECONDS = 60.0
+"""Safety net for one run of the installed program; it normally takes well under a second."""
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -195,11 +204,12 @@ class Conversation:
         cwd: Path,
         listen_seconds: float = DEFAULT_LISTEN_SECONDS,
         environ: dict[str, str] | None = None,
+        max_retries: int = 0,
     ) -> int:
         client = ControlPlaneClient(
             BASE_URL,
             token="agent-token",
-            max_retries=0,
+            max_retries=max_retries,
             transport=httpx.MockTransport(self._record),
         )
         with client:
@@ -361,6 +371,90 @@ def test_a_not_found_while_polling_falls_back(tmp_path: Path) -> None:
     assert talk.run("Username for 'https://github.com': ", cwd=tmp_path) == 1
     assert "git falls back" in talk.stderr.getvalue()
     assert talk.time.sleeps == []
+
+
+def test_a_held_listen_poll_is_given_longer_than_the_control_planes_hold(tmp_path: Path) -> None:
+    """A listen poll's read timeout outlasts the 30 s hold, so a held poll is answered, not cut."""
+    timeouts: list[dict[str, float]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "listen" not in request.url.params:
+            return httpx.Response(200, json={"url": AUTH_URL})
+        timeouts.append(request.extensions["timeout"])
+        return httpx.Response(200, json=GITHUB_TOKEN)
+
+    talk = Conversation(handler)
+    assert talk.run("Username for 'https://github.com': ", cwd=tmp_path) == 0
+    (timeout,) = timeouts
+    assert timeout["read"] == LISTEN_HOLD_SECONDS + LISTEN_READ_MARGIN_SECONDS
+    assert timeout["read"] > LISTEN_HOLD_SECONDS
+
+
+def test_listen_polls_end_with_the_budget_and_are_not_retried(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Against a control plane that stalls every poll until it times out, no poll may outlive
+    the budget, no timeout exceeds the time left, and the SDK never retries a poll."""
+    # Two full polls, then a last one cut to what is left of the budget.
+    budget = 100.0
+    polls: list[tuple[float, dict[str, float]]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "listen" not in request.url.params:
+            return httpx.Response(200, json={"url": AUTH_URL})
+        timeout = request.extensions["timeout"]
+        polls.append((talk.time.now, timeout))
+        # The poll stalls for exactly as long as it allows, then times out.
+        talk.time.now += timeout["read"]
+        raise httpx.ReadTimeout("stalled", request=request)
+
+    talk = Conversation(handler)
+    with caplog.at_level(logging.DEBUG, logger="agentsdk"):
+        exit_status = talk.run(
+            "Username for 'https://github.com': ",
+            cwd=tmp_path,
+            listen_seconds=budget,
+            max_retries=2,
+        )
+    assert exit_status == 1
+    assert "gave up after 100 s" in talk.stderr.getvalue()
+    assert talk.time.now <= budget
+    assert [timeout["read"] for _, timeout in polls] == [45.0, 45.0, pytest.approx(9.25)]
+    for started, timeout in polls:
+        assert 0 < max(timeout.values()) <= budget - started
+    assert [record for record in caplog.records if record.name == "agentsdk"] == []
+
+
+def test_sdk_log_records_never_reach_gits_stderr(tmp_path: Path) -> None:
+    """The installed program, talking to a control plane that fails once, prints the answer and
+    nothing else: the SDK's retry notice stays out of the stderr git shows the user."""
+    calls: list[str] = []
+    app = FastAPI()
+
+    @app.get(EXTERNAL_AUTH_PATH)
+    async def external_auth() -> Any:
+        calls.append("call")
+        if len(calls) == 1:
+            return JSONResponse({"message": "restarting"}, status_code=503)
+        return GITHUB_TOKEN
+
+    with serve_app(app) as control_plane_url:
+        done = subprocess.run(
+            [find_askpass_program(), "Username for 'https://github.com': "],
+            cwd=tmp_path,
+            env={
+                "PATH": os.environ.get("PATH", ""),
+                **isolated_git_env(),
+                "CODER_AGENT_URL": control_plane_url,
+                "CODER_AGENT_TOKEN": "agent-token",
+            },
+            capture_output=True,
+            text=True,
+            timeout=PROGRAM_TIMEOUT_SECONDS,
+            check=False,
+        )
+    assert len(calls) == 2, "the first request must have been retried"
+    assert (done.returncode, done.stdout, done.stderr) == (0, "gho_x\n", "")
 
 
 # -- the console script's command line ------------------------------------------------------

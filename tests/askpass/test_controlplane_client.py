@@ -218,3 +218,62 @@ def test_clients_and_models_are_exported_from_the_package_root() -> None:
         assert name in agentsdk.__all__
     assert ControlPlaneClient.__module__ == "agentsdk"
     assert AsyncControlPlaneClient.__module__ == "agentsdk"
+
+
+def test_with_options_changes_timeout_and_retries_for_the_copy_only() -> None:
+    """The copy sends over the same pool with its own timeout, retries, token and headers."""
+    recorder = Recorder()
+    client = ControlPlaneClient(
+        BASE_URL,
+        token=TOKEN,
+        headers={"X-Trace": "1"},
+        transport=httpx.MockTransport(recorder),
+    )
+    with client:
+        copy = client.with_options(timeout=7.5, max_retries=0)
+        copy.external_auth(match="https://github.com")
+        copy.close()
+        client.external_auth(match="https://github.com")
+    assert (copy.timeout, copy.max_retries) == (httpx.Timeout(7.5), 0)
+    assert (client.timeout, client.max_retries) != (copy.timeout, copy.max_retries)
+    first, second = recorder.requests
+    assert first.extensions["timeout"]["read"] == 7.5
+    assert second.extensions["timeout"] == client.timeout.as_dict()
+    for sent in (first, second):
+        assert sent.headers["Coder-Session-Token"] == TOKEN
+        assert sent.headers["X-Trace"] == "1"
+
+
+def test_with_options_keeps_what_it_is_not_given() -> None:
+    """An omitted option is the original's; None is kept as "no timeout", not as omitted."""
+    with ControlPlaneClient(BASE_URL, timeout=3.0, max_retries=4) as client:
+        assert client.with_options().timeout == httpx.Timeout(3.0)
+        assert client.with_options(max_retries=1).timeout == httpx.Timeout(3.0)
+        assert client.with_options(timeout=None).timeout == httpx.Timeout(None)
+        assert client.with_options(timeout=9.0).max_retries == 4
+
+
+def test_with_options_of_a_closed_client_is_refused() -> None:
+    """A closed client's pool is gone, so it cannot lend it to a copy."""
+    client = ControlPlaneClient(BASE_URL)
+    client.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        client.with_options(max_retries=0)
+
+
+@pytest.mark.anyio
+async def test_async_with_options_sends_over_the_same_pool_with_its_own_timeout() -> None:
+    """The async client's copy works the same way."""
+    recorder = Recorder()
+    async with AsyncControlPlaneClient(
+        BASE_URL, token=TOKEN, transport=httpx.MockTransport(recorder)
+    ) as client:
+        copy = client.with_options(timeout=2.0, max_retries=0)
+        await copy.external_auth(match="https://github.com")
+        await copy.aclose()
+        await client.external_auth(match="https://github.com")
+    assert copy.max_retries == 0
+    assert [sent.extensions["timeout"]["read"] for sent in recorder.requests] == [
+        2.0,
+        client.timeout.read,
+    ]
