@@ -4,7 +4,8 @@ A command started for a chat runs ``git push``; git runs ``agentproc-askpass``, 
 ``GET /api/v2/workspaceagents/me/external-auth`` here with the agent token, the provider URL,
 the repository's branch and origin, and the chat id. The router answers with the user's
 provider token and, since a push or a pull request usually follows, marks the git status of
-*that chat* stale and refreshes it a few times over the next half minute. Without a chat id
+*that chat* stale and refreshes it after pauses of 1, 3, 5, 10 and 20 s (about 39 s in all,
+stopping early once the status is final). Without a chat id
 (an older agent, or git run outside any chat) every chat of the workspace is refreshed.
 
 Mount it in any FastAPI app::
@@ -70,8 +71,10 @@ SESSION_TOKEN_HEADER = "Coder-Session-Token"  # noqa: S105 - a header name, not 
 """Where Coder's agents send their token."""
 
 REFRESH_SCHEDULE: tuple[float, ...] = (1.0, 3.0, 5.0, 10.0, 20.0)
-"""Pauses before each refresh (Coder's): a push lands in a second or two, and a pull request
-opened right after it is found within half a minute."""
+"""Pauses before each refresh, each counted from the end of the previous round (Coder's
+delays between refreshes): the rounds run about 1, 4, 9, 19 and 39 s after the token answer,
+so a push lands by the first or second, and a pull request opened right after it is found
+within about 40 s."""
 
 LISTEN_WAIT_SECONDS = LISTEN_HOLD_SECONDS
 """How long a ``listen`` request is held open for the user to authenticate; the askpass then
@@ -369,6 +372,9 @@ def create_external_auth_router(
     @router.get(
         EXTERNAL_AUTH_PATH,
         response_model=ExternalAuthResponse,
+        # Unset optional fields (token_extra, expires_at) are left out, not sent as null,
+        # like every other answer of the API.
+        response_model_exclude_none=True,
         responses={
             400: {"model": ErrorResponse},
             401: {"model": ErrorResponse},

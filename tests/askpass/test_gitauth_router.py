@@ -194,6 +194,59 @@ async def test_github_token_is_the_username(control_plane: ControlPlane) -> None
     await control_plane.next_report()
 
 
+async def test_a_token_answer_leaves_out_unset_optional_fields(
+    control_plane: ControlPlane,
+) -> None:
+    """token_extra and expires_at are absent from the JSON when unset, not null."""
+    response = await control_plane.ask(match="https://github.com", id="")
+    assert response.json() == {
+        "access_token": "gho_x",
+        "url": "",
+        "type": "github",
+        "username": "gho_x",
+        "password": "",
+    }
+    await control_plane.next_report()
+
+
+class ExpiringTokenLookup:
+    """A token lookup whose one token carries an expiry and extra fields."""
+
+    async def workspace_for_agent_token(self, token: str) -> WorkspaceIdentity | None:
+        return WORKSPACE if token == AGENT_TOKEN else None
+
+    async def external_auth(
+        self, workspace: WorkspaceIdentity, *, match: str, provider_id: str
+    ) -> ExternalAuthResponse | None:
+        return ExternalAuthResponse(
+            access_token="gho_y",
+            token_extra={"scope": "repo"},
+            type="github",
+            expires_at="2030-01-01T00:00:00Z",
+            username="gho_y",
+        )
+
+
+async def test_optional_fields_that_are_set_are_sent() -> None:
+    """An answer with an expiry and extra token fields carries both."""
+    app = FastAPI()
+    app.include_router(create_external_auth_router(ExpiringTokenLookup()))
+    async with (
+        lifespan_running(app) as running,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=running), base_url="http://cp"
+        ) as client,
+    ):
+        response = await client.get(
+            EXTERNAL_AUTH_PATH,
+            params={"match": "https://github.com"},
+            headers={"Coder-Session-Token": AGENT_TOKEN},
+        )
+    data = response.json()
+    assert data["expires_at"] == "2030-01-01T00:00:00Z"
+    assert data["token_extra"] == {"scope": "repo"}
+
+
 async def test_gitlab_token_is_the_password_of_oauth2(control_plane: ControlPlane) -> None:
     """GitLab wants username oauth2 and the token as the password."""
     response = await control_plane.ask(match="https://gitlab.com", id="")
