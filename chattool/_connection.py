@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeAlias, runtime_checkable
 
+from agentsdk import CHAT_ID_HEADER as CHAT_ID_HEADER
+from agentsdk import parse_chat_id
 from agentsdk.types import (
     ListProcessesResponse,
     ProcessOutputResponse,
@@ -33,9 +35,6 @@ __all__ = [
     "chat_headers",
     "normalize_chat_id",
 ]
-
-CHAT_ID_HEADER = "Coder-Chat-Id"
-"""The header the agent scopes processes by (the name Coder's agent reads)."""
 
 
 @runtime_checkable
@@ -78,12 +77,11 @@ def normalize_chat_id(chat_id: str | uuid.UUID) -> str:
     Raises:
         ValueError: when ``chat_id`` is not a UUID.
     """
-    if isinstance(chat_id, uuid.UUID):
-        return str(chat_id)
-    try:
-        return str(uuid.UUID(chat_id))
-    except ValueError:
-        raise ValueError(f"chat_id must be a UUID, got {chat_id!r}") from None
+    # One parser decides what a chat id is, here, in the agent and in the control plane.
+    canonical = parse_chat_id(chat_id)
+    if canonical is None:
+        raise ValueError(f"chat_id must be a UUID, got {chat_id!r}")
+    return canonical
 
 
 def chat_headers(chat_id: str | uuid.UUID) -> dict[str, str]:

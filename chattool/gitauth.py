@@ -29,7 +29,6 @@ import dataclasses
 import logging
 import math
 import re
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -41,7 +40,13 @@ import anyio.abc
 from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 
+from agentsdk import parse_chat_id
+
+# Re-exported: Coder's path and token header, shared with the SDK's client so the two ends
+# cannot drift apart; an agent and askpass written for Coder work against this router too.
+from agentsdk._controlplane import EXTERNAL_AUTH_PATH as EXTERNAL_AUTH_PATH
 from agentsdk._controlplane import LISTEN_HOLD_SECONDS
+from agentsdk._controlplane import SESSION_TOKEN_HEADER as SESSION_TOKEN_HEADER
 from agentsdk.types import ErrorResponse, ExternalAuthResponse
 
 __all__ = [
@@ -61,14 +66,7 @@ __all__ = [
     "TokenLookup",
     "WorkspaceIdentity",
     "create_external_auth_router",
-    "parse_chat_id",
 ]
-
-EXTERNAL_AUTH_PATH = "/api/v2/workspaceagents/me/external-auth"
-"""Coder's path, so an agent and askpass written for Coder work against this router too."""
-
-SESSION_TOKEN_HEADER = "Coder-Session-Token"  # noqa: S105 - a header name, not a secret
-"""Where Coder's agents send their token."""
 
 REFRESH_SCHEDULE: tuple[float, ...] = (1.0, 3.0, 5.0, 10.0, 20.0)
 """Pauses before each refresh, each counted from the end of the previous round (Coder's
@@ -323,16 +321,6 @@ class GitRefresher:
 def _log_failure(errors: list[str], what: str, exc: Exception) -> None:
     logger.error("Failed to %s: %s", what, exc, exc_info=exc)
     errors.append(f"{what}: {exc}")
-
-
-def parse_chat_id(value: str | None) -> str | None:
-    """The canonical form of a ``chat_id`` query value; ``None`` when absent or not a UUID."""
-    if not value or not value.strip():
-        return None
-    try:
-        return str(uuid.UUID(value.strip()))
-    except ValueError:
-        return None
 
 
 def create_external_auth_router(

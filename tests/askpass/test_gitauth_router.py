@@ -13,6 +13,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+import agentsdk._controlplane
+import chattool.gitauth
+from agentsdk import parse_chat_id
 from agentsdk.types import ExternalAuthResponse
 from chattool.gitauth import (
     EXTERNAL_AUTH_PATH,
@@ -25,7 +28,6 @@ from chattool.gitauth import (
     RefreshReport,
     WorkspaceIdentity,
     create_external_auth_router,
-    parse_chat_id,
 )
 from tests.sdk._asgi import lifespan_running
 
@@ -135,8 +137,14 @@ async def control_plane() -> AsyncIterator[ControlPlane]:
     ],
 )
 def test_chat_id_is_canonical_or_none(raw: str | None, expected: str | None) -> None:
-    """A UUID in any accepted spelling becomes canonical; anything else means no chat."""
+    """The router's parser: a UUID in any accepted spelling is canonical, else no chat."""
     assert parse_chat_id(raw) == expected
+
+
+def test_the_router_shares_the_sdks_path_and_token_header() -> None:
+    """The router and the SDK's client use one definition of each, so they cannot drift."""
+    assert chattool.gitauth.EXTERNAL_AUTH_PATH is agentsdk._controlplane.EXTERNAL_AUTH_PATH
+    assert chattool.gitauth.SESSION_TOKEN_HEADER is agentsdk._controlplane.SESSION_TOKEN_HEADER
 
 
 # -- authentication and validation ----------------------------------------------------------

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+import agentsdk
 import chattool
 from chattool import (
     CHAT_ID_HEADER,
@@ -54,6 +55,17 @@ def test_chat_headers_scope_a_connection_to_the_chat() -> None:
     assert CHAT_ID_HEADER == "Coder-Chat-Id"
     with pytest.raises(ValueError, match="UUID"):
         chat_headers("not-a-uuid")
+
+
+def test_chat_header_and_chat_id_parsing_are_the_sdks() -> None:
+    """chattool re-exports the SDK's header and accepts exactly the chat ids the SDK parses."""
+    assert CHAT_ID_HEADER is agentsdk.CHAT_ID_HEADER
+    for raw in (f" {CHAT_ID} ", CHAT_ID.replace("-", ""), uuid.UUID(CHAT_ID)):
+        assert chat_headers(raw) == {CHAT_ID_HEADER: agentsdk.parse_chat_id(raw)}
+    for bad in ("", "   ", "not-a-uuid", CHAT_ID + "0"):
+        assert agentsdk.parse_chat_id(bad) is None
+        with pytest.raises(ValueError, match="UUID"):
+            chat_headers(bad)
 
 
 @pytest.mark.parametrize("tool", list(chat_tools(None)), ids=lambda tool: tool.name)
