@@ -43,8 +43,10 @@ _UNITS = {
 
 
 def _quote(text: str) -> str:
-    # Go quotes the input with strconv.Quote; JSON string syntax is the same for what a
-    # model plausibly sends, and keeps non-ASCII readable.
+    # Go's time package quotes with its own quote(), not strconv.Quote: it escapes '"' and
+    # '\\' as JSON does, but writes each byte of a control or non-ASCII character as \xNN
+    # ("5\xc2\xb5"). JSON gives the same text for printable ASCII, which is what a model
+    # sends, and keeps other characters readable ("5µ", "\n") instead of as byte escapes.
     return json.dumps(text, ensure_ascii=False)
 
 
