@@ -33,6 +33,8 @@ class LiveAgent:
     base_url: str
     token: str | None
     settings: Settings
+    open_requests: Callable[[], int]
+    """How many requests the server is handling right now (uvicorn's task count)."""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -72,7 +74,12 @@ def run_live_agent(settings: Settings) -> Iterator[LiveAgent]:
         raise RuntimeError("the agent did not start")
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield LiveAgent(f"http://127.0.0.1:{port}", settings.token, settings)
+        yield LiveAgent(
+            f"http://127.0.0.1:{port}",
+            settings.token,
+            settings,
+            open_requests=lambda: len(server.server_state.tasks),
+        )
     finally:
         server.should_exit = True
         thread.join(STARTUP_TIMEOUT_SECONDS)

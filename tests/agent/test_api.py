@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -452,13 +453,21 @@ class TestWait:
         assert response.json()["running"] is True
         kill(client, process_id)
 
-    def test_client_going_away_ends_the_wait(self, client: httpx.Client) -> None:
-        """A waiter whose client times out is released; the process keeps running."""
-        process_id = start(client, "sleep 300")
-        with pytest.raises(httpx.ReadTimeout):
-            client.get(f"{API}/{process_id}/output", params={"wait": "true"}, timeout=0.2)
-        assert client.get(f"{API}/{process_id}/output").json()["running"] is True
-        kill(client, process_id)
+    def test_client_going_away_ends_the_wait(self, live_agent: LiveAgent) -> None:
+        """A waiter whose client gives up is released by the server; the process runs on."""
+        with live_agent.client() as c:
+            process_id = start(c, "sleep 300")
+            before = live_agent.open_requests()
+            gone = httpx.Client(base_url=live_agent.base_url, headers=live_agent.headers)
+            with gone, pytest.raises(httpx.ReadTimeout):
+                gone.get(f"{API}/{process_id}/output", params={"wait": "true"}, timeout=0.2)
+            # The disconnect reaches the server asynchronously; nothing signals it to us.
+            deadline = time.monotonic() + 30
+            while live_agent.open_requests() > before and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert live_agent.open_requests() == before
+            assert c.get(f"{API}/{process_id}/output").json()["running"] is True
+            kill(c, process_id)
 
     @pytest.mark.parametrize("value", ["yes", "1", "TRUE", "false"])
     def test_only_wait_true_blocks(self, client: httpx.Client, value: str) -> None:
