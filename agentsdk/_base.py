@@ -1,15 +1,16 @@
-"""Everything the sync and async clients share, with no I/O of its own.
+"""The generic half of every client: configuration and pure logic, with no I/O of its own.
 
-A call goes through three pure steps, written once here:
+A call goes through three pure steps. An API's base class (``BaseAgentConn`` in
+``agentsdk._agent``, ``BaseControlPlaneClient`` in ``agentsdk._controlplane``) checks the
+arguments (``ValueError`` before any I/O) and describes the call as a ``Call``: method,
+path, query, body, whether a retry is safe, how to parse the answer. The other two steps
+are written once here, in ``BaseClient``:
 
-1. ``BaseAgentConn._*_call`` checks the arguments (``ValueError`` before any I/O) and
-   describes the call: method, path, query, body, whether a retry is safe, how to parse
-   the answer.
-2. ``BaseAgentConn._build_request`` turns that description into an ``httpx.Request``
-   with the caller's headers, the bearer token and the right timeout.
-3. ``BaseAgentConn._settle`` turns what came back (a response or an ``httpx`` error)
-   into the parsed result, an exception from ``agentsdk._exceptions``, or a ``Retry``
-   telling the shell how long to sleep before sending again.
+1. ``BaseClient._build_request`` turns that description into an ``httpx.Request`` with
+   the caller's headers, the token and the right timeout.
+2. ``BaseClient._settle`` turns what came back (a response or an ``httpx`` error) into
+   the parsed result, an exception from ``agentsdk._exceptions``, or a ``Retry`` telling
+   the shell how long to sleep before sending again.
 
 ``SyncShell`` and ``AsyncShell`` in ``agentsdk._shells`` only send and sleep.
 """
@@ -22,11 +23,9 @@ import logging
 import math
 import random
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar, get_args
-from urllib.parse import quote
+from typing import Generic, Literal, TypeVar
 
 import httpx
 import pydantic
@@ -44,44 +43,31 @@ from agentsdk._exceptions import (
     PayloadTooLargeError,
     RateLimitError,
 )
-from agentsdk.types import (
-    FieldValidation,
-    ListProcessesResponse,
-    ProcessOutputResponse,
-    Signal,
-    SignalProcessRequest,
-    SignalProcessResponse,
-    StartProcessRequest,
-    StartProcessResponse,
-)
+from agentsdk.types import FieldValidation
 
 __all__ = [
-    "API_PREFIX",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "INITIAL_RETRY_DELAY",
     "MAX_RETRY_AFTER",
     "MAX_RETRY_DELAY",
-    "SERVER_WAIT_CAP_SECONDS",
     "WAIT_READ_MARGIN_SECONDS",
-    "BaseAgentConn",
+    "BaseClient",
     "Call",
     "Retry",
     "backoff_delay",
+    "encode_json",
     "make_status_error",
+    "model_parser",
     "parse_retry_after",
-    "process_path",
 ]
-
-API_PREFIX = "/api/v0/processes"
-# Where Coder's agent mounts the process router; both agents answer under it.
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 # Every call but a wait answers at once, so a minute is a safety net, not a budget; a short
-# connect timeout fails fast on an agent that is not there.
+# connect timeout fails fast on a server that is not there.
 
 DEFAULT_MAX_RETRIES = 2
-# Two retries ride out a restarting agent or a dropped connection without hiding an outage.
+# Two retries ride out a restarting server or a dropped connection without hiding an outage.
 
 INITIAL_RETRY_DELAY = 0.5
 # First backoff step; doubled per retry.
@@ -96,17 +82,13 @@ MAX_RETRY_AFTER = 60.0
 RETRY_JITTER = 0.25
 # Up to a quarter of each backoff is random, so many clients do not retry in lockstep.
 
-SERVER_WAIT_CAP_SECONDS = 300.0
-# The agent ends a ``wait=true`` request after at most five minutes.
-
 WAIT_READ_MARGIN_SECONDS = 30.0
-# Room after the wait for the agent to render and send the snapshot (Coder extends its write
-# deadline by the same amount), so the read timeout never fires before the server's cap.
+# Room after a held request's wait for the server to render and send its answer (Coder's
+# agent extends its write deadline by the same amount), so the read timeout never fires
+# before the server's cap.
 
 MAX_ERROR_DETAIL_CHARS = 2048
 # A non-JSON error body (a proxy's HTML page) is kept as detail, cut to what a log can hold.
-
-_SIGNALS: tuple[str, ...] = get_args(Signal)
 
 _TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 # Transport failures that a second attempt may not meet; a bad URL or a proxy refusal would.
@@ -144,7 +126,7 @@ class Call(Generic[T]):
         params: Query parameters, in order.
         body: The encoded JSON body, if any.
         retry_safe: Whether sending the call twice cannot do a thing twice.
-        wait_seconds: How long the agent may hold the request open, for the read timeout.
+        wait_seconds: How long the server may hold the request open, for the read timeout.
     """
 
     method: Literal["GET", "POST"]
@@ -165,15 +147,19 @@ class Retry:
     """The failure being retried, for the log line."""
 
 
-class BaseAgentConn:
-    """Configuration and pure logic shared by ``AgentConn`` and ``AsyncAgentConn``.
+class BaseClient:
+    """Configuration and pure logic shared by every client, whatever API it calls.
+
+    An API's base class adds the methods that describe its calls; a shell of
+    ``agentsdk._shells`` sends them.
 
     Args:
-        base_url: The agent's address, e.g. ``http://127.0.0.1:4``; a path prefix is kept.
-        token: Sent as ``Authorization: Bearer <token>`` on every request.
+        base_url: The server's address, e.g. ``http://127.0.0.1:4``; a path prefix is kept.
+        token: Sent on every request, as ``Authorization: Bearer <token>`` unless an
+            API's base class overrides ``_auth_headers``.
         timeout: Seconds, an ``httpx.Timeout``, or ``None`` for no timeout.
         max_retries: How many times a failed safe call is sent again; 0 disables retries.
-        headers: Extra headers for every request, e.g. ``{"Coder-Chat-Id": chat_id}``.
+        headers: Extra headers for every request.
 
     Raises:
         ValueError: An argument is malformed.
@@ -203,7 +189,7 @@ class BaseAgentConn:
 
     @property
     def base_url(self) -> str:
-        """The agent's address, without a trailing slash."""
+        """The server's address, without a trailing slash."""
         return str(self._base_url)
 
     @property
@@ -220,95 +206,6 @@ class BaseAgentConn:
     def is_closed(self) -> bool:
         """True once ``close()`` / ``aclose()`` was called; the client cannot be used again."""
         return self._state is _State.CLOSED
-
-    # -- calls -----------------------------------------------------------------------------
-
-    def _start_call(
-        self,
-        request: StartProcessRequest | None,
-        *,
-        command: str | None,
-        workdir: str | None,
-        env: Mapping[str, str] | None,
-        background: bool | None,
-        idempotency_key: str | None,
-    ) -> Call[StartProcessResponse]:
-        fields_given = any(
-            value is not None for value in (command, workdir, env, background, idempotency_key)
-        )
-        if request is not None:
-            if not isinstance(request, StartProcessRequest):
-                raise ValueError(
-                    f"Expected a StartProcessRequest but received {type(request).__name__}"
-                )
-            if fields_given:
-                raise ValueError("Pass a StartProcessRequest or keyword fields, not both")
-        else:
-            if not isinstance(command, str) or not command:
-                raise ValueError(f"Expected a non-empty command but received {command!r}")
-            try:
-                request = StartProcessRequest(
-                    command=command,
-                    workdir=workdir,
-                    env=dict(env) if env is not None else None,
-                    background=background,
-                    idempotency_key=idempotency_key,
-                )
-            except pydantic.ValidationError as exc:
-                raise ValueError(f"Invalid start request: {exc}") from exc
-        if request.idempotency_key is None and self._max_retries > 0:
-            # The agent runs a repeated key once, so a retry after a lost answer attaches to
-            # the first process instead of running the command a second time.
-            request = request.model_copy(update={"idempotency_key": str(uuid.uuid4())})
-        return Call(
-            method="POST",
-            path=f"{API_PREFIX}/start",
-            parse=_model_parser(StartProcessResponse),
-            body=_encode(request),
-            retry_safe=request.idempotency_key is not None,
-        )
-
-    def _list_call(self) -> Call[ListProcessesResponse]:
-        return Call(
-            method="GET", path=f"{API_PREFIX}/list", parse=_model_parser(ListProcessesResponse)
-        )
-
-    def _output_call(
-        self, id: str, *, wait: bool, timeout_ms: int | None
-    ) -> Call[ProcessOutputResponse]:
-        path = f"{process_path(id)}/output"
-        if not isinstance(wait, bool):
-            raise ValueError(f"Expected wait to be a bool but received {wait!r}")
-        if timeout_ms is not None:
-            if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms < 0:
-                raise ValueError(f"Expected timeout_ms >= 0 but received {timeout_ms!r}")
-            if not wait:
-                raise ValueError("timeout_ms bounds a wait; pass wait=True with it")
-        if not wait:
-            return Call(method="GET", path=path, parse=_model_parser(ProcessOutputResponse))
-        params: tuple[tuple[str, str], ...] = (("wait", "true"),)
-        wait_seconds = SERVER_WAIT_CAP_SECONDS
-        if timeout_ms is not None:
-            params += (("timeout_ms", str(timeout_ms)),)
-            wait_seconds = min(wait_seconds, timeout_ms / 1000)
-        return Call(
-            method="GET",
-            path=path,
-            parse=_model_parser(ProcessOutputResponse),
-            params=params,
-            wait_seconds=wait_seconds,
-        )
-
-    def _signal_call(self, id: str, signal: Signal) -> Call[None]:
-        path = f"{process_path(id)}/signal"
-        if signal not in _SIGNALS:
-            raise ValueError(f"Expected signal to be one of {_SIGNALS} but received {signal!r}")
-        return Call(
-            method="POST",
-            path=path,
-            parse=_signal_parser,
-            body=_encode(SignalProcessRequest(signal=signal)),
-        )
 
     # -- request and response ----------------------------------------------------------------
 
@@ -368,7 +265,7 @@ class BaseAgentConn:
         """Turn one attempt's outcome into the result, an exception, or a retry.
 
         Raises:
-            APIStatusError: The agent answered with an error status, not to be retried.
+            APIStatusError: The server answered with an error status, not to be retried.
             APIConnectionError: No answer, and no retry is left or allowed.
             AgentSDKError: A success answer that does not parse.
         """
@@ -412,22 +309,6 @@ class BaseAgentConn:
         return backoff_delay(retries_taken)
 
 
-def process_path(id: str) -> str:
-    """The escaped path of one process: its id is always exactly one path segment.
-
-    Raises:
-        ValueError: ``id`` is empty or not a string.
-    """
-    if not isinstance(id, str) or not id:
-        raise ValueError(f"Expected a non-empty process id but received {id!r}")
-    segment = quote(id, safe="")
-    if segment in {".", ".."}:
-        # A bare dot segment would be resolved away by URL normalisation and address
-        # another route; escaped, it reaches the agent as the (unknown) id it is.
-        segment = segment.replace(".", "%2E")
-    return f"{API_PREFIX}/{segment}"
-
-
 def backoff_delay(retries_taken: int) -> float:
     """Exponential backoff with jitter: 0.5 s, 1 s, 2 s, ... up to 8 s, minus up to 25 %."""
     base = min(INITIAL_RETRY_DELAY * 2.0**retries_taken, MAX_RETRY_DELAY)
@@ -460,13 +341,38 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
 
 
 def make_status_error(response: httpx.Response) -> APIStatusError:
-    """Build the exception for an error answer, tolerating bodies that are not the agent's."""
+    """Build the exception for an error answer, tolerating bodies that are not the API's."""
     message, detail, validations = _read_error_body(response)
     status = response.status_code
     error_type = _STATUS_ERRORS.get(status)
     if error_type is None:
         error_type = InternalServerError if status >= 500 else APIStatusError
     return error_type(message, response=response, detail=detail, validations=validations)
+
+
+def encode_json(model: pydantic.BaseModel) -> bytes:
+    """The body of a call: compact JSON with ``None`` fields left out."""
+    # Omitempty-style, like Go's encoding/json: the exact body Coder's servers expect.
+    return model.model_dump_json(exclude_none=True).encode()
+
+
+def model_parser(model: type[M]) -> Callable[[httpx.Response], M]:
+    """A ``Call.parse`` that decodes a success answer as ``model``.
+
+    The parser raises ``AgentSDKError`` for a body that does not fit the model.
+    """
+
+    def parse(response: httpx.Response) -> M:
+        try:
+            return model.model_validate_json(response.content)
+        except pydantic.ValidationError as exc:
+            request = response.request
+            raise AgentSDKError(
+                f"{request.method} {request.url}: decode response body as {model.__name__}: "
+                f"{exc.error_count()} error(s): {_first_error(exc)}"
+            ) from exc
+
+    return parse
 
 
 def _read_error_body(response: httpx.Response) -> tuple[str, str | None, list[FieldValidation]]:
@@ -495,7 +401,7 @@ def _validations(body: dict[str, object]) -> list[FieldValidation]:
         return []
     found = []
     for item in raw:
-        # One malformed entry should not hide the error the agent is reporting.
+        # One malformed entry should not hide the error the server is reporting.
         try:
             found.append(FieldValidation.model_validate(item))
         except pydantic.ValidationError:
@@ -510,31 +416,6 @@ def _is_json(content_type: str) -> bool:
 
 def _cut(text: str) -> str:
     return text if len(text) <= MAX_ERROR_DETAIL_CHARS else text[:MAX_ERROR_DETAIL_CHARS] + "..."
-
-
-def _encode(model: pydantic.BaseModel) -> bytes:
-    # Compact, omitempty-style JSON: the exact body Coder's agent expects.
-    return model.model_dump_json(exclude_none=True).encode()
-
-
-def _model_parser(model: type[M]) -> Callable[[httpx.Response], M]:
-    def parse(response: httpx.Response) -> M:
-        try:
-            return model.model_validate_json(response.content)
-        except pydantic.ValidationError as exc:
-            request = response.request
-            raise AgentSDKError(
-                f"{request.method} {request.url}: decode response body as {model.__name__}: "
-                f"{exc.error_count()} error(s): {_first_error(exc)}"
-            ) from exc
-
-    return parse
-
-
-def _signal_parser(response: httpx.Response) -> None:
-    # The agent confirms with {"message": ...}; decoding it checks we talked to an agent
-    # and not to something that answers 200 to everything.
-    _model_parser(SignalProcessResponse)(response)
 
 
 def _first_error(exc: pydantic.ValidationError) -> str:

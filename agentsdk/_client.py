@@ -3,13 +3,15 @@
 Each public method asks ``BaseAgentConn`` for a ``Call`` (arguments are checked there,
 before any I/O) and hands it to ``_request``. The constructor, closing and ``_request``,
 the only place that sends and sleeps, come from the shells in ``agentsdk._shells``. The
-two classes mirror each other line for line; all decisions live in ``agentsdk._base``.
+two classes mirror each other line for line; all decisions live in ``agentsdk._agent``
+and ``agentsdk._base``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from agentsdk._agent import BaseAgentConn
 from agentsdk._shells import AsyncShell, SyncShell
 from agentsdk.types import (
     ListProcessesResponse,
@@ -22,7 +24,7 @@ from agentsdk.types import (
 __all__ = ["AgentConn", "AsyncAgentConn"]
 
 
-class AgentConn(SyncShell):
+class AgentConn(BaseAgentConn, SyncShell):
     """A synchronous client for one agent's process API, over one pooled ``httpx.Client``.
 
     Use it as a context manager, or call ``close()`` when done; a closed client cannot be
@@ -132,7 +134,7 @@ class AgentConn(SyncShell):
         self._request(self._signal_call(id, signal))
 
 
-class AsyncAgentConn(AsyncShell):
+class AsyncAgentConn(BaseAgentConn, AsyncShell):
     """An asynchronous client for one agent's process API, over one pooled ``httpx.AsyncClient``.
 
     The same methods as ``AgentConn``, awaitable. Use it with ``async with``, or await

@@ -6,9 +6,9 @@ what only the control plane knows, such as the user's git provider token. These 
 make that second kind of call, authenticated with the agent token in the
 ``Coder-Session-Token`` header, as Coder's agent SDK does.
 
-They reuse ``BaseAgentConn`` and the shells of ``agentsdk._shells`` whole: argument checks
-before I/O, the error tree, the retry policy, the timeouts and closing behave exactly as for
-``AgentConn``; only the token header differs.
+They share ``BaseClient`` and the shells of ``agentsdk._shells`` with ``AgentConn``, not
+its process calls: argument checks before I/O, the error tree, the retry policy, the
+timeouts and closing behave exactly as for ``AgentConn``; only the token header differs.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import httpx
 import pydantic
 
-from agentsdk._base import BaseAgentConn, Call, _model_parser
+from agentsdk._base import BaseClient, Call, model_parser
 from agentsdk._shells import AsyncShell, SyncShell
 from agentsdk.types import ExternalAuthRequest, ExternalAuthResponse
 
@@ -86,7 +86,7 @@ def encode_external_auth_query(request: ExternalAuthRequest) -> str:
     return urlencode(external_auth_params(request))
 
 
-class BaseControlPlaneClient(BaseAgentConn):
+class BaseControlPlaneClient(BaseClient):
     """Configuration and pure logic shared by the sync and async control-plane clients.
 
     Args:
@@ -140,12 +140,12 @@ class BaseControlPlaneClient(BaseAgentConn):
         return Call(
             method="GET",
             path=EXTERNAL_AUTH_PATH,
-            parse=_model_parser(ExternalAuthResponse),
+            parse=model_parser(ExternalAuthResponse),
             params=external_auth_params(request),
         )
 
 
-# BaseControlPlaneClient comes first so its _auth_headers wins over BaseAgentConn's.
+# BaseControlPlaneClient comes first so its _auth_headers wins over BaseClient's.
 class ControlPlaneClient(BaseControlPlaneClient, SyncShell):
     """A synchronous client for the control plane's agent API, over one ``httpx.Client``.
 
@@ -246,7 +246,7 @@ class ControlPlaneClient(BaseControlPlaneClient, SyncShell):
         )
 
 
-# BaseControlPlaneClient comes first so its _auth_headers wins over BaseAgentConn's.
+# BaseControlPlaneClient comes first so its _auth_headers wins over BaseClient's.
 class AsyncControlPlaneClient(BaseControlPlaneClient, AsyncShell):
     """An asynchronous client for the control plane's agent API, over one ``httpx.AsyncClient``.
 

@@ -1,14 +1,16 @@
 """``SyncShell`` and ``AsyncShell``: the transport half every public client shares.
 
-A public client is an API's pure logic (``BaseAgentConn`` or a subclass of it, which
-describes calls) plus one of these shells, which owns the ``httpx`` client, sends, sleeps
-between retries and closes. Keeping the I/O here, once per flavour, lets ``AgentConn`` and
-``ControlPlaneClient`` (and their async twins) hold nothing but their public methods.
+A public client is an API's pure logic (a subclass of ``agentsdk._base.BaseClient`` that
+describes the API's calls, such as ``BaseAgentConn``) plus one of these shells, which owns
+the ``httpx`` client, sends, sleeps between retries and closes. Keeping the I/O here, once
+per flavour, lets ``AgentConn`` and ``ControlPlaneClient`` (and their async twins) hold
+nothing but their public methods.
 
-A public class lists its API base before the shell, e.g.
+The shells derive from ``BaseClient`` alone, so they carry no API's calls. A public class
+lists its API base before the shell, e.g.
 ``class ControlPlaneClient(BaseControlPlaneClient, SyncShell)``, so an API's overrides
 (such as ``_auth_headers``) come first in the method order; the shells override nothing
-of ``BaseAgentConn``.
+of ``BaseClient``.
 """
 
 from __future__ import annotations
@@ -21,15 +23,15 @@ from typing import Self, TypeVar
 import anyio
 import httpx
 
-from agentsdk._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseAgentConn, Call, Retry
+from agentsdk._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseClient, Call, Retry
 
 __all__ = ["AsyncShell", "SyncShell"]
 
 T = TypeVar("T")
 
 
-class SyncShell(BaseAgentConn):
-    """Sends a ``BaseAgentConn``'s calls over one pooled ``httpx.Client``.
+class SyncShell(BaseClient):
+    """Sends an API's calls over one pooled ``httpx.Client``.
 
     The constructor's arguments are documented on each public class (e.g. ``AgentConn``).
     An injected ``http_client`` stays the caller's; one built from ``transport`` (or the
@@ -95,8 +97,8 @@ class SyncShell(BaseAgentConn):
             retries_taken += 1
 
 
-class AsyncShell(BaseAgentConn):
-    """Sends a ``BaseAgentConn``'s calls over one pooled ``httpx.AsyncClient``.
+class AsyncShell(BaseClient):
+    """Sends an API's calls over one pooled ``httpx.AsyncClient``.
 
     The constructor's arguments are documented on each public class (e.g. ``AsyncAgentConn``).
     An injected ``http_client`` stays the caller's; one built from ``transport`` (or the

@@ -8,17 +8,15 @@ import httpx
 import pytest
 
 import agentsdk
+from agentsdk._agent import SERVER_WAIT_CAP_SECONDS, BaseAgentConn, process_path
 from agentsdk._base import (
     INITIAL_RETRY_DELAY,
     MAX_RETRY_AFTER,
     MAX_RETRY_DELAY,
-    SERVER_WAIT_CAP_SECONDS,
-    BaseAgentConn,
     Retry,
     backoff_delay,
     make_status_error,
     parse_retry_after,
-    process_path,
 )
 
 from ._data import API, BASE_URL, PROCESS_ID

@@ -13,7 +13,7 @@ import respx
 
 import agentsdk
 from agentsdk import AgentConn, StartProcessRequest
-from agentsdk._base import SERVER_WAIT_CAP_SECONDS, BaseAgentConn
+from agentsdk._agent import SERVER_WAIT_CAP_SECONDS, BaseAgentConn
 
 from ._data import (
     API,
