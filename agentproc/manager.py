@@ -220,6 +220,8 @@ class ProcessManager:
         self._settings = settings
         self._clock = clock
         self._processes: dict[str, ManagedProcess] = {}
+        # The exited subset of _processes, in the order they exited (oldest first).
+        self._exited: dict[str, ManagedProcess] = {}
         self._keys: dict[tuple[str | None, str], str] = {}
         self._lingering: set[int] = set()
         self._lingering_changed = anyio.Event()
@@ -434,6 +436,7 @@ class ProcessManager:
         # clean exit (the command's result cannot be trusted complete).
         exit_code = -1 if status < 0 or (abandoned and status == 0) else status
         process._finish(exit_code, self._clock())
+        self._exited[process.id] = process
         self._running -= 1
         if self._running == 0:
             self._all_exited.set()
@@ -520,21 +523,22 @@ class ProcessManager:
     # -- retention ----------------------------------------------------------------------
 
     def _forget_expired(self) -> None:
+        # Exits are recorded in clock order, so the oldest exited process is always first:
+        # forget from the front while it is past retention or beyond the cap.
         horizon = self._clock() - self._settings.retention_seconds
-        exited = sorted(
-            (p for p in self._processes.values() if p.exited_monotonic is not None),
-            key=lambda p: p.exited_monotonic or 0.0,
-        )
-        # Oldest first: past retention, or beyond the cap on how many exited we keep.
-        surplus = len(exited) - self._settings.max_retained
-        for index, process in enumerate(exited):
-            assert process.exited_monotonic is not None  # noqa: S101 - filtered above
-            if index >= surplus and process.exited_monotonic > horizon:
-                break
-            del self._processes[process.id]
-            key = process.request.idempotency_key
+        while self._exited:
+            oldest = next(iter(self._exited.values()))
+            assert oldest.exited_monotonic is not None  # noqa: S101 - set before it is added
+            if (
+                len(self._exited) <= self._settings.max_retained
+                and oldest.exited_monotonic > horizon
+            ):
+                return
+            del self._exited[oldest.id]
+            del self._processes[oldest.id]
+            key = oldest.request.idempotency_key
             if key is not None:
-                self._keys.pop((process.chat_id, key), None)
+                self._keys.pop((oldest.chat_id, key), None)
 
     async def _sweep_expired(self) -> None:
         while True:
