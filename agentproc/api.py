@@ -9,7 +9,7 @@ failure must be a 400 in the contract's error shape, never a framework 422.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args
 
 import anyio
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Security
@@ -378,15 +378,10 @@ def _parse_signal(body: dict[str, Any]) -> Signal:
     sig = body.get("signal", "")
     if sig == "":
         raise InvalidRequest("Signal is required.", validations=(FieldError("signal", "required"),))
-    if not isinstance(sig, str):
-        raise InvalidRequest(
-            INVALID_JSON,
-            detail="signal: Input should be a valid string",
-            validations=(FieldError("signal", "Input should be a valid string"),),
-        )
-    if sig not in ("kill", "terminate"):
+    if isinstance(sig, str) and sig not in get_args(Signal):
         raise InvalidRequest(
             f'Unsupported signal {quote(sig)}. Use "kill" or "terminate".',
             validations=(FieldError("signal", 'must be "kill" or "terminate"'),),
         )
+    # Anything else that is wrong (a number, a list) is a type error, reported as such.
     return _validate(SignalProcessRequest, body).signal
