@@ -84,22 +84,8 @@ __all__ = [
 ]
 
 # Tracebacks and reprs name the public path (agentsdk.NotFoundError), not the private module.
-for _name in (
-    "AgentConn",
-    "AsyncAgentConn",
-    "AsyncControlPlaneClient",
-    "ControlPlaneClient",
-    "APIConnectionError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AgentSDKError",
-    "AuthenticationError",
-    "BadRequestError",
-    "ConflictError",
-    "InternalServerError",
-    "NotFoundError",
-    "PayloadTooLargeError",
-    "RateLimitError",
-):
-    globals()[_name].__module__ = "agentsdk"
-del _name
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) and _obj.__module__.startswith("agentsdk._"):
+        _obj.__module__ = "agentsdk"
+del _name, _obj
