@@ -178,11 +178,7 @@ class ManagedProcess:
             output=text,
             truncated=None
             if truncation is None
-            else ProcessTruncation(
-                original_bytes=truncation.original_bytes,
-                retained_bytes=truncation.retained_bytes,
-                omitted_bytes=truncation.omitted_bytes,
-            ),
+            else ProcessTruncation.model_validate(truncation, from_attributes=True),
             running=exit_code is None,
             exit_code=exit_code,
         )
@@ -234,6 +230,9 @@ class ProcessManager:
         self._nice_delta = 0
         self._oom_text = ""
         self._wait_limiter = anyio.CapacityLimiter(max(1, settings.max_running))
+        # Found once on the agent's PATH, as Go's exec.Command does: a request's own PATH is
+        # for the command and must not make the shell itself unfindable.
+        self._shell = shutil.which("sh") or "sh"
 
     async def __aenter__(self) -> Self:
         if self._settings.reap_orphans:
@@ -358,9 +357,7 @@ class ProcessManager:
         try:
             return subprocess.Popen(
                 self._argv(request.command),
-                # Found on the agent's PATH, as Go's exec.Command does: a request's own PATH
-                # is for the command, and must not make the shell itself unfindable.
-                executable=shutil.which("sh") or "sh",
+                executable=self._shell,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
