@@ -103,26 +103,24 @@ def get_chat_id(
 ChatDep = Annotated[str | None, Depends(get_chat_id)]
 ProcessId = Annotated[str, Path(description="The process id that start returned.")]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": description}
-    for status, description in {
-        400: "The request is malformed or a field is invalid.",
-        401: "The bearer token is missing or wrong.",
-    }.items()
+ERROR_DESCRIPTIONS = {
+    400: "The request is malformed or a field is invalid.",
+    401: "The bearer token is missing or wrong.",
+    404: "No such process, or it belongs to another chat, or it was forgotten.",
+    409: "The request conflicts with the process's state.",
+    413: "The request body is too large.",
+    429: "Too many processes are running.",
+    500: "The operating system refused.",
+    503: "The agent is shutting down.",
 }
+"""What each error status means, for the OpenAPI document."""
 
 
 def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    descriptions = {
-        404: "No such process, or it belongs to another chat, or it was forgotten.",
-        409: "The request conflicts with the process's state.",
-        413: "The request body is too large.",
-        429: "Too many processes are running.",
-        500: "The operating system refused.",
-        503: "The agent is shutting down.",
-    }
-    return _ERRORS | {
-        status: {"model": ErrorResponse, "description": descriptions[status]} for status in statuses
+    # Any API call can be malformed or unauthenticated; the rest depend on the operation.
+    return {
+        status: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[status]}
+        for status in (400, 401, *statuses)
     }
 
 
