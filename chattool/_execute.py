@@ -215,7 +215,7 @@ class ExecuteTool(Tool[ExecuteArguments]):
 
         outcome = await _poll_until_exit(connection, process_id, deadline)
         if outcome.exited is not None:
-            return _completed(outcome.exited, elapsed_ms(), note)
+            return ExecuteResult.exited(outcome.exited, wall_duration_ms=elapsed_ms(), note=note)
 
         snapshot, snapshot_error = await read_snapshot(connection, process_id)
         if snapshot is not None and not snapshot.running:
@@ -228,7 +228,7 @@ class ExecuteTool(Tool[ExecuteArguments]):
                     describe_error(outcome.error),
                     exc_info=outcome.error,
                 )
-            return _completed(snapshot, elapsed_ms(), note)
+            return ExecuteResult.exited(snapshot, wall_duration_ms=elapsed_ms(), note=note)
 
         if outcome.error is None:
             error = f"command timed out after {timeout_text}"
@@ -287,15 +287,3 @@ async def _poll_until_exit(
         if not response.running:
             return _PollOutcome(exited=response)
         latest = response
-
-
-def _completed(response: ProcessOutputResponse, wall_duration_ms: int, note: str) -> ExecuteResult:
-    exit_code = response.exit_code if response.exit_code is not None else 0
-    return ExecuteResult(
-        success=exit_code == 0,
-        output=truncate_output(response.output),
-        exit_code=exit_code,
-        wall_duration_ms=wall_duration_ms,
-        truncated=response.truncated,
-        note=note,
-    )

@@ -122,13 +122,7 @@ class ProcessOutputTool(Tool[ProcessOutputArguments]):
                 running=True,
             )
         else:
-            exit_code = response.exit_code if response.exit_code is not None else 0
-            result = ExecuteResult(
-                success=exit_code == 0,
-                output=truncate_output(response.output),
-                exit_code=exit_code,
-                truncated=response.truncated,
-            )
+            result = ExecuteResult.exited(response)
         return ToolResult(result.to_json())
 
 

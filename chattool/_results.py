@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from agentsdk.types import ProcessTruncation
+from agentsdk.types import ProcessOutputResponse, ProcessTruncation
 
 __all__ = [
     "CUT_MARKER",
@@ -158,6 +158,21 @@ class ExecuteResult:
 
     running: bool = False
     """``process_output`` only: the process has not exited yet. Omitted when false."""
+
+    @classmethod
+    def exited(
+        cls, response: ProcessOutputResponse, *, wall_duration_ms: int = 0, note: str = ""
+    ) -> ExecuteResult:
+        """The result of a process that has exited: success means exit code 0."""
+        exit_code = response.exit_code if response.exit_code is not None else 0
+        return cls(
+            success=exit_code == 0,
+            output=truncate_output(response.output),
+            exit_code=exit_code,
+            wall_duration_ms=wall_duration_ms,
+            truncated=response.truncated,
+            note=note,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON-ready data, empty optional fields omitted, in Go's order."""
