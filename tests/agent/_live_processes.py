@@ -8,7 +8,6 @@ and speak raw HTTP when a request must already be inside the server before the t
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -20,22 +19,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
-
-from agentproc.cli import AgentServer
 
 __all__ = [
     "PROCESSES",
     "SAFETY_TIMEOUT_SECONDS",
     "SERVED_TOKEN",
-    "InThreadApp",
     "RawResponse",
     "ServedAgent",
     "kill_sessions",
@@ -43,7 +37,6 @@ __all__ = [
     "open_raw_get",
     "read_raw_response",
     "serve_agent",
-    "serve_app_in_thread",
     "session_of",
     "start",
     "wait_sessions_gone",
@@ -301,58 +294,3 @@ def serve_agent(*flags: str, wrapper: Sequence[str] = ()) -> Iterator[ServedAgen
                 process.wait(SAFETY_TIMEOUT_SECONDS)
         reader.join(SAFETY_TIMEOUT_SECONDS)
         process.stderr.close()
-
-
-# -- an app in this process -------------------------------------------------------------------
-
-
-class _SignallingServer(AgentServer):
-    # Tells the test thread when the lifespan ran and the socket listens, and on which loop.
-    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
-        super().__init__(config, app)
-        self.ready = threading.Event()
-        self.loop: asyncio.AbstractEventLoop | None = None
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.loop = asyncio.get_running_loop()
-        self.ready.set()
-
-
-@dataclass(frozen=True)
-class InThreadApp:
-    """An app served by uvicorn in a background thread of the test process."""
-
-    base_url: str
-    loop: asyncio.AbstractEventLoop
-
-    def call_soon(self, function: Callable[[], None]) -> None:
-        """Run ``function`` on the server's event loop (where the app's tasks live) and wait."""
-
-        async def call() -> None:
-            function()
-
-        asyncio.run_coroutine_threadsafe(call(), self.loop).result(SAFETY_TIMEOUT_SECONDS)
-
-
-@contextlib.contextmanager
-def serve_app_in_thread(app: FastAPI) -> Iterator[InThreadApp]:
-    """Serve ``app`` on 127.0.0.1 in a background thread until the block ends.
-
-    Unlike conftest's ``live_agent``, the caller keeps the app, so it can act on it directly
-    (e.g. ``agentproc.app.begin_shutdown(app)``, through :meth:`InThreadApp.call_soon`).
-    """
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = _SignallingServer(config, app)
-    thread = threading.Thread(target=server.run, name="app-in-thread", daemon=True)
-    thread.start()
-    try:
-        assert server.ready.wait(SAFETY_TIMEOUT_SECONDS), "the app did not start"
-        assert server.started, "the app did not start"
-        assert server.loop is not None
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield InThreadApp(f"http://127.0.0.1:{port}", server.loop)
-    finally:
-        server.should_exit = True
-        thread.join(SAFETY_TIMEOUT_SECONDS)
-        assert not thread.is_alive(), "the app did not stop"

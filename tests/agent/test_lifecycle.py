@@ -22,7 +22,7 @@ from agentproc.app import begin_shutdown, create_app
 from agentproc.errors import ProcessNotFound, ShuttingDown
 from agentproc.manager import ProcessManager, StartRequest
 from agentproc.settings import Settings
-from tests.conftest import LiveAgent
+from tests.conftest import LiveAgent, serve_in_thread
 
 from ._live_processes import (
     PROCESSES,
@@ -32,7 +32,6 @@ from ._live_processes import (
     open_raw_get,
     read_raw_response,
     serve_agent,
-    serve_app_in_thread,
     session_of,
     start,
     wait_sessions_gone,
@@ -316,7 +315,7 @@ def test_start_during_shutdown_answers_503() -> None:
     """Once the app began shutting down, a start answers 503 with the error body."""
     app = create_app(Settings(token=TOKEN, shutdown_grace_seconds=0.5))
     with (
-        serve_app_in_thread(app) as served,
+        serve_in_thread(app) as served,
         httpx.Client(
             base_url=served.base_url, headers={"Authorization": f"Bearer {TOKEN}"}
         ) as client,

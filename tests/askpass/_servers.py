@@ -1,17 +1,14 @@
-"""Real servers for the end-to-end test: a git remote that demands credentials, and a control plane.
+"""A real server for the end-to-end test: a git remote that demands credentials.
 
 ``git_remote`` serves bare repositories through ``git http-backend`` (CGI) on 127.0.0.1, but
 only to requests carrying the expected basic-auth credentials; others get 401 with a
 ``WWW-Authenticate: Basic`` challenge, which is what makes git run its ``GIT_ASKPASS``.
-
-``serve_app`` runs any ASGI app on uvicorn on 127.0.0.1 in a background thread.
 """
 
 from __future__ import annotations
 
 import base64
 import os
-import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -20,13 +17,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import uvicorn
-from starlette.types import ASGIApp
+__all__ = ["GitRemote", "git_remote", "isolated_git_env"]
 
-__all__ = ["GitRemote", "git_remote", "isolated_git_env", "serve_app"]
-
-STARTUP_TIMEOUT_SECONDS = 30.0
-"""Safety net only: readiness is signalled through an event."""
+STOP_TIMEOUT_SECONDS = 30.0
+"""Safety net only: the serving thread ends as soon as the server is shut down."""
 
 BACKEND_TIMEOUT_SECONDS = 60.0
 """Safety net for one ``git http-backend`` run on a one-commit repository."""
@@ -157,35 +151,4 @@ def git_remote(root: Path, *, username: str, password: str) -> Iterator[GitRemot
     finally:
         server.shutdown()
         server.server_close()
-        thread.join(STARTUP_TIMEOUT_SECONDS)
-
-
-class _ReadyServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.ready.set()
-
-
-@contextmanager
-def serve_app(app: ASGIApp) -> Iterator[str]:
-    """Run ``app`` (lifespan included) on uvicorn on 127.0.0.1; yield its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = _ReadyServer(config)
-    thread = threading.Thread(target=server.run, name="control-plane", daemon=True)
-    thread.start()
-    if not server.ready.wait(STARTUP_TIMEOUT_SECONDS) or not server.started:
-        server.should_exit = True
-        thread.join(STARTUP_TIMEOUT_SECONDS)
-        raise RuntimeError("the control plane did not start")
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(STARTUP_TIMEOUT_SECONDS)
-        if thread.is_alive():
-            raise RuntimeError("the control plane did not stop")
+        thread.join(STOP_TIMEOUT_SECONDS)

@@ -31,7 +31,8 @@ from agentproc.askpass import (
 )
 from agentsdk import ControlPlaneClient, ExternalAuthResponse
 from agentsdk._controlplane import EXTERNAL_AUTH_PATH, LISTEN_HOLD_SECONDS
-from tests.askpass._servers import isolated_git_env, serve_app
+from tests.askpass._servers import isolated_git_env
+from tests.conftest import serve_in_thread
 
 CHAT_ID = "6f0d8a52-3c1e-4b7a-9f41-2d5c0a9e7b13"
 BASE_URL = "http://control-plane.test"
@@ -438,14 +439,14 @@ def test_sdk_log_records_never_reach_gits_stderr(tmp_path: Path) -> None:
             return JSONResponse({"message": "restarting"}, status_code=503)
         return GITHUB_TOKEN
 
-    with serve_app(app) as control_plane_url:
+    with serve_in_thread(app) as control_plane:
         done = subprocess.run(
             [find_askpass_program(), "Username for 'https://github.com': "],
             cwd=tmp_path,
             env={
                 "PATH": os.environ.get("PATH", ""),
                 **isolated_git_env(),
-                "CODER_AGENT_URL": control_plane_url,
+                "CODER_AGENT_URL": control_plane.base_url,
                 "CODER_AGENT_TOKEN": "agent-token",
             },
             capture_output=True,

@@ -40,8 +40,8 @@ from chattool.gitauth import (
     WorkspaceIdentity,
     create_external_auth_router,
 )
-from tests.askpass._servers import GitRemote, git_remote, isolated_git_env, serve_app
-from tests.conftest import LiveAgent
+from tests.askpass._servers import GitRemote, git_remote, isolated_git_env
+from tests.conftest import LiveAgent, serve_in_thread
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -182,8 +182,8 @@ def control_plane(remote: GitRemote) -> Iterator[ControlPlane]:
         return await call_next(request)
 
     app.include_router(create_external_auth_router(lookup, refresher=refresher))
-    with serve_app(app) as base_url:
-        plane.base_url = base_url
+    with serve_in_thread(app) as served:
+        plane.base_url = served.base_url
         yield plane
 
 
