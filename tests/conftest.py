@@ -1,13 +1,23 @@
-"""Shared fixtures: apps, the agent among them, on uvicorn on 127.0.0.1 in a background thread."""
+"""Shared fixtures and helpers: a real agent, and other apps, on 127.0.0.1.
+
+In a background thread of the test process (:func:`serve_in_thread`, :func:`run_live_agent`,
+the ``live_agent`` fixture) or as its own ``python -m agentproc serve`` (:func:`serve_agent`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import queue
+import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,6 +31,12 @@ from agentproc.settings import Settings
 TEST_TOKEN = "test-token"
 SAFETY_TIMEOUT_SECONDS = 30.0
 """Safety net only: startup, shutdown and calls on the loop each end on an event first."""
+
+PORT_LINE = re.compile(r"process API at http://127\.0\.0\.1:(\d+)/api/v0/processes")
+"""What ``agentproc serve`` logs once it listens; the OS picks the port (``--port 0``)."""
+
+SERVED_TOKEN = "served-token"
+"""The bearer token of agents started by :func:`serve_agent` unless a test picks its own."""
 
 
 @pytest.fixture
@@ -125,6 +141,110 @@ def run_live_agent(settings: Settings) -> Iterator[LiveAgent]:
         yield LiveAgent(
             served.base_url, settings.token, settings, open_requests=served.open_requests
         )
+
+
+@dataclass
+class ServedAgent:
+    """``python -m agentproc serve`` running as a child of the test."""
+
+    process: subprocess.Popen[str]
+    base_url: str
+    token: str
+    log: list[str] = field(default_factory=list)
+    """Every line the agent wrote so far, stdout (the access log) and stderr interleaved."""
+
+    @property
+    def pid(self) -> int:
+        """The agent's process id."""
+        return self.process.pid
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The Authorization header for this agent."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def client(self) -> httpx.Client:
+        """A plain httpx client for this agent, authenticated."""
+        return httpx.Client(
+            base_url=self.base_url, headers=self.headers, timeout=SAFETY_TIMEOUT_SECONDS
+        )
+
+    def log_text(self, last: int | None = None) -> str:
+        """The agent's log as one string, or only its ``last`` lines, for failure messages."""
+        return "".join(self.log if last is None else self.log[-last:])
+
+    def memory_kib(self, field_name: str) -> int:
+        """A memory figure of the agent from ``/proc/<pid>/status`` (e.g. VmRSS, VmHWM)."""
+        for line in Path("/proc", str(self.pid), "status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name == field_name:
+                return int(value.split()[0])
+        raise AssertionError(f"{field_name} missing from /proc/{self.pid}/status")
+
+    def stop(self) -> int:
+        """SIGTERM the agent and wait for it to exit; returns its exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(SAFETY_TIMEOUT_SECONDS)
+
+
+def _pump_log(stream: Iterator[str], lines: list[str], ports: queue.Queue[int | None]) -> None:
+    # Keeps draining the agent's output so a full pipe never blocks its logging.
+    for line in stream:
+        lines.append(line)
+        match = PORT_LINE.search(line)
+        if match:
+            ports.put(int(match.group(1)))
+    ports.put(None)
+
+
+@contextmanager
+def serve_agent(
+    *flags: str, token: str = SERVED_TOKEN, wrapper: Sequence[str] = ()
+) -> Iterator[ServedAgent]:
+    """Run ``python -m agentproc serve --port 0`` with ``flags`` until the block ends.
+
+    Use it when a test needs the agent's own signals, exit status, memory or descriptors;
+    :func:`run_live_agent` is lighter otherwise.
+
+    Args:
+        flags: extra command-line flags for ``serve`` (e.g. ``--workdir``, ``--log-level``).
+        token: the bearer token the agent requires.
+        wrapper: a command that execs the agent (e.g. ``setpriv`` dropping capabilities).
+    """
+    argv = [sys.executable, "-m", "agentproc", "serve", "--port", "0", "--token", token]
+    process = subprocess.Popen(
+        [*wrapper, *argv, *flags],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    ports: queue.Queue[int | None] = queue.Queue()
+    reader = threading.Thread(
+        target=_pump_log, args=(process.stdout, lines, ports), name="agent-log", daemon=True
+    )
+    reader.start()
+    try:
+        try:
+            port = ports.get(timeout=SAFETY_TIMEOUT_SECONDS)
+        except queue.Empty:
+            port = None
+        assert port is not None, "the agent did not start:\n" + "".join(lines)
+        yield ServedAgent(process, f"http://127.0.0.1:{port}", token, lines)
+    finally:
+        if process.poll() is None:
+            # Not stopped by the test (or it failed midway): SIGTERM lets the agent stop its
+            # processes before it goes, and the log is complete once the reader is joined.
+            process.terminate()
+            try:
+                process.wait(SAFETY_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(SAFETY_TIMEOUT_SECONDS)
+        reader.join(SAFETY_TIMEOUT_SECONDS)
+        process.stdout.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,9 @@
 """Helpers for end-to-end tests that watch real processes.
 
 They read ``/proc`` on their own (not through ``agentproc.sessions``) so the agent's cleanup
-is checked by code that does not share its assumptions; run the agent as a separate
-``python -m agentproc serve`` process when a test needs its signals, exit status or memory;
-and speak raw HTTP when a request must already be inside the server before the test acts.
+is checked by code that does not share its assumptions, and speak raw HTTP when a request
+must already be inside the server before the test acts. An agent in a process of its own,
+for its signals, exit status or memory, is ``tests.conftest.serve_agent``.
 """
 
 from __future__ import annotations
@@ -11,16 +11,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
-import re
 import signal
 import socket
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +24,11 @@ import httpx
 __all__ = [
     "PROCESSES",
     "SAFETY_TIMEOUT_SECONDS",
-    "SERVED_TOKEN",
     "RawResponse",
-    "ServedAgent",
     "kill_sessions",
     "leftovers",
     "open_raw_get",
     "read_raw_response",
-    "serve_agent",
     "session_of",
     "start",
     "wait_sessions_gone",
@@ -50,12 +42,6 @@ SAFETY_TIMEOUT_SECONDS = 30.0
 
 POLL_SECONDS = 0.01
 """Cadence of the bounded polls (first output line, kernel reaping): short, so tests stay fast."""
-
-PORT_LINE = re.compile(r"process API at http://127\.0\.0\.1:(\d+)/api/v0/processes")
-"""What ``agentproc serve`` logs once it listens; the OS picks the port (``--port 0``)."""
-
-SERVED_TOKEN = "served-token"
-"""The bearer token of agents started by :func:`serve_agent`."""
 
 
 # -- /proc ----------------------------------------------------------------------------------
@@ -204,93 +190,3 @@ def read_raw_response(sock: socket.socket, timeout: float = SAFETY_TIMEOUT_SECON
     status = int(head.split(b" ", 2)[1])
     assert b"transfer-encoding: chunked" not in head.lower(), head
     return RawResponse(status=status, body=json.loads(body))
-
-
-# -- an agent in its own process --------------------------------------------------------------
-
-
-@dataclass
-class ServedAgent:
-    """``python -m agentproc serve`` running as a child of the test."""
-
-    process: subprocess.Popen[str]
-    base_url: str
-    token: str
-    log: list[str] = field(default_factory=list)
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """The Authorization header for this agent."""
-        return {"Authorization": f"Bearer {self.token}"}
-
-    def client(self) -> httpx.Client:
-        """A plain httpx client for this agent, authenticated."""
-        return httpx.Client(
-            base_url=self.base_url, headers=self.headers, timeout=SAFETY_TIMEOUT_SECONDS
-        )
-
-    def memory_kib(self, field_name: str) -> int:
-        """A memory figure of the server from ``/proc/<pid>/status`` (e.g. VmRSS, VmHWM)."""
-        for line in Path("/proc", str(self.process.pid), "status").read_text().splitlines():
-            name, _, value = line.partition(":")
-            if name == field_name:
-                return int(value.split()[0])
-        raise AssertionError(f"{field_name} missing from /proc/{self.process.pid}/status")
-
-    def stop(self) -> int:
-        """SIGTERM the server and wait for it to exit; returns its exit status."""
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(SAFETY_TIMEOUT_SECONDS)
-
-
-def _pump_log(stream: Iterator[str], lines: list[str], ports: queue.Queue[int | None]) -> None:
-    # Keeps draining the server's log so a full pipe never blocks its logging.
-    for line in stream:
-        lines.append(line)
-        match = PORT_LINE.search(line)
-        if match:
-            ports.put(int(match.group(1)))
-    ports.put(None)
-
-
-@contextlib.contextmanager
-def serve_agent(*flags: str, wrapper: Sequence[str] = ()) -> Iterator[ServedAgent]:
-    """Run ``python -m agentproc serve --port 0`` with ``flags`` until the block ends.
-
-    Args:
-        flags: extra command-line flags for ``serve``.
-        wrapper: a command that execs the server (e.g. ``setpriv`` dropping capabilities).
-    """
-    argv = [sys.executable, "-m", "agentproc", "serve", "--port", "0", "--token", SERVED_TOKEN]
-    process = subprocess.Popen(
-        [*wrapper, *argv, *flags],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    lines: list[str] = []
-    ports: queue.Queue[int | None] = queue.Queue()
-    reader = threading.Thread(
-        target=_pump_log, args=(process.stderr, lines, ports), name="agent-log", daemon=True
-    )
-    reader.start()
-    try:
-        try:
-            port = ports.get(timeout=SAFETY_TIMEOUT_SECONDS)
-        except queue.Empty:
-            port = None
-        assert port is not None, "the agent did not start:\n" + "".join(lines)
-        yield ServedAgent(process, f"http://127.0.0.1:{port}", SERVED_TOKEN, lines)
-    finally:
-        if process.poll() is None:
-            # A test failed midway: let the agent stop its processes before it goes.
-            process.terminate()
-            try:
-                process.wait(SAFETY_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(SAFETY_TIMEOUT_SECONDS)
-        reader.join(SAFETY_TIMEOUT_SECONDS)
-        process.stderr.close()

@@ -22,7 +22,7 @@ from agentproc.app import begin_shutdown, create_app
 from agentproc.errors import ProcessNotFound, ShuttingDown
 from agentproc.manager import ProcessManager, StartRequest
 from agentproc.settings import Settings
-from tests.conftest import LiveAgent, serve_in_thread
+from tests.conftest import LiveAgent, serve_agent, serve_in_thread
 
 from ._live_processes import (
     PROCESSES,
@@ -31,7 +31,6 @@ from ._live_processes import (
     leftovers,
     open_raw_get,
     read_raw_response,
-    serve_agent,
     session_of,
     start,
     wait_sessions_gone,
@@ -338,7 +337,7 @@ def test_sigterm_ends_every_session_and_the_agent_exits_zero() -> None:
                 )
             assert set(leftovers(sessions)) == set(sessions)
             status = agent.stop()
-            log = "".join(agent.log)
+            log = agent.log_text()
         assert status == 0, log
         # Strict: the agent reaps before it exits, so nothing may be left even for a moment.
         assert leftovers(sessions) == {}, log
@@ -387,7 +386,7 @@ def test_sigterm_gives_children_of_exited_shells_the_same_grace(tmp_path: Path) 
                 assert output(client, process_id, wait=True)["exit_code"] == 0
             assert set(leftovers(sessions)) == set(sessions)
             status = agent.stop()
-            log = "".join(agent.log)
+            log = agent.log_text()
         assert status == 0, log
         assert marker.read_text() == "TERM\n", log
         assert leftovers(sessions) == {}, log

@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from agentproc.settings import Settings
-from tests.conftest import LiveAgent
+from tests.conftest import LiveAgent, serve_agent
 
-from ._live_processes import PROCESSES, serve_agent, start
+from ._live_processes import PROCESSES, start
 
 pytestmark = pytest.mark.e2e
 
@@ -187,7 +187,7 @@ def test_an_adjustment_the_agent_may_not_make_leaves_no_noise_in_the_output() ->
     flags = ("--nice", str(current_nice - 5), "--oom-score-adj", str(int(current_oom) - 500))
     with serve_agent(*flags, wrapper=wrapper) as agent, agent.client() as client:
         body = output(client, start(client, PRIORITY_REPORT), wait=True)
-        log = "".join(agent.log)
+        log = agent.log_text()
     oom, nice, session, pid, *rest = str(body["output"]).split("\n")
     # The agent's own values, inherited from this process: the adjustment could not apply.
     assert (oom, nice) == (current_oom, str(current_nice)), log

@@ -10,11 +10,6 @@ from __future__ import annotations
 
 import collections
 import os
-import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.conftest import ServedAgent, serve_agent
 
 API = "/api/v0/processes"
 TOKEN = "leak-token"
@@ -36,14 +33,11 @@ CONCURRENCY = 16
 FORKING_COMMAND = "sleep 300 & sleep 300"
 """A shell with a background child: the kill must reach both, and the orphan be reaped."""
 
-PORT_LINE = re.compile(r"process API at http://127\.0\.0\.1:(\d+)/api/v0/processes")
-"""What ``agentproc serve`` logs once it listens; ``--port 0`` lets the OS pick the port."""
-
 WAIT_MS = 60_000
 """Safety net for the wait=true read after a kill; the answer comes as soon as it exits."""
 
 SAFETY_TIMEOUT_SECONDS = 30.0
-"""Safety net for startup, shutdown and settling; every wait ends on its condition first."""
+"""Safety net for settling; every wait ends on its condition first."""
 
 SETTLE_POLL_SECONDS = 0.01
 """Cadence of the bounded checks below: the agent reaps orphans on its own schedule and
@@ -116,84 +110,16 @@ def _settle(condition: Callable[[], bool]) -> bool:
     return True
 
 
-class ServedAgent:
-    """``python -m agentproc serve`` in a child process, with its log drained in a thread."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "agentproc",
-                "serve",
-                "--port",
-                "0",
-                "--token",
-                TOKEN,
-                "--workdir",
-                str(workdir),
-                "--log-level",
-                "info",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.log: collections.deque[str] = collections.deque(maxlen=LOG_LINES_KEPT)
-        self._port: int | None = None
-        self._listening = threading.Event()
-        # The agent logs every start and exit; an undrained pipe would block it.
-        self._drain = threading.Thread(target=self._read_log, name="agent-log", daemon=True)
-        self._drain.start()
-
-    def _read_log(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.log.append(line)
-            if self._port is None and (match := PORT_LINE.search(line)):
-                self._port = int(match.group(1))
-                self._listening.set()
-        self._listening.set()  # the agent exited; let the waiter see it
-
-    @property
-    def pid(self) -> int:
-        """The agent's process id."""
-        return self.process.pid
-
-    def base_url(self) -> str:
-        """Wait for the agent to listen; its URL."""
-        self._listening.wait(SAFETY_TIMEOUT_SECONDS)
-        assert self._port is not None, "the agent did not start:\n" + self.logs()
-        return f"http://127.0.0.1:{self._port}"
-
-    def logs(self) -> str:
-        """The agent's last log lines."""
-        return "".join(self.log)
-
-    def stop(self) -> int:
-        """SIGTERM the agent and wait for it; its exit status."""
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(SAFETY_TIMEOUT_SECONDS)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-            self._drain.join(SAFETY_TIMEOUT_SECONDS)
-            assert self.process.stderr is not None
-            self.process.stderr.close()
-
-
 @pytest.fixture
 def agent(tmp_path: Path) -> Iterator[ServedAgent]:
     """An agent in its own process, stopped (and checked to stop cleanly) afterwards."""
-    served = ServedAgent(tmp_path)
-    try:
-        yield served
-    finally:
-        status = served.stop()
-    assert status == 0, served.logs()
+    flags = ("--workdir", str(tmp_path), "--log-level", "info")
+    with serve_agent(*flags, token=TOKEN) as served:
+        try:
+            yield served
+        finally:
+            status = served.stop()
+    assert status == 0, served.log_text(LOG_LINES_KEPT)
 
 
 def _cycle(client: httpx.Client, server_pid: int) -> set[int]:
@@ -216,14 +142,13 @@ def _cycle(client: httpx.Client, server_pid: int) -> set[int]:
 
 def test_start_kill_cycles_leave_no_process_zombie_or_descriptor(agent: ServedAgent) -> None:
     """500 start/kill cycles of `sleep & sleep`, 16 at a time, leave no process and no new fd."""
-    base_url = agent.base_url()
     fds_before = _open_fds(agent.pid)
 
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     with (
         httpx.Client(
-            base_url=base_url,
-            headers={"Authorization": f"Bearer {TOKEN}"},
+            base_url=agent.base_url,
+            headers=agent.headers,
             limits=limits,
             timeout=SAFETY_TIMEOUT_SECONDS * 2,
         ) as client,
@@ -241,8 +166,9 @@ def test_start_kill_cycles_leave_no_process_zombie_or_descriptor(agent: ServedAg
         lambda: not _descendants(agent.pid, _processes()) and _open_fds(agent.pid) == fds_before
     )
     table = _processes()
+    log = agent.log_text(LOG_LINES_KEPT)
     left = [p for p in table.values() if p.session in shells]
-    assert left == [], f"{len(left)} left in the commands' sessions\n{agent.logs()}"
+    assert left == [], f"{len(left)} left in the commands' sessions\n{log}"
     descendants = _descendants(agent.pid, table)
-    assert descendants == [], f"{len(descendants)} left under the agent\n{agent.logs()}"
-    assert settled, f"{fds_before} fds before, {_open_fds(agent.pid)} now\n{agent.logs()}"
+    assert descendants == [], f"{len(descendants)} left under the agent\n{log}"
+    assert settled, f"{fds_before} fds before, {_open_fds(agent.pid)} now\n{log}"
