@@ -28,7 +28,9 @@ __all__ = [
     "kill_sessions",
     "leftovers",
     "open_raw_get",
+    "output",
     "read_raw_response",
+    "send",
     "session_of",
     "start",
     "wait_sessions_gone",
@@ -122,11 +124,28 @@ def _wait_all_exited(sessions: Sequence[int]) -> dict[int, list[tuple[int, str]]
 
 
 def start(client: httpx.Client, command: str, **fields: Any) -> str:
-    """Start ``command`` and return its process id, failing on anything but 200."""
+    """Start ``command`` as a new process and return its id, failing on anything else."""
     response = client.post(f"{PROCESSES}/start", json={"command": command, **fields})
     assert response.status_code == 200, response.text
-    process_id: str = response.json()["id"]
+    body = response.json()
+    assert body["started"] is True
+    process_id: str = body["id"]
     return process_id
+
+
+def output(client: httpx.Client, process_id: str, *, wait: bool = False) -> dict[str, object]:
+    """The output endpoint's body, failing on anything but 200 or invalid JSON."""
+    params = {"wait": "true"} if wait else {}
+    response = client.get(f"{PROCESSES}/{process_id}/output", params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+def send(client: httpx.Client, process_id: str, sig: str) -> None:
+    """Signal a process through the API, failing on anything but 200."""
+    response = client.post(f"{PROCESSES}/{process_id}/signal", json={"signal": sig})
+    assert response.status_code == 200, response.text
 
 
 def session_of(client: httpx.Client, process_id: str) -> int:

@@ -21,6 +21,8 @@ import pytest
 from agentproc.settings import Settings
 from tests.conftest import LiveAgent
 
+from ._live_processes import start
+
 API = "/api/v0/processes"
 WAIT = {"wait": "true", "timeout_ms": "60000"}
 """Waits are bounded by the server's cap anyway; 60 s is only a safety net."""
@@ -33,16 +35,6 @@ def client(live_agent: LiveAgent) -> Iterator[httpx.Client]:
     """An authenticated client for the shared agent."""
     with live_agent.client() as c:
         yield c
-
-
-def start(client: httpx.Client, command: str, **fields: Any) -> str:
-    """Start a command, assert success, return its id."""
-    response = client.post(f"{API}/start", json={"command": command, **fields})
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["started"] is True
-    process_id: str = body["id"]
-    return process_id
 
 
 def finish(client: httpx.Client, process_id: str) -> dict[str, Any]:

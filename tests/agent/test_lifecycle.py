@@ -9,8 +9,7 @@ from __future__ import annotations
 import shlex
 import signal
 import sys
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -30,7 +29,9 @@ from ._live_processes import (
     kill_sessions,
     leftovers,
     open_raw_get,
+    output,
     read_raw_response,
+    send,
     session_of,
     start,
     wait_sessions_gone,
@@ -68,28 +69,6 @@ FORKING_COMMANDS = {
 group but not the session."""
 
 AgentFactory = Callable[[Settings], AbstractContextManager[LiveAgent]]
-
-
-@pytest.fixture
-def chat_client(live_agent: LiveAgent) -> Iterator[httpx.Client]:
-    """A client of the shared agent in a fresh chat, so listings see only this test's work."""
-    with live_agent.client(headers={"Coder-Chat-Id": str(uuid.uuid4())}) as client:
-        yield client
-
-
-def output(client: httpx.Client, process_id: str, *, wait: bool = False) -> dict[str, object]:
-    """The output endpoint's body, failing on anything but 200."""
-    params = {"wait": "true"} if wait else {}
-    response = client.get(f"{PROCESSES}/{process_id}/output", params=params)
-    assert response.status_code == 200, response.text
-    body: dict[str, object] = response.json()
-    return body
-
-
-def send(client: httpx.Client, process_id: str, sig: str) -> None:
-    """Signal a process through the API, failing on anything but 200."""
-    response = client.post(f"{PROCESSES}/{process_id}/signal", json={"signal": sig})
-    assert response.status_code == 200, response.text
 
 
 # -- signals through the API -------------------------------------------------------------------

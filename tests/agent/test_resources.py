@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 from agentproc.settings import Settings
 from tests.conftest import LiveAgent, serve_agent
 
-from ._live_processes import PROCESSES, start
+from ._live_processes import PROCESSES, output, send, start
 
 pytestmark = pytest.mark.e2e
 
@@ -44,28 +43,6 @@ HEALTH_CHECKS = 20
 def marker(omitted: int) -> str:
     """The omission marker exactly as the buffer spec spells it."""
     return f"\n\n... [omitted {omitted} bytes] ...\n\n"
-
-
-def output(client: httpx.Client, process_id: str, *, wait: bool = False) -> dict[str, object]:
-    """The output endpoint's body, failing on anything but 200 or invalid JSON."""
-    params = {"wait": "true"} if wait else {}
-    response = client.get(f"{PROCESSES}/{process_id}/output", params=params)
-    assert response.status_code == 200, response.text
-    body: dict[str, object] = response.json()
-    return body
-
-
-def kill(client: httpx.Client, process_id: str) -> None:
-    """SIGKILL a process's group through the API."""
-    response = client.post(f"{PROCESSES}/{process_id}/signal", json={"signal": "kill"})
-    assert response.status_code == 200, response.text
-
-
-@pytest.fixture
-def chat_client(live_agent: LiveAgent) -> Iterator[httpx.Client]:
-    """A client of the shared agent in a fresh chat, so listings see only this test's work."""
-    with live_agent.client(headers={"Coder-Chat-Id": str(uuid.uuid4())}) as client:
-        yield client
 
 
 # -- memory and the event loop ---------------------------------------------------------------
@@ -108,7 +85,7 @@ def test_liveness_answers_while_many_commands_flood_their_pipes(
         assert all(output(chat_client, w)["running"] is True for w in writers)
     finally:
         for writer in writers:
-            kill(chat_client, writer)
+            send(chat_client, writer, "kill")
     for writer in writers:
         body = output(chat_client, writer, wait=True)
         assert (body["running"], body["exit_code"]) == (False, -1)
@@ -142,12 +119,12 @@ def test_running_process_cap_answers_429_until_a_process_ends(
         assert retry.status_code == 200
         assert retry.json() == {"id": second, "started": False, "attached": True}
 
-        kill(client, first)
+        send(client, first, "kill")
         assert output(client, first, wait=True)["running"] is False
         third = start(client, "sleep 300")
         assert third not in {first, second}
         for process_id in (second, third):
-            kill(client, process_id)
+            send(client, process_id, "kill")
 
 
 # -- niceness and OOM score ----------------------------------------------------------------
