@@ -2,8 +2,9 @@
 
 ``AgentConn`` (sync) and ``AsyncAgentConn`` (async) drive an agent; the wire models and the
 error tree are importable from here. ``ControlPlaneClient`` and ``AsyncControlPlaneClient``
-make the agent's own calls to its control plane (git credentials). Modules whose names start
-with ``_`` are private.
+make the agent's own calls to its control plane (git credentials); ``EXTERNAL_AUTH_PATH``,
+``SESSION_TOKEN_HEADER`` and ``LISTEN_HOLD_SECONDS`` are the wire facts both ends of that call
+share. Modules whose names start with ``_`` are private.
 
 Every error the SDK raises for a call that reached I/O is an ``AgentSDKError``::
 
@@ -23,6 +24,9 @@ from agentsdk._chat import CHAT_ID_HEADER as CHAT_ID_HEADER
 from agentsdk._chat import parse_chat_id as parse_chat_id
 from agentsdk._client import AgentConn as AgentConn
 from agentsdk._client import AsyncAgentConn as AsyncAgentConn
+from agentsdk._controlplane import EXTERNAL_AUTH_PATH as EXTERNAL_AUTH_PATH
+from agentsdk._controlplane import LISTEN_HOLD_SECONDS as LISTEN_HOLD_SECONDS
+from agentsdk._controlplane import SESSION_TOKEN_HEADER as SESSION_TOKEN_HEADER
 from agentsdk._controlplane import AsyncControlPlaneClient as AsyncControlPlaneClient
 from agentsdk._controlplane import ControlPlaneClient as ControlPlaneClient
 from agentsdk._exceptions import AgentSDKError as AgentSDKError
@@ -52,6 +56,9 @@ from agentsdk.types import StartProcessResponse as StartProcessResponse
 
 __all__ = [
     "CHAT_ID_HEADER",
+    "EXTERNAL_AUTH_PATH",
+    "LISTEN_HOLD_SECONDS",
+    "SESSION_TOKEN_HEADER",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
