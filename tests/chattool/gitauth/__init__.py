@@ -1,0 +1,1 @@
+"""chattool.gitauth: the control plane's external-auth route, its refresher and in-memory stores."""
