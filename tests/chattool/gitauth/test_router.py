@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Literal
 
 import anyio
-import anyio.lowlevel
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -20,7 +20,6 @@ from agentsdk.types import ExternalAuthResponse
 from chattool.gitauth import (
     EXTERNAL_AUTH_PATH,
     REFRESH_SCHEDULE,
-    ExternalAuthProvider,
     GitRef,
     GitRefresher,
     InMemoryChatStore,
@@ -29,46 +28,20 @@ from chattool.gitauth import (
     WorkspaceIdentity,
     create_external_auth_router,
 )
+from tests.chattool.gitauth._data import (
+    AGENT_TOKEN,
+    CHAT_A,
+    CHAT_B,
+    OTHER_WORKSPACE_CHAT,
+    SAFETY_TIMEOUT,
+    WORKSPACE,
+    make_lookup,
+    make_store,
+    no_sleep,
+)
 from tests.sdk._asgi import lifespan_running
 
 pytestmark = pytest.mark.anyio
-
-AGENT_TOKEN = "agent-token"
-WORKSPACE = WorkspaceIdentity(workspace_id="ws-1", owner_id="alice")
-CHAT_A = "11111111-1111-4111-8111-111111111111"
-CHAT_B = "22222222-2222-4222-8222-222222222222"
-OTHER_WORKSPACE_CHAT = "33333333-3333-4333-8333-333333333333"
-GITHUB = ExternalAuthProvider(id="github", url_pattern=r"^https://github\.com", type="github")
-GITLAB = ExternalAuthProvider(id="gitlab", url_pattern=r"^https://gitlab\.com", type="gitlab")
-SAFETY_TIMEOUT = 10.0
-"""Only a net: every wait below ends on an event."""
-
-
-def make_lookup() -> InMemoryTokenLookup:
-    """Alice's workspace with a GitHub and a GitLab token, and a provider she has no token for."""
-    return InMemoryTokenLookup(
-        agents={AGENT_TOKEN: WORKSPACE},
-        providers=[
-            GITHUB,
-            GITLAB,
-            ExternalAuthProvider(id="bitbucket", url_pattern="bitbucket", auth_url="https://a"),
-        ],
-        tokens={("alice", "github"): "gho_x", ("alice", "gitlab"): "glpat"},
-    )
-
-
-def make_store() -> InMemoryChatStore:
-    """Two chats on the workspace and one on another workspace."""
-    store = InMemoryChatStore()
-    store.add_chat(CHAT_A, "ws-1")
-    store.add_chat(CHAT_B, "ws-1")
-    store.add_chat(OTHER_WORKSPACE_CHAT, "ws-2")
-    return store
-
-
-async def no_sleep(seconds: float) -> None:
-    """Yield to the loop without waiting."""
-    await anyio.lowlevel.checkpoint()
 
 
 @dataclass
@@ -188,6 +161,115 @@ async def test_no_matching_provider_is_404_and_refreshes_nothing(
     assert response.status_code == 404
     assert "https://example.com" in response.json()["message"]
     assert control_plane.store.status(CHAT_A).stale_marks == 0
+
+
+ERROR_ANSWERS = [
+    pytest.param(
+        {"match": "x"},
+        None,
+        401,
+        b'{"message":"Missing agent token: send it in the Coder-Session-Token header."}',
+        id="missing-token",
+    ),
+    pytest.param(
+        {"match": "x"}, "stolen", 401, b'{"message":"Invalid agent token."}', id="unknown-token"
+    ),
+    pytest.param(
+        {"match": "", "id": ""},
+        AGENT_TOKEN,
+        400,
+        b"{\"message\":\"Either 'match' or 'id' must be given.\"}",
+        id="neither",
+    ),
+    pytest.param(
+        {"match": "https://github.com", "id": "github"},
+        AGENT_TOKEN,
+        400,
+        b"{\"message\":\"'match' and 'id' cannot be given together.\"}",
+        id="both",
+    ),
+    pytest.param(
+        {"match": "https://example.com", "id": ""},
+        AGENT_TOKEN,
+        404,
+        b'{"message":"No external auth provider matches \'https://example.com\'.",'
+        b'"detail":"Configure a provider for this host, or use git\'s own credentials."}',
+        id="no-provider",
+    ),
+]
+
+
+@pytest.mark.parametrize(("params", "token", "status", "body"), ERROR_ANSWERS)
+async def test_each_refusal_is_sent_in_the_error_shape_byte_for_byte(
+    control_plane: ControlPlane, params: dict[str, str], token: str | None, status: int, body: bytes
+) -> None:
+    """Status, message and detail of every refusal, exactly as clients have always read them."""
+    headers = {} if token is None else {"Coder-Session-Token": token}
+    response = await control_plane.client.get(EXTERNAL_AUTH_PATH, params=params, headers=headers)
+    assert (response.status_code, response.content) == (status, body)
+    assert response.headers["content-type"] == "application/json"
+
+
+class BrokenLookup(InMemoryTokenLookup):
+    """A token lookup whose backing database fails at the step ``failing`` names."""
+
+    def __init__(self, failing: Literal["agent", "provider"]) -> None:
+        base = make_lookup()
+        super().__init__(agents=base.agents, providers=base.providers, tokens=base.tokens)
+        self.failing = failing
+
+    async def workspace_for_agent_token(self, token: str) -> WorkspaceIdentity | None:
+        if self.failing == "agent":
+            raise ConnectionError("agents table unreachable")
+        return await super().workspace_for_agent_token(token)
+
+    async def external_auth(
+        self, workspace: WorkspaceIdentity, *, match: str, provider_id: str
+    ) -> ExternalAuthResponse | None:
+        if self.failing == "provider":
+            raise ConnectionError("tokens table unreachable")
+        return await super().external_auth(workspace, match=match, provider_id=provider_id)
+
+
+@pytest.mark.parametrize(
+    ("failing", "body", "logged"),
+    [
+        (
+            "agent",
+            b'{"message":"Failed to look up the agent token.","detail":"agents table unreachable"}',
+            "Agent token lookup failed",
+        ),
+        (
+            "provider",
+            b'{"message":"Failed to look up the external auth token.",'
+            b'"detail":"tokens table unreachable"}',
+            "External auth lookup failed for 'https://github.com'",
+        ),
+    ],
+)
+async def test_a_failing_lookup_is_500_with_its_cause_and_logged(
+    failing: Literal["agent", "provider"],
+    body: bytes,
+    logged: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The lookup's failure reaches the caller as the detail and the log at error level."""
+    app = FastAPI()
+    refresher = GitRefresher(make_store())
+    app.include_router(create_external_auth_router(BrokenLookup(failing), refresher=refresher))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://cp.test"
+    ) as client:
+        with caplog.at_level(logging.ERROR, logger="chattool.gitauth"):
+            response = await client.get(
+                EXTERNAL_AUTH_PATH,
+                params={"match": "https://github.com", "chat_id": CHAT_A},
+                headers={"Coder-Session-Token": AGENT_TOKEN},
+            )
+    assert (response.status_code, response.content) == (500, body)
+    errors = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert [record.getMessage() for record in errors] == [logged]
+    assert errors[0].exc_info is not None
 
 
 # -- answers --------------------------------------------------------------------------------
@@ -429,59 +511,6 @@ async def test_refreshing_stops_once_the_chat_has_a_pull_request(
 # -- failures are logged, never dropped -----------------------------------------------------
 
 
-class FailingStore(InMemoryChatStore):
-    """Chat A cannot be marked stale and chat B cannot be refreshed."""
-
-    async def mark_stale(self, chat_id: str, *, branch: str, origin: str) -> None:
-        if chat_id == CHAT_A:
-            raise ConnectionError("event write failed")
-        await super().mark_stale(chat_id, branch=branch, origin=origin)
-
-    async def refresh_diff_status(self, chat_id: str) -> bool:
-        if chat_id == CHAT_B:
-            raise ConnectionError("provider API down")
-        return await super().refresh_diff_status(chat_id)
-
-
-async def test_store_failures_are_logged_at_error_level_and_the_job_goes_on(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """Both failures are logged with what failed; the other chat's work still happens."""
-    store = FailingStore()
-    store.add_chat(CHAT_A, "ws-1")
-    store.add_chat(CHAT_B, "ws-1")
-    refresher = GitRefresher(store, schedule=(0.0, 0.0), sleep=no_sleep)
-    with caplog.at_level(logging.ERROR, logger="chattool.gitauth"):
-        report = await refresher.run(GitRef("ws-1", "main", "o", None))
-    assert report.errors == (
-        f"mark chat {CHAT_A} stale: event write failed",
-        f"refresh the git status of chat {CHAT_B}: provider API down",
-        f"refresh the git status of chat {CHAT_B}: provider API down",
-    )
-    messages = [record.getMessage() for record in caplog.records if record.levelname == "ERROR"]
-    assert f"Failed to mark chat {CHAT_A} stale: event write failed" in messages
-    assert store.status(CHAT_B).stale_marks == 1
-    assert store.status(CHAT_A).refreshes == 2
-
-
-class UnlistableStore(InMemoryChatStore):
-    """The chat list itself cannot be read."""
-
-    async def workspace_chats(self, workspace_id: str) -> Sequence[str]:
-        raise TimeoutError("database timeout")
-
-
-async def test_a_failing_chat_list_is_logged_and_ends_the_job(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """Nothing can be refreshed without the list; the failure is logged at error level."""
-    refresher = GitRefresher(UnlistableStore(), sleep=no_sleep)
-    with caplog.at_level(logging.ERROR, logger="chattool.gitauth"):
-        report = await refresher.run(GitRef("ws-1", chat_id=CHAT_A))
-    assert report.errors == ("list the chats of workspace ws-1: database timeout",)
-    assert "Failed to list the chats of workspace ws-1" in caplog.text
-
-
 async def test_a_token_answer_without_a_running_refresher_is_still_given_and_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -501,23 +530,6 @@ async def test_a_token_answer_without_a_running_refresher_is_still_given_and_log
             )
     assert response.json()["access_token"] == "gho_x"
     assert "GitRefresher is not running" in caplog.text
-
-
-async def test_refresher_exit_cancels_unfinished_jobs() -> None:
-    """Leaving the refresher abandons a job still waiting in its schedule."""
-    store = make_store()
-    async with GitRefresher(store, schedule=(3600.0,)) as refresher:
-        refresher.submit(GitRef("ws-1", chat_id=CHAT_A))
-        await anyio.wait_all_tasks_blocked()
-        assert store.status(CHAT_A).stale_marks == 1
-    assert not refresher.running
-    assert store.status(CHAT_A).refreshes == 0
-
-
-def test_refresher_rejects_a_negative_pause() -> None:
-    """A schedule must be made of finite, non-negative pauses."""
-    with pytest.raises(ValueError, match="finite pauses"):
-        GitRefresher(InMemoryChatStore(), schedule=(1.0, -1.0))
 
 
 def test_a_refresher_on_another_store_is_rejected() -> None:
