@@ -409,6 +409,26 @@ async def test_listen_holds_the_request_until_the_token_exists() -> None:
     assert report.chats == (CHAT_A,)
 
 
+async def test_listen_holds_the_request_whatever_its_value() -> None:
+    """``listen`` counts by its presence: an empty value holds the request too."""
+    lookup, refresher = SlowUser(), GitRefresher(make_store(), sleep=no_sleep)
+    app = FastAPI()
+    app.include_router(
+        create_external_auth_router(lookup, refresher=refresher, listen_poll_seconds=0)
+    )
+    async with (
+        refresher,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cp") as client,
+    ):
+        response = await client.get(
+            EXTERNAL_AUTH_PATH,
+            params={"match": "https://bitbucket.org", "listen": ""},
+            headers={"Coder-Session-Token": AGENT_TOKEN},
+        )
+    assert response.json()["access_token"] == "bb"
+    assert lookup.lookups == 3
+
+
 async def test_listen_answers_with_the_url_again_when_the_wait_runs_out() -> None:
     """A held request ends after its bound with the URL, and the askpass polls again."""
     app = FastAPI()
