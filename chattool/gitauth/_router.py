@@ -1,6 +1,6 @@
 """The external-auth route: authenticate the agent, answer with the provider token, refresh.
 
-The handler and its helpers refuse a request by raising :class:`ExternalAuthError`;
+The handler and the steps it calls refuse a request by raising :class:`ExternalAuthError`;
 :class:`ExternalAuthRoute` is the one place that turns it into an answer.
 """
 
@@ -134,7 +134,7 @@ def _error_response(error: ExternalAuthError) -> JSONResponse:
 
 
 class _ExternalAuthEndpoint:
-    """The route's handler and its helpers, over one token lookup and one refresher."""
+    """The route's handler and the steps it calls, over one token lookup and one refresher."""
 
     def __init__(
         self,
