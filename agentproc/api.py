@@ -87,7 +87,7 @@ async def bearer_scheme(
     """
 
 
-def get_chat_id(
+async def get_chat_id(
     request: Request,
     chat_id: Annotated[
         str | None,
@@ -105,6 +105,7 @@ def get_chat_id(
     Raises:
         InvalidChatId: the header is present but not exactly one UUID.
     """
+    # Async although it never waits: FastAPI would run a plain function in a worker thread.
     if chat_id is None:
         return None
     # Every copy of the header is read, not only the first that FastAPI hands over: a second,
