@@ -20,12 +20,13 @@ from pydantic import ValidationError as PydanticValidationError
 from agentproc.errors import (
     BodyTooLarge,
     FieldError,
+    InvalidChatId,
     InvalidRequest,
     quote,
 )
 from agentproc.manager import ProcessManager, StartRequest
 from agentproc.settings import MAX_ARG_STRLEN, Settings
-from agentsdk import CHAT_ID_HEADER, parse_chat_id
+from agentsdk import CHAT_ID_HEADER, chat_id_from_headers
 from agentsdk.types import (
     ErrorResponse,
     ListProcessesResponse,
@@ -86,27 +87,44 @@ async def bearer_scheme(
     """
 
 
-def get_chat_id(
+async def get_chat_id(
+    request: Request,
     chat_id: Annotated[
         str | None,
         Header(
             alias=CHAT_ID_HEADER,
-            description="The chat this request acts for (a UUID). Scopes list, output and "
-            "signal to that chat's processes; anything but a UUID is ignored.",
+            description="The chat this request acts for (one UUID). A start is tagged with "
+            "it, and list, output and signal reach only that chat's processes (not untagged "
+            "ones). Without the header, every process is reachable. Present but not exactly "
+            "one UUID (empty, malformed, or sent twice) answers 400.",
         ),
     ] = None,
 ) -> str | None:
-    """The request's chat context: a canonical UUID string, or None when absent or invalid."""
-    return parse_chat_id(chat_id)
+    """The request's chat context: a canonical UUID string, or None when the header is absent.
+
+    Raises:
+        InvalidChatId: the header is present but not exactly one UUID.
+    """
+    # Async although it never waits: FastAPI would run a plain function in a worker thread.
+    if chat_id is None:
+        return None
+    # Every copy of the header is read, not only the first that FastAPI hands over: a second,
+    # different chat id must not be silently dropped.
+    try:
+        return chat_id_from_headers(request.headers)
+    except ValueError as exc:
+        raise InvalidChatId(str(exc)) from None
 
 
 ChatDep = Annotated[str | None, Depends(get_chat_id)]
 ProcessId = Annotated[str, Path(description="The process id that start returned.")]
 
 ERROR_DESCRIPTIONS = {
-    400: "The request is malformed or a field is invalid.",
+    400: f"The request is malformed, a field is invalid, or the {CHAT_ID_HEADER} header is "
+    "not one UUID.",
     401: "The bearer token is missing or wrong.",
-    404: "No such process, or it belongs to another chat, or it was forgotten.",
+    404: "No such process, or it is outside the request's chat (another chat's, or untagged), "
+    "or it was forgotten.",
     409: "The request conflicts with the process's state.",
     413: "The request body is too large.",
     429: "Too many processes are running.",
@@ -158,7 +176,9 @@ def _json_body(model: type[BaseModel]) -> dict[str, Any]:
 api_router = APIRouter(
     prefix="/api/v0/processes",
     tags=["processes"],
-    dependencies=[Depends(bearer_scheme)],
+    # The chat header is checked on every route, even one that does not use the chat, so a
+    # malformed header is refused everywhere (FastAPI runs a shared dependency once).
+    dependencies=[Depends(bearer_scheme), Depends(get_chat_id)],
 )
 health_router = APIRouter(tags=["health"])
 

@@ -4,7 +4,8 @@ Tree::
 
     AgentError
      ├── InvalidRequest        the caller sent something unusable (400)
-     │    └── InvalidWorkdir
+     │    ├── InvalidWorkdir
+     │    └── InvalidChatId
      ├── Unauthorized          missing or wrong bearer token (401)
      ├── ProcessNotFound       unknown id, reaped, or another chat's (404)
      ├── Conflict              (409)
@@ -22,12 +23,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from agentsdk import CHAT_ID_HEADER
+
 __all__ = [
     "AgentError",
     "BodyTooLarge",
     "Conflict",
     "FieldError",
     "IdempotencyConflict",
+    "InvalidChatId",
     "InvalidRequest",
     "InvalidWorkdir",
     "ProcessNotFound",
@@ -80,6 +84,20 @@ class InvalidWorkdir(InvalidRequest):
         super().__init__(
             f"Working directory {quote(path)} {reason}.",
             validations=(FieldError("workdir", reason),),
+        )
+
+
+class InvalidChatId(InvalidRequest):
+    """Raised when a request's chat id is present but not one UUID.
+
+    Reading it as "no chat" would show the request every chat's processes, so it is refused.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"Invalid {CHAT_ID_HEADER} header.",
+            detail=detail,
+            validations=(FieldError(CHAT_ID_HEADER, "must be one UUID"),),
         )
 
 

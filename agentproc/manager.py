@@ -150,8 +150,13 @@ class ManagedProcess:
         return self.request.chat_id
 
     def visible_to(self, chat_id: str | None) -> bool:
-        """Whether a request in ``chat_id``'s context may read or signal this process."""
-        return chat_id is None or self.chat_id is None or self.chat_id == chat_id
+        """Whether a request in ``chat_id``'s context may list, read or signal this process.
+
+        Without a chat, everything is visible (the control plane's own view). With one, only
+        that chat's processes are: an untagged process belongs to no chat, so it is hidden
+        from every chat rather than shared by all of them.
+        """
+        return chat_id is None or self.chat_id == chat_id
 
     def info(self) -> ProcessInfo:
         """The process as the list endpoint reports it."""
@@ -483,7 +488,8 @@ class ProcessManager:
         """The process with ``process_id`` as seen from ``chat_id``'s context.
 
         Raises:
-            ProcessNotFound: unknown, forgotten after retention, or tagged with another chat.
+            ProcessNotFound: unknown, forgotten after retention, or not visible to ``chat_id``
+                (another chat's, or untagged while ``chat_id`` is set).
         """
         self._forget_expired()
         process = self._processes.get(process_id)
@@ -494,7 +500,7 @@ class ProcessManager:
     def list_processes(self, chat_id: str | None = None) -> list[ManagedProcess]:
         """Every known process (only ``chat_id``'s with a chat), running first, newest first."""
         self._forget_expired()
-        found = [p for p in self._processes.values() if chat_id is None or p.chat_id == chat_id]
+        found = [p for p in self._processes.values() if p.visible_to(chat_id)]
         found.sort(key=lambda p: (not p.running, -p.started_at))
         return found
 

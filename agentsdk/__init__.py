@@ -21,6 +21,8 @@ Bad arguments raise ``ValueError`` before anything is sent.
 """
 
 from agentsdk._chat import CHAT_ID_HEADER as CHAT_ID_HEADER
+from agentsdk._chat import canonical_chat_id as canonical_chat_id
+from agentsdk._chat import chat_id_from_headers as chat_id_from_headers
 from agentsdk._chat import parse_chat_id as parse_chat_id
 from agentsdk._client import AgentConn as AgentConn
 from agentsdk._client import AsyncAgentConn as AsyncAgentConn
@@ -87,6 +89,8 @@ __all__ = [
     "SignalProcessResponse",
     "StartProcessRequest",
     "StartProcessResponse",
+    "canonical_chat_id",
+    "chat_id_from_headers",
     "parse_chat_id",
 ]
 

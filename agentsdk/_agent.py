@@ -1,9 +1,10 @@
 """``BaseAgentConn``: the process API's calls, described before any I/O.
 
 Each ``BaseAgentConn._*_call`` checks its arguments (``ValueError`` before any I/O) and
-describes one call of the agent's process API: method, path, query, body, whether a retry
-is safe, how to parse the answer. Everything after that, from building the request to
-settling the answer, is the generic ``BaseClient`` of ``agentsdk._base``.
+describes one call of the agent's process API: method, path, query, body, the call's own
+headers, whether a retry is safe, how to parse the answer. Everything after that, from
+building the request to settling the answer, is the generic ``BaseClient`` of
+``agentsdk._base``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from urllib.parse import quote
 import httpx
 import pydantic
 
-from agentsdk._base import BaseClient, Call, encode_json, model_parser
+from agentsdk._base import BaseClient, Call, encode_json, header_items, model_parser
 from agentsdk.types import (
     ListProcessesResponse,
     ProcessOutputResponse,
@@ -48,6 +49,8 @@ class BaseAgentConn(BaseClient):
         max_retries: How many times a failed safe call is sent again; 0 disables retries.
         headers: Extra headers for every request, e.g. ``{"Coder-Chat-Id": chat_id}``.
 
+    Every call also takes ``extra_headers``: headers of that call only, over all others.
+
     Raises:
         ValueError: An argument is malformed.
     """
@@ -61,6 +64,7 @@ class BaseAgentConn(BaseClient):
         env: Mapping[str, str] | None,
         background: bool | None,
         idempotency_key: str | None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Call[StartProcessResponse]:
         fields_given = any(
             value is not None for value in (command, workdir, env, background, idempotency_key)
@@ -95,17 +99,29 @@ class BaseAgentConn(BaseClient):
             parse=model_parser(StartProcessResponse),
             body=encode_json(request),
             retry_safe=request.idempotency_key is not None,
+            extra_headers=header_items(extra_headers),
         )
 
-    def _list_call(self) -> Call[ListProcessesResponse]:
+    def _list_call(
+        self, *, extra_headers: Mapping[str, str] | None = None
+    ) -> Call[ListProcessesResponse]:
         return Call(
-            method="GET", path=f"{API_PREFIX}/list", parse=model_parser(ListProcessesResponse)
+            method="GET",
+            path=f"{API_PREFIX}/list",
+            parse=model_parser(ListProcessesResponse),
+            extra_headers=header_items(extra_headers),
         )
 
     def _output_call(
-        self, id: str, *, wait: bool, timeout_ms: int | None
+        self,
+        id: str,
+        *,
+        wait: bool,
+        timeout_ms: int | None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Call[ProcessOutputResponse]:
         path = f"{process_path(id)}/output"
+        headers = header_items(extra_headers)
         if not isinstance(wait, bool):
             raise ValueError(f"Expected wait to be a bool but received {wait!r}")
         if timeout_ms is not None:
@@ -114,7 +130,12 @@ class BaseAgentConn(BaseClient):
             if not wait:
                 raise ValueError("timeout_ms bounds a wait; pass wait=True with it")
         if not wait:
-            return Call(method="GET", path=path, parse=model_parser(ProcessOutputResponse))
+            return Call(
+                method="GET",
+                path=path,
+                parse=model_parser(ProcessOutputResponse),
+                extra_headers=headers,
+            )
         params: tuple[tuple[str, str], ...] = (("wait", "true"),)
         wait_seconds = SERVER_WAIT_CAP_SECONDS
         if timeout_ms is not None:
@@ -126,9 +147,12 @@ class BaseAgentConn(BaseClient):
             parse=model_parser(ProcessOutputResponse),
             params=params,
             wait_seconds=wait_seconds,
+            extra_headers=headers,
         )
 
-    def _signal_call(self, id: str, signal: Signal) -> Call[None]:
+    def _signal_call(
+        self, id: str, signal: Signal, *, extra_headers: Mapping[str, str] | None = None
+    ) -> Call[None]:
         path = f"{process_path(id)}/signal"
         if signal not in _SIGNALS:
             raise ValueError(f"Expected signal to be one of {_SIGNALS} but received {signal!r}")
@@ -137,6 +161,7 @@ class BaseAgentConn(BaseClient):
             path=path,
             parse=_signal_parser,
             body=encode_json(SignalProcessRequest(signal=signal)),
+            extra_headers=header_items(extra_headers),
         )
 
 

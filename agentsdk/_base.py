@@ -7,7 +7,8 @@ path, query, body, whether a retry is safe, how to parse the answer. The other t
 are written once here, in ``BaseClient``:
 
 1. ``BaseClient._build_request`` turns that description into an ``httpx.Request`` with
-   the caller's headers, the token and the right timeout.
+   the caller's headers, the token, the call's own ``extra_headers`` over all of them, and
+   the right timeout.
 2. ``BaseClient._settle`` turns what came back (a response or an ``httpx`` error) into
    the parsed result, an exception from ``agentsdk._exceptions``, or a ``Retry`` telling
    the shell how long to sleep before sending again.
@@ -57,6 +58,7 @@ __all__ = [
     "Retry",
     "backoff_delay",
     "encode_json",
+    "header_items",
     "make_status_error",
     "model_parser",
     "parse_retry_after",
@@ -127,6 +129,8 @@ class Call(Generic[T]):
         body: The encoded JSON body, if any.
         retry_safe: Whether sending the call twice cannot do a thing twice.
         wait_seconds: How long the server may hold the request open, for the read timeout.
+        extra_headers: Headers of this call only, over every other header (the caller's
+            ``extra_headers=``, checked by ``header_items``).
     """
 
     method: Literal["GET", "POST"]
@@ -136,6 +140,7 @@ class Call(Generic[T]):
     body: bytes | None = None
     retry_safe: bool = True
     wait_seconds: float | None = None
+    extra_headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +164,7 @@ class BaseClient:
             API's base class overrides ``_auth_headers``.
         timeout: Seconds, an ``httpx.Timeout``, or ``None`` for no timeout.
         max_retries: How many times a failed safe call is sent again; 0 disables retries.
-        headers: Extra headers for every request.
+        headers: Extra headers for every request; ``headers`` reads them back.
 
     Raises:
         ValueError: An argument is malformed.
@@ -184,13 +189,26 @@ class BaseClient:
         self._token = token
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._max_retries = max_retries
-        self._headers = dict(headers or {})
+        self._headers = httpx.Headers(header_items(headers))
         self._state = _State.OPEN
 
     @property
     def base_url(self) -> str:
         """The server's address, without a trailing slash."""
         return str(self._base_url)
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The caller's headers sent on every request: the constructor's ``headers``.
+
+        A copy, looked up case-insensitively (``conn.headers.get("coder-chat-id")`` tells
+        which chat a connection is scoped to); changing it changes nothing. The token's
+        header is left out, so reading the configuration never hands the secret around; so
+        are the SDK's own ``Accept`` and ``Content-Type``, and the headers an injected
+        ``http_client`` carries (the constructor's headers and a call's ``extra_headers``
+        win over those).
+        """
+        return httpx.Headers(self._headers)
 
     @property
     def timeout(self) -> httpx.Timeout:
@@ -222,12 +240,16 @@ class BaseClient:
     def _build_request(
         self, client: httpx.Client | httpx.AsyncClient, call: Call[T]
     ) -> httpx.Request:
-        headers = {"Accept": "application/json", **self._headers}
+        # httpx.Headers replaces a name whatever its case, so a header set twice in two
+        # spellings is still sent once, with the value of the later layer.
+        headers = httpx.Headers({"Accept": "application/json"})
+        headers.update(self._headers)
         if call.body is not None:
             # Coder's agent ignores Content-Type; ours accepts it either way. Sending it keeps
             # proxies and request logs honest.
             headers["Content-Type"] = "application/json"
         headers.update(self._auth_headers())
+        headers.update(httpx.Headers(list(call.extra_headers)))
         return client.build_request(
             call.method,
             httpx.URL(f"{self.base_url}{call.path}"),
@@ -348,6 +370,34 @@ def make_status_error(response: httpx.Response) -> APIStatusError:
     if error_type is None:
         error_type = InternalServerError if status >= 500 else APIStatusError
     return error_type(message, response=response, detail=detail, validations=validations)
+
+
+def header_items(headers: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    """Headers given by the caller (``headers=``, ``extra_headers=``), checked before any I/O.
+
+    Returns:
+        The name-value pairs, in order; none for ``None``.
+
+    Raises:
+        ValueError: ``headers`` is not a mapping of non-empty string names to string values.
+    """
+    if headers is None:
+        return ()
+    if not isinstance(headers, Mapping):
+        raise ValueError(f"Expected headers as a mapping but received {type(headers).__name__}")
+    # An httpx.Headers joins a repeated name into one value; its raw pairs keep each one.
+    pairs = headers.multi_items() if isinstance(headers, httpx.Headers) else headers.items()
+    items = tuple(pairs)
+    for name, value in items:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"Expected a non-empty string header name but received {name!r}")
+        if not isinstance(value, str):
+            # The value is not shown: it may be a credential.
+            raise ValueError(
+                f"Expected the value of header {name!r} to be a string "
+                f"but received {type(value).__name__}"
+            )
+    return items
 
 
 def encode_json(model: pydantic.BaseModel) -> bytes:

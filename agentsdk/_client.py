@@ -40,13 +40,19 @@ class AgentConn(BaseAgentConn, SyncShell):
         timeout: Seconds, an ``httpx.Timeout``, or ``None`` for no timeout. A waiting
             ``process_output`` raises its read timeout above the server's wait cap.
         max_retries: How many times a failed safe call is sent again; 0 disables retries.
-        headers: Extra headers for every request, e.g. ``{"Coder-Chat-Id": chat_id}``.
+        headers: Extra headers for every request, e.g. ``{"Coder-Chat-Id": chat_id}``;
+            ``headers`` reads them back. A method's ``extra_headers`` win over them for
+            that call.
         http_client: An ``httpx.Client`` to send with, e.g. Starlette's ``TestClient``.
             It stays the caller's: ``close()`` does not close it.
         transport: An ``httpx`` transport for a client this object creates and owns.
+        uds: A Unix socket to connect through instead of TCP (``agentproc serve --uds``);
+            ``base_url`` still names the host and any path prefix, e.g.
+            ``AgentConn("http://localhost", uds="/run/agentproc.sock")``.
 
     Raises:
-        ValueError: An argument is malformed, or both ``http_client`` and ``transport`` are given.
+        ValueError: An argument is malformed, or more than one of ``http_client``,
+            ``transport`` and ``uds`` is given.
     """
 
     def start_process(
@@ -58,6 +64,7 @@ class AgentConn(BaseAgentConn, SyncShell):
         env: Mapping[str, str] | None = None,
         background: bool | None = None,
         idempotency_key: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> StartProcessResponse:
         """Start ``sh -c <command>`` on the agent; returns as soon as it is spawned.
 
@@ -71,12 +78,15 @@ class AgentConn(BaseAgentConn, SyncShell):
             env: Variables added to the agent's environment (these win).
             background: Stored and listed; it changes nothing on the agent.
             idempotency_key: A repeated key returns the first process instead of a new one.
+            extra_headers: Headers of this call only, over the client's (names match
+                case-insensitively), e.g. ``{"Coder-Chat-Id": chat_id}``.
 
         Returns:
             The process id, and whether this call started it or attached to an earlier one.
 
         Raises:
-            ValueError: No command, bad field types, or both a request and keyword fields.
+            ValueError: No command, bad field types, both a request and keyword fields, or
+                malformed ``extra_headers``.
             BadRequestError: The agent rejected the request (e.g. a missing workdir).
             ConflictError: The idempotency key was used before with different fields.
             RateLimitError: The agent runs as many processes as it allows.
@@ -89,19 +99,30 @@ class AgentConn(BaseAgentConn, SyncShell):
                 env=env,
                 background=background,
                 idempotency_key=idempotency_key,
+                extra_headers=extra_headers,
             )
         )
 
-    def list_processes(self) -> ListProcessesResponse:
+    def list_processes(
+        self, *, extra_headers: Mapping[str, str] | None = None
+    ) -> ListProcessesResponse:
         """List every process visible to this client: running first, then newest first.
+
+        Args:
+            extra_headers: Headers of this call only, over the client's.
 
         Returns:
             The processes; with a ``Coder-Chat-Id`` header, only that chat's.
         """
-        return self._request(self._list_call())
+        return self._request(self._list_call(extra_headers=extra_headers))
 
     def process_output(
-        self, id: str, *, wait: bool = False, timeout_ms: int | None = None
+        self,
+        id: str,
+        *,
+        wait: bool = False,
+        timeout_ms: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ProcessOutputResponse:
         """Read a process's bounded output and exit state.
 
@@ -109,6 +130,7 @@ class AgentConn(BaseAgentConn, SyncShell):
             id: The process id from ``start_process``.
             wait: Block until the process exits (at most the server's 5-minute cap).
             timeout_ms: A shorter cap for the wait, in milliseconds; needs ``wait=True``.
+            extra_headers: Headers of this call only, over the client's.
 
         Returns:
             The snapshot; ``running=False`` guarantees the output is complete.
@@ -117,21 +139,26 @@ class AgentConn(BaseAgentConn, SyncShell):
             ValueError: Empty id, or a ``timeout_ms`` that is negative or given without wait.
             NotFoundError: No such process visible to this client.
         """
-        return self._request(self._output_call(id, wait=wait, timeout_ms=timeout_ms))
+        return self._request(
+            self._output_call(id, wait=wait, timeout_ms=timeout_ms, extra_headers=extra_headers)
+        )
 
-    def signal_process(self, id: str, signal: Signal) -> None:
+    def signal_process(
+        self, id: str, signal: Signal, *, extra_headers: Mapping[str, str] | None = None
+    ) -> None:
         """Send ``terminate`` (SIGTERM) or ``kill`` (SIGKILL) to a process's whole group.
 
         Args:
             id: The process id from ``start_process``.
             signal: ``"terminate"`` or ``"kill"``.
+            extra_headers: Headers of this call only, over the client's.
 
         Raises:
             ValueError: Empty id or an unknown signal.
             NotFoundError: No such process visible to this client.
             ConflictError: The process is not running any more.
         """
-        self._request(self._signal_call(id, signal))
+        self._request(self._signal_call(id, signal, extra_headers=extra_headers))
 
 
 class AsyncAgentConn(BaseAgentConn, AsyncShell):
@@ -150,14 +177,18 @@ class AsyncAgentConn(BaseAgentConn, AsyncShell):
         timeout: Seconds, an ``httpx.Timeout``, or ``None`` for no timeout. A waiting
             ``process_output`` raises its read timeout above the server's wait cap.
         max_retries: How many times a failed safe call is sent again; 0 disables retries.
-        headers: Extra headers for every request, e.g. ``{"Coder-Chat-Id": chat_id}``.
+        headers: Extra headers for every request, e.g. ``{"Coder-Chat-Id": chat_id}``;
+            ``headers`` reads them back. A method's ``extra_headers`` win over them for
+            that call.
         http_client: An ``httpx.AsyncClient`` to send with. It stays the caller's:
             ``aclose()`` does not close it.
         transport: An async ``httpx`` transport (e.g. ``httpx.ASGITransport``) for a client
             this object creates and owns.
+        uds: A Unix socket to connect through instead of TCP, as for ``AgentConn``.
 
     Raises:
-        ValueError: An argument is malformed, or both ``http_client`` and ``transport`` are given.
+        ValueError: An argument is malformed, or more than one of ``http_client``,
+            ``transport`` and ``uds`` is given.
     """
 
     async def start_process(
@@ -169,6 +200,7 @@ class AsyncAgentConn(BaseAgentConn, AsyncShell):
         env: Mapping[str, str] | None = None,
         background: bool | None = None,
         idempotency_key: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> StartProcessResponse:
         """Start ``sh -c <command>`` on the agent; returns as soon as it is spawned.
 
@@ -182,19 +214,31 @@ class AsyncAgentConn(BaseAgentConn, AsyncShell):
                 env=env,
                 background=background,
                 idempotency_key=idempotency_key,
+                extra_headers=extra_headers,
             )
         )
 
-    async def list_processes(self) -> ListProcessesResponse:
+    async def list_processes(
+        self, *, extra_headers: Mapping[str, str] | None = None
+    ) -> ListProcessesResponse:
         """List every process visible to this client. See ``AgentConn.list_processes``."""
-        return await self._request(self._list_call())
+        return await self._request(self._list_call(extra_headers=extra_headers))
 
     async def process_output(
-        self, id: str, *, wait: bool = False, timeout_ms: int | None = None
+        self,
+        id: str,
+        *,
+        wait: bool = False,
+        timeout_ms: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ProcessOutputResponse:
         """Read a process's bounded output and exit state. See ``AgentConn.process_output``."""
-        return await self._request(self._output_call(id, wait=wait, timeout_ms=timeout_ms))
+        return await self._request(
+            self._output_call(id, wait=wait, timeout_ms=timeout_ms, extra_headers=extra_headers)
+        )
 
-    async def signal_process(self, id: str, signal: Signal) -> None:
+    async def signal_process(
+        self, id: str, signal: Signal, *, extra_headers: Mapping[str, str] | None = None
+    ) -> None:
         """Signal a process's whole group. See ``AgentConn.signal_process``."""
-        await self._request(self._signal_call(id, signal))
+        await self._request(self._signal_call(id, signal, extra_headers=extra_headers))

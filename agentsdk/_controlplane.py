@@ -14,12 +14,13 @@ timeouts and closing behave exactly as for ``AgentConn``; only the token header 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
 import httpx
 import pydantic
 
-from agentsdk._base import BaseClient, Call, model_parser
+from agentsdk._base import BaseClient, Call, header_items, model_parser
 from agentsdk._shells import AsyncShell, SyncShell
 from agentsdk.types import ExternalAuthRequest, ExternalAuthResponse
 
@@ -114,6 +115,7 @@ class BaseControlPlaneClient(BaseClient):
         git_branch: str | None,
         git_remote_origin: str | None,
         chat_id: str | None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Call[ExternalAuthResponse]:
         fields = {
             "match": match,
@@ -143,6 +145,7 @@ class BaseControlPlaneClient(BaseClient):
             path=EXTERNAL_AUTH_PATH,
             parse=model_parser(ExternalAuthResponse),
             params=external_auth_params(request),
+            extra_headers=header_items(extra_headers),
         )
 
 
@@ -163,9 +166,11 @@ class ControlPlaneClient(BaseControlPlaneClient, SyncShell):
         headers: Extra headers for every request.
         http_client: An ``httpx.Client`` to send with; ``close()`` leaves it open.
         transport: An ``httpx`` transport for a client this object creates and owns.
+        uds: A Unix socket to connect through instead of TCP.
 
     Raises:
-        ValueError: An argument is malformed, or both ``http_client`` and ``transport`` are given.
+        ValueError: An argument is malformed, or more than one of ``http_client``,
+            ``transport`` and ``uds`` is given.
     """
 
     def with_options(
@@ -208,6 +213,7 @@ class ControlPlaneClient(BaseControlPlaneClient, SyncShell):
         git_branch: str | None = None,
         git_remote_origin: str | None = None,
         chat_id: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ExternalAuthResponse:
         """Ask for the user's token for a git provider, e.g. on behalf of ``git push``.
 
@@ -223,14 +229,15 @@ class ControlPlaneClient(BaseControlPlaneClient, SyncShell):
             git_branch: The repository's current branch.
             git_remote_origin: The repository's ``remote.origin.url``.
             chat_id: The chat whose command ran git (``CODER_CHAT_ID``).
+            extra_headers: Headers of this call only, over the client's.
 
         Returns:
             The token and git credentials; or, when ``url`` is set, where the user must
             authenticate first.
 
         Raises:
-            ValueError: Neither ``match`` nor ``id``, a field of the wrong type, or both a
-                request and keyword fields.
+            ValueError: Neither ``match`` nor ``id``, a field of the wrong type, both a
+                request and keyword fields, or malformed ``extra_headers``.
             NotFoundError: No provider matches: git should fall back to its own behaviour.
             AuthenticationError: The agent token is missing or wrong.
         """
@@ -243,6 +250,7 @@ class ControlPlaneClient(BaseControlPlaneClient, SyncShell):
                 git_branch=git_branch,
                 git_remote_origin=git_remote_origin,
                 chat_id=chat_id,
+                extra_headers=extra_headers,
             )
         )
 
@@ -261,9 +269,11 @@ class AsyncControlPlaneClient(BaseControlPlaneClient, AsyncShell):
         headers: Extra headers for every request.
         http_client: An ``httpx.AsyncClient`` to send with; ``aclose()`` leaves it open.
         transport: An async ``httpx`` transport for a client this object creates and owns.
+        uds: A Unix socket to connect through instead of TCP.
 
     Raises:
-        ValueError: An argument is malformed, or both ``http_client`` and ``transport`` are given.
+        ValueError: An argument is malformed, or more than one of ``http_client``,
+            ``transport`` and ``uds`` is given.
     """
 
     def with_options(
@@ -296,6 +306,7 @@ class AsyncControlPlaneClient(BaseControlPlaneClient, AsyncShell):
         git_branch: str | None = None,
         git_remote_origin: str | None = None,
         chat_id: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ExternalAuthResponse:
         """Ask for the user's token for a git provider. See ``ControlPlaneClient.external_auth``."""
         return await self._request(
@@ -307,5 +318,6 @@ class AsyncControlPlaneClient(BaseControlPlaneClient, AsyncShell):
                 git_branch=git_branch,
                 git_remote_origin=git_remote_origin,
                 chat_id=chat_id,
+                extra_headers=extra_headers,
             )
         )

@@ -6,6 +6,9 @@ the ``httpx`` client, sends, sleeps between retries and closes. Keeping the I/O 
 per flavour, lets ``AgentConn`` and ``ControlPlaneClient`` (and their async twins) hold
 nothing but their public methods.
 
+A shell connects over TCP by default, through a Unix socket with ``uds=``, or through
+the ``transport`` or ``http_client`` it is given; only one of the last three may be set.
+
 The shells derive from ``BaseClient`` alone, so they carry no API's calls. A public class
 lists its API base before the shell, e.g.
 ``class ControlPlaneClient(BaseControlPlaneClient, SyncShell)``, so an API's overrides
@@ -15,6 +18,7 @@ of ``BaseClient``.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from types import TracebackType
@@ -25,17 +29,36 @@ import httpx
 
 from agentsdk._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseClient, Call, Retry
 
-__all__ = ["AsyncShell", "SyncShell"]
+__all__ = ["AsyncShell", "SyncShell", "unix_socket_path"]
 
 T = TypeVar("T")
+
+
+def unix_socket_path(
+    uds: str | os.PathLike[str] | None, *, transport: object, http_client: object
+) -> str | None:
+    """The Unix socket to connect through, checked before any I/O.
+
+    Raises:
+        ValueError: ``uds`` is not a non-empty path, or comes with a transport or client
+            (those decide the connection themselves).
+    """
+    if uds is None:
+        return None
+    if transport is not None or http_client is not None:
+        raise ValueError("Pass uds, transport or http_client, not more than one")
+    path = os.fspath(uds) if isinstance(uds, str | os.PathLike) else None
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"Expected uds to be a non-empty socket path but received {uds!r}")
+    return path
 
 
 class SyncShell(BaseClient):
     """Sends an API's calls over one pooled ``httpx.Client``.
 
     The constructor's arguments are documented on each public class (e.g. ``AgentConn``).
-    An injected ``http_client`` stays the caller's; one built from ``transport`` (or the
-    default) is owned and closed here.
+    An injected ``http_client`` stays the caller's; one built from ``uds``, ``transport``
+    (or the default) is owned and closed here.
     """
 
     def __init__(
@@ -48,12 +71,16 @@ class SyncShell(BaseClient):
         headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
+        uds: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(
             base_url, token=token, timeout=timeout, max_retries=max_retries, headers=headers
         )
         if http_client is not None and transport is not None:
             raise ValueError("Pass http_client or transport, not both")
+        socket_path = unix_socket_path(uds, transport=transport, http_client=http_client)
+        if socket_path is not None:
+            transport = httpx.HTTPTransport(uds=socket_path)
         if http_client is not None and not isinstance(http_client, httpx.Client):
             raise ValueError(f"Expected an httpx.Client but received {type(http_client).__name__}")
         self._owns_client = http_client is None
@@ -101,8 +128,8 @@ class AsyncShell(BaseClient):
     """Sends an API's calls over one pooled ``httpx.AsyncClient``.
 
     The constructor's arguments are documented on each public class (e.g. ``AsyncAgentConn``).
-    An injected ``http_client`` stays the caller's; one built from ``transport`` (or the
-    default) is owned and closed here.
+    An injected ``http_client`` stays the caller's; one built from ``uds``, ``transport``
+    (or the default) is owned and closed here.
     """
 
     def __init__(
@@ -115,12 +142,16 @@ class AsyncShell(BaseClient):
         headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        uds: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(
             base_url, token=token, timeout=timeout, max_retries=max_retries, headers=headers
         )
         if http_client is not None and transport is not None:
             raise ValueError("Pass http_client or transport, not both")
+        socket_path = unix_socket_path(uds, transport=transport, http_client=http_client)
+        if socket_path is not None:
+            transport = httpx.AsyncHTTPTransport(uds=socket_path)
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise ValueError(
                 f"Expected an httpx.AsyncClient but received {type(http_client).__name__}"

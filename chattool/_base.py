@@ -3,8 +3,9 @@
 A tool's arguments are a pydantic model. Its docstring is the tool description and its JSON
 Schema (titles removed) is the parameter schema, so what the model is told and what ``run``
 accepts cannot drift apart. ``run`` never raises into the chat loop: bad arguments and a
-missing connection become ``is_error`` results, and everything that goes wrong after the
-tool starts talking to the agent becomes a JSON result that names the failed step.
+missing connection, and a connection scoped to another chat than the tool's, become
+``is_error`` results, and everything that goes wrong after the tool starts talking to the
+agent becomes a JSON result that names the failed step.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from chattool._connection import (
     AgentConnection,
+    ChatScopeConflict,
     ConnectionResolver,
+    chat_scoped,
     normalize_chat_id,
 )
 
@@ -45,8 +48,9 @@ class ToolResult:
     """The text the model reads: a JSON document, or a plain sentence for an error."""
 
     is_error: bool = False
-    """True when the call itself was wrong (bad arguments, no connection): the tool did
-    nothing. Failures of the command or the agent are ordinary results."""
+    """True when the call itself was wrong (bad arguments, no connection, a connection of
+    another chat): the tool did nothing. Failures of the command or the agent are ordinary
+    results."""
 
     def to_anthropic(self, tool_use_id: str) -> dict[str, Any]:
         """The result as an Anthropic Messages ``tool_result`` content block."""
@@ -130,9 +134,12 @@ class Tool(ABC, Generic[ArgsT]):
 
     Args:
         connection: the agent connection, or an async callable that returns it when the
-            tool runs (the chat's workspace may not be up yet). It must already be scoped to
-            the chat (see ``chat_headers``). ``None`` makes every call an error result.
-        chat_id: the chat this tool serves, a UUID; commands see it as ``CODER_CHAT_ID``.
+            tool runs (the chat's workspace may not be up yet). ``None`` makes every call
+            an error result. It needs no chat header: a tool bound to a chat sends it.
+        chat_id: the chat this tool serves, a UUID. Every request the tool makes carries it
+            as ``Coder-Chat-Id`` (so the agent shows the tool only this chat's processes),
+            and commands see it as ``CODER_CHAT_ID``. A connection that already sends
+            another chat id makes every call an error result naming both.
 
     Raises:
         ValueError: when ``chat_id`` is not a UUID.
@@ -205,18 +212,28 @@ class Tool(ABC, Generic[ArgsT]):
             return ToolResult(str(exc), is_error=True)
 
     async def _connect(self) -> AgentConnection:
-        """The connection for this call, from the resolver if there is one."""
+        """The connection for this call, from the resolver if there is one, and bound to
+        the tool's chat so that every request it sends carries the chat's header.
+
+        Raises:
+            ToolError: no connection, or one already scoped to another chat.
+        """
         connection = self._connection
         if connection is None:
             raise ToolError("workspace connection resolver is not configured")
-        if isinstance(connection, AgentConnection):
+        if not isinstance(connection, AgentConnection):
+            try:
+                connection = await connection()
+            # The resolver is the backend's code; whatever it raises means "no connection
+            # now", and the model must be told why rather than the chat loop crashing.
+            except Exception as exc:
+                raise ToolError(f"connect to workspace: {describe_error(exc)}") from exc
+        if self.chat_id is None:
             return connection
         try:
-            return await connection()
-        # The resolver is the backend's code; whatever it raises means "no connection now",
-        # and the model must be told why rather than the chat loop crashing.
-        except Exception as exc:
-            raise ToolError(f"connect to workspace: {describe_error(exc)}") from exc
+            return chat_scoped(connection, self.chat_id)
+        except ChatScopeConflict as exc:
+            raise ToolError(str(exc)) from None
 
     @abstractmethod
     async def _run(self, args: ArgsT) -> ToolResult:

@@ -42,17 +42,20 @@ def chat_tools(
     """Build ``execute``, ``process_output``, ``process_list`` and ``process_signal``.
 
     Args:
-        connection: the chat's agent connection, or an async callable returning it. It must
-            send the chat's ``Coder-Chat-Id`` header on every request (``chat_connection``
-            builds one), since that header is what hides one chat's processes from another.
-        chat_id: the chat's UUID; commands see it as ``CODER_CHAT_ID``.
+        connection: an agent connection, or an async callable returning it. It needs no
+            chat header, so one ``AsyncAgentConn`` can serve every chat of a workspace: the
+            tools send ``Coder-Chat-Id`` on each request themselves, which is what hides one
+            chat's processes from another. One already scoped to another chat (by its
+            ``headers``) makes every call an error result.
+        chat_id: the chat's UUID, sent on every request and seen by commands as
+            ``CODER_CHAT_ID``. Without it the tools act for no chat and see every process.
 
     Raises:
         ValueError: when ``chat_id`` is not a UUID.
 
     Example:
         ```python
-        conn = chat_connection(url, chat_id, token=token)
+        conn = AsyncAgentConn(url, token=token)
         tools = chat_tools(conn, chat_id=chat_id)
         definitions = [tool.to_anthropic() for tool in tools]
         by_name = {tool.name: tool for tool in tools}
@@ -77,6 +80,8 @@ def chat_connection(
 ) -> AsyncAgentConn:
     """An ``AsyncAgentConn`` whose every request carries the chat's ``Coder-Chat-Id``.
 
+    The tools need no such connection (they send the header themselves); this one is for a
+    backend's own calls on a chat's behalf, e.g. listing the chat's processes for its UI.
     Many chats can share one agent and one connection pool: pass the same ``http_client``
     to each chat's connection. For other connection options, build
     ``AsyncAgentConn(..., headers=chat_headers(chat_id))`` directly.

@@ -1,25 +1,27 @@
-"""What the tools need from an agent connection, and how a connection is bound to a chat.
+"""What the tools need from an agent connection, and how their requests are bound to a chat.
 
-The tools call four methods and nothing else, so they are written against a structural
-``AgentConnection`` protocol: ``agentsdk.AsyncAgentConn`` satisfies it, and so does any
-wrapper or test double with the same four coroutines.
+The tools call four methods and read ``headers``, nothing else, so they are written against
+a structural ``AgentConnection`` protocol: ``agentsdk.AsyncAgentConn`` satisfies it, and so
+does any wrapper or test double with the same members.
 
-Chat scoping is a property of the *connection*, not of each call: the agent reads the
-``Coder-Chat-Id`` header of every request to tag new processes and to hide other chats'
-processes from ``list``, ``output`` and ``signal``. A chat backend therefore gives each
-chat's tools a connection that sends that header on every request, e.g.
-``AsyncAgentConn(base_url, headers=chat_headers(chat_id))`` (``chat_connection`` builds
-exactly that), or a resolver that returns such a connection.
+Chat scoping is a property of each *request*: the agent reads the ``Coder-Chat-Id`` header
+of every request to tag new processes and to hide every other process (another chat's, or
+an untagged one) from ``list``, ``output`` and ``signal``. A tool bound to a chat therefore
+sends that header itself, on every request, as the call's ``extra_headers`` (``chat_scoped``
+wraps the connection so that no call can go out without it), whatever connection it was
+given: a plain ``AsyncAgentConn(base_url)`` shared by every chat is enough. A connection
+that already carries a *different* chat id (``connection.headers``) is a mistake of the
+backend's; the tool refuses it rather than guess which chat was meant.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol, TypeAlias, runtime_checkable
 
 from agentsdk import CHAT_ID_HEADER as CHAT_ID_HEADER
-from agentsdk import parse_chat_id
+from agentsdk import canonical_chat_id, parse_chat_id
 from agentsdk.types import (
     ListProcessesResponse,
     ProcessOutputResponse,
@@ -31,34 +33,60 @@ from agentsdk.types import (
 __all__ = [
     "CHAT_ID_HEADER",
     "AgentConnection",
+    "ChatScopeConflict",
     "ConnectionResolver",
     "chat_headers",
+    "chat_scoped",
     "normalize_chat_id",
 ]
 
 
 @runtime_checkable
 class AgentConnection(Protocol):
-    """The four agent calls the tools make; ``agentsdk.AsyncAgentConn`` provides them.
+    """The agent calls the tools make; ``agentsdk.AsyncAgentConn`` provides them.
 
-    Any exception a method raises is reported to the model as the failure of that step.
+    Each call takes ``extra_headers``: headers of that request only, over the connection's
+    own (names match case-insensitively). Any exception a method raises is reported to the
+    model as the failure of that step.
     """
 
-    async def start_process(self, request: StartProcessRequest, /) -> StartProcessResponse:
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The headers the connection sends on every request (its ``Coder-Chat-Id``, if any)."""
+        ...
+
+    async def start_process(
+        self, request: StartProcessRequest, /, *, extra_headers: Mapping[str, str] | None = ...
+    ) -> StartProcessResponse:
         """Start ``sh -c <command>`` on the agent and return its id."""
         ...
 
-    async def list_processes(self) -> ListProcessesResponse:
-        """List the processes visible to this connection."""
+    async def list_processes(
+        self, *, extra_headers: Mapping[str, str] | None = ...
+    ) -> ListProcessesResponse:
+        """List the processes visible to the request."""
         ...
 
     async def process_output(
-        self, process_id: str, /, *, wait: bool = ..., timeout_ms: int | None = ...
+        self,
+        process_id: str,
+        /,
+        *,
+        wait: bool = ...,
+        timeout_ms: int | None = ...,
+        extra_headers: Mapping[str, str] | None = ...,
     ) -> ProcessOutputResponse:
         """Read a process's output; with ``wait``, block until exit or ``timeout_ms``."""
         ...
 
-    async def signal_process(self, process_id: str, signal: Signal, /) -> None:
+    async def signal_process(
+        self,
+        process_id: str,
+        signal: Signal,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | None = ...,
+    ) -> None:
         """Send ``terminate`` or ``kill`` to a running process's process group."""
         ...
 
@@ -68,28 +96,118 @@ ConnectionResolver: TypeAlias = Callable[[], Awaitable[AgentConnection]]
 (workspace stopped, agent not yet connected), and the tool reports that to the model."""
 
 
+class ChatScopeConflict(ValueError):
+    """Raised when a connection already carries another chat's id than the tool's."""
+
+
 def normalize_chat_id(chat_id: str | uuid.UUID) -> str:
     """Return the canonical form of a chat id, rejecting anything but a UUID.
 
-    The agent silently ignores a ``Coder-Chat-Id`` that is not a UUID, which would leave the
-    chat's processes visible to every other chat; failing early is the only safe answer.
+    The agent answers 400 to a ``Coder-Chat-Id`` that is not a UUID; refusing it here names
+    the mistake when the tools are built rather than at the model's first call.
 
     Raises:
         ValueError: when ``chat_id`` is not a UUID.
     """
     # One parser decides what a chat id is, here, in the agent and in the control plane.
-    canonical = parse_chat_id(chat_id)
-    if canonical is None:
-        raise ValueError(f"chat_id must be a UUID, got {chat_id!r}")
-    return canonical
+    try:
+        return canonical_chat_id(chat_id)
+    except ValueError:
+        raise ValueError(f"chat_id must be a UUID, got {chat_id!r}") from None
 
 
 def chat_headers(chat_id: str | uuid.UUID) -> dict[str, str]:
-    """Headers that scope every request of a connection to one chat.
+    """Headers that scope a request, or every request of a connection, to one chat.
 
-    Pass them as ``AsyncAgentConn(..., headers=chat_headers(chat_id))``.
+    Pass them as ``AsyncAgentConn(..., headers=chat_headers(chat_id))`` or as a call's
+    ``extra_headers``; the tools add them to each of their calls on their own.
 
     Raises:
         ValueError: when ``chat_id`` is not a UUID.
     """
     return {CHAT_ID_HEADER: normalize_chat_id(chat_id)}
+
+
+def chat_scoped(connection: AgentConnection, chat_id: str) -> AgentConnection:
+    """``connection`` with ``chat_id``'s ``Coder-Chat-Id`` on every request it sends.
+
+    Args:
+        connection: whatever connection the tool was given.
+        chat_id: the tool's chat, canonical (``normalize_chat_id``).
+
+    Raises:
+        ChatScopeConflict: the connection already sends another chat id (or a value that
+            is not a chat id at all); the message names both.
+    """
+    carried = _chat_values(connection.headers)
+    if any(parse_chat_id(value) != chat_id for value in carried):
+        raise ChatScopeConflict(
+            f"the connection is scoped to chat {', '.join(carried)} but this tool is bound to "
+            f"chat {chat_id}; refusing to act for the wrong chat"
+        )
+    return _ChatScopedConnection(connection, chat_id)
+
+
+def _chat_values(headers: Mapping[str, str]) -> list[str]:
+    wanted = CHAT_ID_HEADER.lower()
+    return [value for name, value in headers.items() if name.lower() == wanted]
+
+
+def _without_chat(headers: Mapping[str, str] | None) -> dict[str, str]:
+    wanted = CHAT_ID_HEADER.lower()
+    return {name: value for name, value in (headers or {}).items() if name.lower() != wanted}
+
+
+class _ChatScopedConnection:
+    """Adds one chat's header to every call, over the wrapped connection's own headers."""
+
+    def __init__(self, connection: AgentConnection, chat_id: str) -> None:
+        self._connection = connection
+        self._chat = {CHAT_ID_HEADER: chat_id}
+
+    def _with_chat(self, extra_headers: Mapping[str, str] | None) -> dict[str, str]:
+        return {**_without_chat(extra_headers), **self._chat}
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return {**_without_chat(self._connection.headers), **self._chat}
+
+    async def start_process(
+        self, request: StartProcessRequest, /, *, extra_headers: Mapping[str, str] | None = None
+    ) -> StartProcessResponse:
+        return await self._connection.start_process(
+            request, extra_headers=self._with_chat(extra_headers)
+        )
+
+    async def list_processes(
+        self, *, extra_headers: Mapping[str, str] | None = None
+    ) -> ListProcessesResponse:
+        return await self._connection.list_processes(extra_headers=self._with_chat(extra_headers))
+
+    async def process_output(
+        self,
+        process_id: str,
+        /,
+        *,
+        wait: bool = False,
+        timeout_ms: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ProcessOutputResponse:
+        return await self._connection.process_output(
+            process_id,
+            wait=wait,
+            timeout_ms=timeout_ms,
+            extra_headers=self._with_chat(extra_headers),
+        )
+
+    async def signal_process(
+        self,
+        process_id: str,
+        signal: Signal,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        await self._connection.signal_process(
+            process_id, signal, extra_headers=self._with_chat(extra_headers)
+        )

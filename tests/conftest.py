@@ -72,7 +72,7 @@ class ServedApp:
     """An ASGI app served by uvicorn in a background thread of the test process."""
 
     base_url: str
-    """``http://127.0.0.1:<port>``."""
+    """``http://127.0.0.1:<port>``, or ``http://localhost`` on a Unix socket."""
 
     loop: asyncio.AbstractEventLoop
     """The server's event loop, where the app's tasks live."""
@@ -103,15 +103,20 @@ class _ReadyServer(AgentServer):
 
 
 @contextmanager
-def serve_in_thread(app: FastAPI) -> Iterator[ServedApp]:
+def serve_in_thread(app: FastAPI, *, uds: Path | None = None) -> Iterator[ServedApp]:
     """Serve ``app`` (lifespan included) on 127.0.0.1, a free port, until the block ends.
+
+    With ``uds``, the app listens on that Unix socket instead of TCP.
 
     The server is the agent's own :class:`~agentproc.cli.AgentServer`, so an agent app stops
     its processes before open requests are drained, as in production; for any other app its
     shutdown hook does nothing. The caller keeps ``app`` and can act on it through
     :meth:`ServedApp.call_soon` (e.g. ``agentproc.app.begin_shutdown(app)``).
     """
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    if uds is None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    else:
+        config = uvicorn.Config(app, uds=str(uds), log_level="warning", lifespan="on")
     server = _ReadyServer(config, app)
     thread = threading.Thread(target=server.run, name="served-app", daemon=True)
     thread.start()
@@ -120,10 +125,13 @@ def serve_in_thread(app: FastAPI) -> Iterator[ServedApp]:
         thread.join(SAFETY_TIMEOUT_SECONDS)
         raise RuntimeError("the app did not start")
     assert server.loop is not None
-    port = server.servers[0].sockets[0].getsockname()[1]
+    if uds is None:
+        base_url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    else:
+        base_url = "http://localhost"
     try:
         yield ServedApp(
-            f"http://127.0.0.1:{port}",
+            base_url,
             server.loop,
             open_requests=lambda: len(server.server_state.tasks),
         )

@@ -328,13 +328,14 @@ class TestList:
             everything = {p["id"] for p in anyone.get(f"{API}/list").json()["processes"]}
             assert a_ids | {b_id} <= everything
 
-    def test_invalid_chat_header_means_no_chat(self, live_agent: LiveAgent) -> None:
-        """A chat header that is not a UUID gives no chat context rather than an error."""
+    def test_invalid_chat_header_is_a_400(self, live_agent: LiveAgent) -> None:
+        """A chat header that is not a UUID is refused, not read as "no chat" (security §2)."""
         with live_agent.client({"Coder-Chat-Id": "not-a-uuid"}) as c:
-            process_id = start(c, "printenv CODER_CHAT_ID; echo end")
-            body = finish(c, process_id)
-            assert body["output"] == "end\n"
-            assert process_id in {p["id"] for p in c.get(f"{API}/list").json()["processes"]}
+            listed = c.get(f"{API}/list")
+            started = c.post(f"{API}/start", json={"command": "echo end"})
+        for response in (listed, started):
+            assert response.status_code == 400
+            assert response.json()["message"] == "Invalid Coder-Chat-Id header."
 
 
 class TestOutput:
@@ -403,15 +404,16 @@ class TestOutput:
             assert b.get(f"{API}/{process_id}/output").status_code == 404
             assert anyone.get(f"{API}/{process_id}/output").status_code == 200
 
-    def test_untagged_process_is_visible_to_every_chat(self, live_agent: LiveAgent) -> None:
-        """A process started without a chat stays reachable from any chat, as in Coder."""
+    def test_untagged_process_is_hidden_from_every_chat(self, live_agent: LiveAgent) -> None:
+        """A process started without a chat is a 404 to any chat, as the list hides it."""
         with (
             live_agent.client() as anyone,
             live_agent.client({"Coder-Chat-Id": str(uuid.uuid4())}) as chat,
         ):
             process_id = start(anyone, "echo shared")
             finish(anyone, process_id)
-            assert chat.get(f"{API}/{process_id}/output").status_code == 200
+            assert chat.get(f"{API}/{process_id}/output").status_code == 404
+            assert anyone.get(f"{API}/{process_id}/output").status_code == 200
 
     def test_chat_id_reaches_the_child(self, live_agent: LiveAgent) -> None:
         """The chat id of the header is CODER_CHAT_ID in the child, over any request value."""
