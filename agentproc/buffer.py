@@ -5,13 +5,14 @@ the first bytes (what the command was doing) and a ring of the last bytes (the e
 summary line), counts everything it dropped, and renders the two halves with an explicit
 omission marker. Memory stays at ``head_capacity + tail_capacity`` whatever is written.
 
-The buffer is pure and synchronous: bytes in, text out, a lock for concurrent writers and
-readers, and a condition so waiters can block until the process is done with it.
+The buffer is pure and synchronous: bytes in, text out. It has no lock: the process
+manager's pump writes it and request handlers read it, all on the one event loop thread, and
+no method awaits, so no reader ever sees a write half done. When the process is done with it
+is the process's own business (``ManagedProcess.wait``), not the buffer's.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Literal
 
@@ -69,29 +70,26 @@ class HeadTailBuffer:
         self._head_capacity = head_capacity
         self._tail_capacity = tail_capacity
         self._max_line_bytes = max_line_bytes
-        self._cond = threading.Condition(threading.Lock())
         self._head = bytearray()
         # The ring is allocated on first use: most commands never fill the head.
         self._tail = bytearray()
         self._tail_pos = 0
         self._tail_len = 0
         self._total = 0
-        self._closed = False
 
     def write(self, data: bytes) -> int:
-        """Append ``data``; returns ``len(data)``. Never blocks for long, never fails."""
+        """Append ``data``; returns ``len(data)``. Never blocks, never fails."""
         n = len(data)
         if n == 0:
             return 0
         view = memoryview(data)
-        with self._cond:
-            self._total += n
-            room = self._head_capacity - len(self._head)
-            if room > 0:
-                self._head += view[:room]
-                view = view[room:]
-            if len(view):
-                self._write_tail(view)
+        self._total += n
+        room = self._head_capacity - len(self._head)
+        if room > 0:
+            self._head += view[:room]
+            view = view[room:]
+        if len(view):
+            self._write_tail(view)
         return n
 
     def _write_tail(self, data: memoryview) -> None:
@@ -127,10 +125,9 @@ class HeadTailBuffer:
         (Coder's rendering, kept for compatibility). Long lines are cut in each half
         independently; invalid UTF-8, including a character cut in two, becomes U+FFFD.
         """
-        with self._cond:
-            total = self._total
-            head = bytes(self._head)
-            tail = self._tail_bytes() if len(head) >= self._head_capacity else b""
+        total = self._total
+        head = bytes(self._head)
+        tail = self._tail_bytes() if len(head) >= self._head_capacity else b""
         if total == 0:
             return "", None
         if not tail:
@@ -157,45 +154,13 @@ class HeadTailBuffer:
 
     def bytes(self) -> bytes:
         """A copy of the stored bytes, head then tail, without marker or line cuts."""
-        with self._cond:
-            return bytes(self._head) + self._tail_bytes()
+        return bytes(self._head) + self._tail_bytes()
 
     def __len__(self) -> int:
         """Bytes stored now (at most ``head_capacity + tail_capacity``)."""
-        with self._cond:
-            return len(self._head) + self._tail_len
+        return len(self._head) + self._tail_len
 
     @property
     def total_written(self) -> int:
         """Every byte ever accepted, stored or not."""
-        with self._cond:
-            return self._total
-
-    def reset(self) -> None:
-        """Forget everything, including ``closed``; wakes waiters so they look again."""
-        with self._cond:
-            self._head = bytearray()
-            self._tail = bytearray()
-            self._tail_pos = self._tail_len = self._total = 0
-            self._closed = False
-            self._cond.notify_all()
-
-    def close(self) -> None:
-        """Mark the output complete and wake every waiter. Idempotent."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` was called: the output will not change."""
-        with self._cond:
-            return self._closed
-
-    def wait_closed(self, timeout: float | None = None) -> bool:
-        """Block the calling thread until closed or ``timeout`` seconds; returns ``closed``.
-
-        For threads only; async code waits on the process manager instead.
-        """
-        with self._cond:
-            return self._cond.wait_for(lambda: self._closed, timeout)
+        return self._total
