@@ -5,13 +5,18 @@ the first bytes (what the command was doing) and a ring of the last bytes (the e
 summary line), counts everything it dropped, and renders the two halves with an explicit
 omission marker. Memory stays at ``head_capacity + tail_capacity`` whatever is written.
 
-The buffer is pure and synchronous: bytes in, text out, a lock for concurrent writers and
-readers, and a condition so waiters can block until the process is done with it.
+Every byte has an offset in the output, from 0, and :meth:`HeadTailBuffer.read` returns the
+bytes still kept from any offset on, saying how many were dropped on the way, so a reader can
+follow the output chunk by chunk.
+
+The buffer is pure and synchronous: bytes in, text or bytes out. It has no lock: the process
+manager's pump writes it and request handlers read it, all on the one event loop thread, and
+no method awaits, so no reader ever sees a write half done. When the process is done with it
+is the process's own business (``ManagedProcess.wait``), not the buffer's.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +25,7 @@ __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
     "DEFAULT_TAIL_BYTES",
     "HeadTailBuffer",
+    "OutputChunk",
     "Truncation",
 ]
 
@@ -47,8 +53,29 @@ class Truncation:
     """How the output was shortened: the start and the end kept, the middle dropped."""
 
 
+@dataclass(frozen=True, slots=True)
+class OutputChunk:
+    """Kept bytes of the output from one offset on, as :meth:`HeadTailBuffer.read` found them."""
+
+    data: bytes
+    """Raw bytes, never decoded: a multi-byte character may be cut at either end."""
+    start: int
+    """The output offset of ``data[0]`` (the end of the output when ``data`` is empty)."""
+    skipped: int
+    """Bytes between the offset asked for and ``start`` that the buffer no longer keeps."""
+
+    @property
+    def next_offset(self) -> int:
+        """Where the next read continues: just past ``data``."""
+        return self.start + len(self.data)
+
+
 class HeadTailBuffer:
     """Keep the first ``head_capacity`` and the last ``tail_capacity`` bytes written.
+
+    The kept bytes are two ranges of output offsets: the head, ``[0, head_len)``, and the
+    tail, the newest bytes after the head, ``[total - tail_len, total)``. Between them lie the
+    bytes that were dropped (none until the tail ring has wrapped).
 
     Args:
         head_capacity: bytes kept from the start of the output.
@@ -69,55 +96,96 @@ class HeadTailBuffer:
         self._head_capacity = head_capacity
         self._tail_capacity = tail_capacity
         self._max_line_bytes = max_line_bytes
-        self._cond = threading.Condition(threading.Lock())
         self._head = bytearray()
-        # The ring is allocated on first use: most commands never fill the head.
+        # The byte at output offset o >= head_capacity lives at ring index
+        # (o - head_capacity) % tail_capacity, always, so a read finds any kept offset without
+        # tracking where the ring was last written, and a ring of another size (a longer
+        # window, a shrunk one) is indexed the same way. Allocated on first use: most
+        # commands never fill the head.
         self._tail = bytearray()
-        self._tail_pos = 0
-        self._tail_len = 0
         self._total = 0
-        self._closed = False
 
     def write(self, data: bytes) -> int:
-        """Append ``data``; returns ``len(data)``. Never blocks for long, never fails."""
+        """Append ``data``; returns ``len(data)``. Never blocks, never fails."""
         n = len(data)
         if n == 0:
             return 0
         view = memoryview(data)
-        with self._cond:
-            self._total += n
-            room = self._head_capacity - len(self._head)
-            if room > 0:
-                self._head += view[:room]
-                view = view[room:]
-            if len(view):
-                self._write_tail(view)
+        room = self._head_capacity - len(self._head)
+        if room > 0:
+            self._head += view[:room]
+            view = view[room:]
+        if len(view):
+            self._write_tail(view, self._total + n - len(view))
+        self._total += n
         return n
 
-    def _write_tail(self, data: memoryview) -> None:
+    def _write_tail(self, data: memoryview, offset: int) -> None:
         cap = self._tail_capacity
         if not self._tail:
             self._tail = bytearray(cap)
         n = len(data)
-        if n >= cap:
-            self._tail[:] = data[n - cap :]
-            self._tail_pos = 0
-            self._tail_len = cap
-            return
-        pos = self._tail_pos
-        first = min(cap - pos, n)
-        self._tail[pos : pos + first] = data[:first]
-        rest = n - first
-        if rest:
-            self._tail[:rest] = data[first:]
-        self._tail_pos = (pos + n) % cap
-        self._tail_len = min(cap, self._tail_len + n)
+        if n > cap:
+            # Only the newest ring-full of a large write can survive it.
+            offset += n - cap
+            data = data[n - cap :]
+            n = cap
+        pos = (offset - self._head_capacity) % cap
+        end = pos + n
+        if end <= cap:
+            self._tail[pos:end] = data
+        else:
+            first = cap - pos
+            self._tail[pos:] = data[:first]
+            self._tail[: end - cap] = data[first:]
 
-    def _tail_bytes(self) -> bytes:
-        if self._tail_len < self._tail_capacity:
-            return bytes(self._tail[: self._tail_len])
-        pos = self._tail_pos
-        return bytes(self._tail[pos:] + self._tail[:pos])
+    def _tail_start(self) -> int:
+        """The offset of the oldest byte in the ring (``total`` while the ring is empty)."""
+        return max(len(self._head), self._total - self._tail_capacity)
+
+    def _copy(self, start: int, end: int) -> bytes:
+        """The kept bytes of offsets ``[start, end)``, which must hold no dropped byte."""
+        # Slices, not memoryviews: a view left alive on the head would make the next write's
+        # resize fail. Either way the cost is a copy of the range, never of the whole buffer.
+        head_len = len(self._head)
+        parts: list[bytearray] = []
+        if start < head_len:
+            parts.append(self._head[start : min(end, head_len)])
+        ring_start = max(start, head_len)
+        if end > ring_start:
+            cap = self._tail_capacity
+            pos = (ring_start - self._head_capacity) % cap
+            n = end - ring_start
+            first = min(cap - pos, n)
+            parts.append(self._tail[pos : pos + first])
+            if first < n:
+                parts.append(self._tail[: n - first])
+        return b"".join(parts)
+
+    def read(self, offset: int, limit: int) -> OutputChunk:
+        """The kept bytes from output ``offset`` on, at most ``limit`` of them.
+
+        Bytes from ``offset`` that were dropped are skipped and counted, so the chunk starts at
+        the oldest kept byte past them. A chunk never spans dropped bytes: a read in the head
+        stops at the head's end when the tail no longer follows on, and the next read reports
+        the gap. An offset at or past the end gives an empty chunk starting at the end. The
+        cost is that of copying the chunk, whatever the total.
+
+        Raises:
+            ValueError: ``offset`` is negative or ``limit`` is below 1.
+        """
+        if offset < 0:
+            raise ValueError(f"offset must not be negative, got {offset}")
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        total = self._total
+        head_len = len(self._head)
+        tail_start = self._tail_start()
+        start = min(offset if offset < head_len else max(offset, tail_start), total)
+        end = min(start + limit, total)
+        if start < head_len < tail_start:
+            end = min(end, head_len)
+        return OutputChunk(self._copy(start, end), start, max(0, start - offset))
 
     def render(self) -> tuple[str, Truncation | None]:
         """The text for a model, and what was dropped (``None`` when nothing was).
@@ -127,10 +195,9 @@ class HeadTailBuffer:
         (Coder's rendering, kept for compatibility). Long lines are cut in each half
         independently; invalid UTF-8, including a character cut in two, becomes U+FFFD.
         """
-        with self._cond:
-            total = self._total
-            head = bytes(self._head)
-            tail = self._tail_bytes() if len(head) >= self._head_capacity else b""
+        total = self._total
+        head = bytes(self._head)
+        tail = self._copy(self._tail_start(), total)
         if total == 0:
             return "", None
         if not tail:
@@ -157,45 +224,13 @@ class HeadTailBuffer:
 
     def bytes(self) -> bytes:
         """A copy of the stored bytes, head then tail, without marker or line cuts."""
-        with self._cond:
-            return bytes(self._head) + self._tail_bytes()
+        return bytes(self._head) + self._copy(self._tail_start(), self._total)
 
     def __len__(self) -> int:
         """Bytes stored now (at most ``head_capacity + tail_capacity``)."""
-        with self._cond:
-            return len(self._head) + self._tail_len
+        return len(self._head) + self._total - self._tail_start()
 
     @property
     def total_written(self) -> int:
-        """Every byte ever accepted, stored or not."""
-        with self._cond:
-            return self._total
-
-    def reset(self) -> None:
-        """Forget everything, including ``closed``; wakes waiters so they look again."""
-        with self._cond:
-            self._head = bytearray()
-            self._tail = bytearray()
-            self._tail_pos = self._tail_len = self._total = 0
-            self._closed = False
-            self._cond.notify_all()
-
-    def close(self) -> None:
-        """Mark the output complete and wake every waiter. Idempotent."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` was called: the output will not change."""
-        with self._cond:
-            return self._closed
-
-    def wait_closed(self, timeout: float | None = None) -> bool:
-        """Block the calling thread until closed or ``timeout`` seconds; returns ``closed``.
-
-        For threads only; async code waits on the process manager instead.
-        """
-        with self._cond:
-            return self._cond.wait_for(lambda: self._closed, timeout)
+        """Every byte ever accepted, stored or not: the offset where the output ends now."""
+        return self._total

@@ -199,7 +199,6 @@ class ManagedProcess:
         self.exit_code = exit_code
         self.exited_at = time.time()
         self.exited_monotonic = now_monotonic
-        self.buffer.close()
         self._exited.set()
 
 

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import re
-import threading
-import time
-from collections import defaultdict
 
 import pytest
 
@@ -20,8 +16,6 @@ from agentproc.buffer import (
 )
 
 SUFFIX = " ... [truncated]"
-JOIN_TIMEOUT = 30.0
-"""Safety net only: a correct buffer wakes threads at once."""
 
 
 def marker(omitted: int) -> str:
@@ -75,36 +69,6 @@ def model(data: bytes, head: int, tail: int, max_line: int) -> tuple[str, Trunca
     separator = marker(omitted).encode() if omitted else b"\n"
     raw = cut(head_part) + separator + cut(tail_part)
     return raw.decode("utf-8", "replace"), trunc(len(data), len(raw), omitted)
-
-
-def wait_for_waiters(buf: HeadTailBuffer, count: int) -> None:
-    """Spin until ``count`` threads are blocked inside ``wait_closed``.
-
-    Reads the condition's waiter queue (a CPython detail) so the wake-up is proven to come
-    from ``close`` rather than from a waiter that arrived after it.
-    """
-    waiters = buf._cond._waiters  # type: ignore[attr-defined]
-    deadline = time.monotonic() + JOIN_TIMEOUT
-    while len(waiters) < count:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{count} waiter(s) never blocked")
-
-
-class Waiter:
-    """A thread calling ``wait_closed`` and keeping what it returned."""
-
-    def __init__(self, buf: HeadTailBuffer, timeout: float | None = None) -> None:
-        self.result: list[bool] = []
-        self.thread = threading.Thread(target=self._run, args=(buf, timeout), daemon=True)
-        self.thread.start()
-
-    def _run(self, buf: HeadTailBuffer, timeout: float | None) -> None:
-        self.result.append(buf.wait_closed(timeout))
-
-    def join(self) -> list[bool]:
-        self.thread.join(JOIN_TIMEOUT)
-        assert not self.thread.is_alive(), "waiter still blocked"
-        return self.result
 
 
 class TestConstants:
@@ -359,30 +323,6 @@ class TestCoderAcceptance:
         assert meta == trunc(20 + 2149, len(expected), 0)
         assert "... [truncated]" in text
 
-    def test_09_ten_concurrent_writers_lose_nothing(self) -> None:
-        """Ten threads x 1000 writes: exact total, bounded storage, non-empty rendering."""
-        buf = HeadTailBuffer()
-        start = threading.Barrier(10)
-
-        def writer(n: int) -> None:
-            line = f"goroutine-{n}: data\n".encode()
-            start.wait()
-            for _ in range(1000):
-                buf.write(line)
-
-        threads = [threading.Thread(target=writer, args=(n,)) for n in range(10)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(JOIN_TIMEOUT)
-            assert not t.is_alive()
-        total = sum(len(f"goroutine-{n}: data\n") * 1000 for n in range(10))
-        assert buf.total_written == total
-        assert len(buf) == 32768
-        text, meta = buf.render()
-        assert text
-        assert meta == trunc(total, len(text.encode()), total - 32768)
-
     def test_10_fifty_bytes_in_sized_buffer_omit_thirty(self) -> None:
         """Sized(10,10) with 50 ``D``: original 50, omitted 30, retained 50."""
         buf = HeadTailBuffer(10, 10)
@@ -402,16 +342,6 @@ class TestCoderAcceptance:
         assert buf.write(b"") == 0
         assert buf.total_written == 0
         assert len(buf) == 0
-        assert buf.render() == ("", None)
-
-    def test_13_reset_forgets_everything(self) -> None:
-        """After ``reset`` the buffer is empty again: len 0, total 0, ``("", None)``."""
-        buf = HeadTailBuffer()
-        buf.write(b"some data")
-        assert len(buf) > 0
-        buf.reset()
-        assert len(buf) == 0
-        assert buf.total_written == 0
         assert buf.render() == ("", None)
 
     def test_14_bytes_returns_an_independent_copy(self) -> None:
@@ -663,13 +593,12 @@ class TestRing:
             assert buf.total_written == i
 
     def test_bytes_is_a_snapshot_unaffected_by_later_writes(self) -> None:
-        """A value from ``bytes()`` is immutable and does not follow later writes or reset."""
+        """A value from ``bytes()`` is immutable and does not follow later writes."""
         buf = HeadTailBuffer(3, 4)
         buf.write(b"abcdefg")
         snapshot = buf.bytes()
         assert isinstance(snapshot, bytes)
         buf.write(b"XYZ")
-        buf.reset()
         assert snapshot == b"abcdefg"
 
     def test_bytes_has_no_marker_and_no_line_cuts(self) -> None:
@@ -687,21 +616,6 @@ class TestRing:
         assert buf.write(memoryview(source)[:2]) == 2
         source[:] = b"ZZZZZZZZ"
         assert buf.bytes() == b"abcdghab"
-
-    def test_reset_after_wrap_starts_over_and_clears_closed(self) -> None:
-        """After reset a wrapped, closed buffer is open and fills head and ring afresh."""
-        buf = HeadTailBuffer(2, 3)
-        buf.write(b"0123456")
-        buf.close()
-        buf.reset()
-        assert not buf.closed
-        assert (len(buf), buf.total_written, buf.bytes(), buf.render()) == (0, 0, b"", ("", None))
-        buf.write(b"ab")
-        assert buf.render() == ("ab", None)
-        buf.write(b"c")
-        buf.write(b"de")
-        assert buf.bytes() == b"abcde"
-        assert buf.render() == ("ab\ncde", trunc(5, 6, 0))
 
     @pytest.mark.parametrize("seed", range(60))
     def test_random_writes_match_the_spec_model(self, seed: int) -> None:
@@ -721,204 +635,3 @@ class TestRing:
         assert buf.bytes() == data[:head] + data[head:][-tail:]
         assert len(buf) == min(len(data), head + tail)
         assert buf.total_written == len(data)
-
-
-RECORD = 16
-RECORD_RE = re.compile(rb"w(\d\d)-(\d{11})\n")
-
-
-def record(writer: int, seq: int) -> bytes:
-    """A distinctive 16-byte record: writer number and sequence number."""
-    data = f"w{writer:02d}-{seq:011d}\n".encode()
-    assert len(data) == RECORD
-    return data
-
-
-def parse_records(data: bytes) -> list[tuple[int, int]]:
-    """Split stored bytes into ``(writer, seq)`` pairs; fails on any torn record."""
-    assert len(data) % RECORD == 0
-    out = []
-    for i in range(0, len(data), RECORD):
-        m = RECORD_RE.fullmatch(data[i : i + RECORD])
-        assert m is not None, f"torn record at {i}: {data[i : i + RECORD]!r}"
-        out.append((int(m.group(1)), int(m.group(2))))
-    return out
-
-
-def run_writers(buf: HeadTailBuffer, writers: int, per_writer: int) -> None:
-    """Start ``writers`` threads together, each writing its records in order, and join them."""
-    start = threading.Barrier(writers)
-
-    def work(w: int) -> None:
-        start.wait()
-        for seq in range(per_writer):
-            buf.write(record(w, seq))
-
-    threads = [threading.Thread(target=work, args=(w,)) for w in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(JOIN_TIMEOUT)
-        assert not t.is_alive()
-
-
-class TestConcurrency:
-    """Writers on many threads never tear records or lose counts."""
-
-    def test_head_and_tail_hold_whole_records_in_writer_order(self) -> None:
-        """With record size dividing both halves, the head holds each writer's first records."""
-        writers, per_writer = 8, 2000
-        buf = HeadTailBuffer(64 * RECORD, 64 * RECORD)
-        run_writers(buf, writers, per_writer)
-        assert buf.total_written == writers * per_writer * RECORD
-        assert len(buf) == 128 * RECORD
-        stored = buf.bytes()
-        head = parse_records(stored[: 64 * RECORD])
-        tail = parse_records(stored[64 * RECORD :])
-        by_writer: dict[int, list[int]] = defaultdict(list)
-        for w, seq in head:
-            by_writer[w].append(seq)
-        for seqs in by_writer.values():
-            assert seqs == list(range(len(seqs)))
-        by_writer.clear()
-        for w, seq in tail:
-            by_writer[w].append(seq)
-        for seqs in by_writer.values():
-            assert seqs == list(range(per_writer - len(seqs), per_writer))
-        text, meta = buf.render()
-        omitted = writers * per_writer * RECORD - 128 * RECORD
-        assert meta == trunc(writers * per_writer * RECORD, len(text.encode()), omitted)
-
-    def test_head_large_enough_for_everything_holds_every_record_once(self) -> None:
-        """When the head can hold all output, each record appears exactly once, in order."""
-        writers, per_writer = 8, 500
-        total = writers * per_writer * RECORD
-        buf = HeadTailBuffer(total, 16)
-        run_writers(buf, writers, per_writer)
-        assert buf.total_written == total
-        assert len(buf) == total
-        records = parse_records(buf.bytes())
-        assert sorted(records) == [(w, s) for w in range(writers) for s in range(per_writer)]
-        for w in range(writers):
-            assert [s for ww, s in records if ww == w] == list(range(per_writer))
-        assert buf.render() == (buf.bytes().decode(), None)
-
-    def test_concurrent_readers_see_consistent_snapshots(self) -> None:
-        """Readers racing writers always see whole records, bounded length, growing totals."""
-        buf = HeadTailBuffer(32 * RECORD, 32 * RECORD)
-        done = threading.Event()
-        problems: list[str] = []
-
-        def reader() -> None:
-            last_total = 0
-            while not done.is_set():
-                total = buf.total_written
-                if total < last_total:
-                    problems.append(f"total went back: {last_total} -> {total}")
-                last_total = total
-                stored = buf.bytes()
-                if len(stored) > 64 * RECORD or len(stored) % RECORD:
-                    problems.append(f"bad stored length {len(stored)}")
-                elif not all(
-                    RECORD_RE.fullmatch(stored[i : i + RECORD])
-                    for i in range(0, len(stored), RECORD)
-                ):
-                    problems.append("torn record")
-                text, meta = buf.render()
-                if meta is not None and meta.retained_bytes != len(text.encode()):
-                    problems.append("retained_bytes differs from rendered length")
-                if len(buf) > 64 * RECORD:
-                    problems.append("len over capacity")
-
-        readers = [threading.Thread(target=reader) for _ in range(2)]
-        for t in readers:
-            t.start()
-        try:
-            run_writers(buf, 4, 3000)
-        finally:
-            done.set()
-            for t in readers:
-                t.join(JOIN_TIMEOUT)
-        assert not any(t.is_alive() for t in readers)
-        assert problems == []
-        assert buf.total_written == 4 * 3000 * RECORD
-
-
-class TestClose:
-    """``close`` marks the output complete and wakes every thread in ``wait_closed``."""
-
-    def test_new_buffer_is_open(self) -> None:
-        """A new buffer is not closed and ``wait_closed(timeout=0)`` returns False."""
-        buf = HeadTailBuffer()
-        assert not buf.closed
-        assert buf.wait_closed(timeout=0) is False
-
-    def test_short_timeout_on_open_buffer_returns_false(self) -> None:
-        """A positive timeout that expires while open returns False."""
-        buf = HeadTailBuffer()
-        assert buf.wait_closed(timeout=0.001) is False
-
-    def test_close_marks_closed_and_is_idempotent(self) -> None:
-        """After one or two ``close`` calls the buffer is closed and waits return True at once."""
-        buf = HeadTailBuffer()
-        buf.close()
-        assert buf.closed
-        buf.close()
-        assert buf.closed
-        assert buf.wait_closed(timeout=0) is True
-        assert buf.wait_closed() is True
-
-    def test_close_keeps_the_output(self) -> None:
-        """Closing does not change what was stored or how it renders."""
-        buf = HeadTailBuffer(10, 10)
-        buf.write(b"A" * 50 + b"Z" * 50)
-        before = buf.render()
-        buf.close()
-        assert buf.render() == before
-        assert buf.total_written == 100
-
-    def test_blocked_waiter_wakes_on_close(self) -> None:
-        """A thread blocked in ``wait_closed()`` without timeout returns True on ``close``."""
-        buf = HeadTailBuffer()
-        waiter = Waiter(buf)
-        wait_for_waiters(buf, 1)
-        assert waiter.result == []
-        buf.close()
-        assert waiter.join() == [True]
-
-    def test_blocked_waiter_with_timeout_wakes_on_close(self) -> None:
-        """A thread waiting with a long timeout returns True as soon as ``close`` is called."""
-        buf = HeadTailBuffer()
-        waiter = Waiter(buf, timeout=3600)
-        wait_for_waiters(buf, 1)
-        buf.close()
-        assert waiter.join() == [True]
-
-    def test_close_wakes_every_waiter(self) -> None:
-        """All blocked threads wake on a single ``close``."""
-        buf = HeadTailBuffer()
-        waiters = [Waiter(buf) for _ in range(5)]
-        wait_for_waiters(buf, 5)
-        buf.close()
-        assert [w.join() for w in waiters] == [[True]] * 5
-
-    def test_reset_wakes_waiters_who_keep_waiting_until_close(self) -> None:
-        """``reset`` on an open buffer wakes waiters, which block again until ``close``."""
-        buf = HeadTailBuffer()
-        waiter = Waiter(buf)
-        wait_for_waiters(buf, 1)
-        buf.reset()
-        wait_for_waiters(buf, 1)
-        assert waiter.thread.is_alive()
-        assert waiter.result == []
-        buf.close()
-        assert waiter.join() == [True]
-
-    def test_reset_clears_closed(self) -> None:
-        """After ``reset`` a closed buffer is open again and ``wait_closed(0)`` is False."""
-        buf = HeadTailBuffer()
-        buf.write(b"done")
-        buf.close()
-        buf.reset()
-        assert not buf.closed
-        assert buf.wait_closed(timeout=0) is False
