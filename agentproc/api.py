@@ -1,14 +1,13 @@
 """The HTTP surface of the process API: ``/api/v0/processes`` and ``/healthz``.
 
 The router parses and validates requests, calls the process manager and shapes responses.
-It knows nothing of ``os`` or subprocesses. Bodies are read raw and decoded here, not by
-FastAPI, because Coder's Go client sends JSON without a ``Content-Type`` header and every
+It knows nothing of ``os`` or subprocesses. Bodies are decoded by ``agentproc.body``, not
+by FastAPI, because Coder's Go client sends JSON without a ``Content-Type`` header and every
 failure must be a 400 in the contract's error shape, never a framework 422.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, TypeVar, get_args
 
 import anyio
@@ -17,12 +16,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from agentproc.errors import (
-    BodyTooLarge,
-    FieldError,
-    InvalidRequest,
-    quote,
-)
+from agentproc.body import INVALID_JSON, capped_decimal, read_json_object
+from agentproc.errors import FieldError, InvalidRequest, quote
 from agentproc.manager import ProcessManager, StartRequest
 from agentproc.settings import MAX_ARG_STRLEN, Settings
 from agentsdk import CHAT_ID_HEADER, parse_chat_id
@@ -41,8 +36,6 @@ __all__ = ["MAX_WAIT_MS", "api_router", "health_router"]
 
 MAX_WAIT_MS = 5 * 60 * 1000
 """Cap of ``?wait=true``: a long poll must end before proxies and clients give up (Coder)."""
-
-INVALID_JSON = "Request body must be valid JSON."
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -183,7 +176,7 @@ async def start_process(
     """Start `sh -c <command>` and return its id at once; it runs until it exits or is
     signalled, whatever happens to this request. A repeated `idempotency_key` returns the
     first process (`started: false, attached: true`) and runs nothing."""
-    body = await _read_json(request, settings.max_body_bytes)
+    body = await read_json_object(request, settings.max_body_bytes)
     start = _parse_start(body, settings, chat_id)
     result = manager.start(start)
     return StartProcessResponse(
@@ -242,7 +235,7 @@ async def process_output(
     goes away."""
     process = manager.get(id, chat_id)
     if wait == "true" and process.running:
-        cap_ms = MAX_WAIT_MS if timeout_ms is None else min(int(timeout_ms), MAX_WAIT_MS)
+        cap_ms = MAX_WAIT_MS if timeout_ms is None else capped_decimal(timeout_ms, MAX_WAIT_MS)
         async with anyio.create_task_group() as tg:
 
             async def wait_exit() -> None:
@@ -273,7 +266,7 @@ async def signal_process(
 ) -> SignalProcessResponse:
     """Send `terminate` (SIGTERM) or `kill` (SIGKILL) to the process's whole process group,
     so pipelines and background children stop too. Success means delivered, not exited."""
-    body = await _read_json(request, settings.max_body_bytes)
+    body = await read_json_object(request, settings.max_body_bytes)
     sig = _parse_signal(body)
     manager.send_signal(id, sig, chat_id)
     return SignalProcessResponse(message=f"Signal {quote(sig)} sent to process {quote(id)}.")
@@ -289,29 +282,6 @@ async def _wait_disconnect(request: Request) -> None:
         message = await request.receive()
         if message["type"] == "http.disconnect":
             return
-
-
-async def _read_json(request: Request, limit: int) -> dict[str, Any]:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(limit)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise BodyTooLarge(limit)
-    if not body.strip():
-        raise InvalidRequest(INVALID_JSON, detail="the body is empty")
-    try:
-        value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidRequest(INVALID_JSON, detail=str(exc)) from exc
-    if value is None:
-        return {}  # Go decodes a top-level null into the zero value
-    if not isinstance(value, dict):
-        raise InvalidRequest(INVALID_JSON, detail="the body must be a JSON object")
-    # Go leaves a field at its zero value for null; dropping nulls gives the same result.
-    return {key: item for key, item in value.items() if item is not None}
 
 
 _Model = TypeVar("_Model", bound=BaseModel)

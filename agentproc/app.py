@@ -52,6 +52,11 @@ STATUS_BY_ERROR: dict[type[AgentError], int] = {
 }
 """The one place where domain errors become HTTP statuses."""
 
+INTERNAL_ERROR = ErrorResponse(
+    message="Internal error.", detail="The agent logged what failed at error level."
+)
+"""The answer to an unexpected failure: the log has the traceback, the client no internals."""
+
 DOCS_ASSETS = "/docs/assets"
 """Swagger UI's JS and CSS, served from the installed package: workspaces are often offline."""
 
@@ -126,7 +131,7 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.error("%s %s failed unexpectedly", request.method, request.url.path, exc_info=exc)
-    return _error_response(500, ErrorResponse(message="Internal error.", detail=repr(exc)))
+    return _error_response(500, INTERNAL_ERROR)
 
 
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:

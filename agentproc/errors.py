@@ -50,8 +50,13 @@ class FieldError:
 
 
 def quote(value: str) -> str:
-    """``value`` in double quotes with JSON escapes: Go's ``%q``, as Coder formats ids."""
-    return json.dumps(value, ensure_ascii=False)
+    """``value`` in double quotes with JSON escapes: Go's ``%q``, as Coder formats ids.
+
+    A lone surrogate, which no UTF-8 response can carry, is written as its ``\\uXXXX``
+    escape, so a message quoting any string can always be sent.
+    """
+    quoted = json.dumps(value, ensure_ascii=False)
+    return quoted.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class AgentError(Exception):
