@@ -97,11 +97,15 @@ ChatDep = Annotated[str | None, Depends(get_chat_id)]
 ProcessId = Annotated[str, Path(description="The process id that start returned.")]
 
 ERROR_DESCRIPTIONS = {
-    400: "The request is malformed or a field is invalid.",
+    400: "The request is malformed, a field is invalid, or the Host header names a host "
+    "the agent does not answer to.",
     401: "The bearer token is missing or wrong.",
+    403: "The request comes from a web page of another origin (its Origin header).",
     404: "No such process, or it belongs to another chat, or it was forgotten.",
     409: "The request conflicts with the process's state.",
     413: "The request body is too large.",
+    415: "The body is declared as something other than JSON (send application/json or no "
+    "Content-Type).",
     429: "Too many processes are running.",
     500: "The operating system refused.",
     503: "The agent is shutting down.",
@@ -110,10 +114,11 @@ ERROR_DESCRIPTIONS = {
 
 
 def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    # Any API call can be malformed or unauthenticated; the rest depend on the operation.
+    # Any API call can be malformed, unauthenticated or cross-origin; the rest depend on
+    # the operation.
     return {
         status: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[status]}
-        for status in (400, 401, *statuses)
+        for status in (400, 401, 403, *statuses)
     }
 
 
@@ -167,7 +172,7 @@ async def healthz() -> dict[str, str]:
     operation_id="start_process",
     summary="Start a process",
     response_model_exclude_none=True,
-    responses=_responses(409, 413, 429, 500, 503) | _links_from_start(),
+    responses=_responses(409, 413, 415, 429, 500, 503) | _links_from_start(),
     openapi_extra=_json_body(StartProcessRequest),
 )
 async def start_process(
@@ -254,7 +259,7 @@ async def process_output(
     operation_id="signal_process",
     summary="Signal a process's group",
     response_model_exclude_none=True,
-    responses=_responses(404, 409, 413, 500),
+    responses=_responses(404, 409, 413, 415, 500),
     openapi_extra=_json_body(SignalProcessRequest),
 )
 async def signal_process(

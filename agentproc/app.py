@@ -19,10 +19,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agentproc.api import api_router, health_router
 from agentproc.auth import BearerAuthMiddleware
+from agentproc.browser import BrowserGuardMiddleware, parse_origin
 from agentproc.errors import (
     AgentError,
     BodyTooLarge,
     Conflict,
+    CrossOriginRequest,
     InvalidRequest,
     ProcessNotFound,
     ShuttingDown,
@@ -30,6 +32,7 @@ from agentproc.errors import (
     SpawnFailed,
     TooManyProcesses,
     Unauthorized,
+    UnsupportedMediaType,
 )
 from agentproc.manager import ProcessManager
 from agentproc.settings import Settings
@@ -42,15 +45,18 @@ logger = logging.getLogger(__name__)
 STATUS_BY_ERROR: dict[type[AgentError], int] = {
     InvalidRequest: 400,
     Unauthorized: 401,
+    CrossOriginRequest: 403,
     ProcessNotFound: 404,
     Conflict: 409,
     BodyTooLarge: 413,
+    UnsupportedMediaType: 415,
     TooManyProcesses: 429,
     SpawnFailed: 500,
     SignalFailed: 500,
     ShuttingDown: 503,
 }
-"""The one place where domain errors become HTTP statuses."""
+"""The one place where domain errors become HTTP statuses (``HostNotAllowed`` is an
+``InvalidRequest``: 400)."""
 
 INTERNAL_ERROR = ErrorResponse(
     message="Internal error.", detail="The agent logged what failed at error level."
@@ -178,6 +184,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     Args:
         settings: configuration; defaults to an open, loopback-only development setup.
+
+    Raises:
+        ValueError: an allowed origin in ``settings`` is not ``scheme://host[:port]``.
     """
     settings = settings or Settings()
 
@@ -206,6 +215,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(api_router)
     app.add_middleware(BearerAuthMiddleware, token=settings.token, reject=_agent_error_response)
+    # Added last, so it runs first: see agentproc.browser for why it comes before the token.
+    app.add_middleware(
+        BrowserGuardMiddleware,
+        allowed_hosts=settings.allowed_hosts,
+        # Parsed here, so a malformed origin fails create_app, not the first request.
+        allowed_origins=[parse_origin(origin) for origin in settings.allowed_origins],
+        reject=_agent_error_response,
+    )
     app.add_exception_handler(AgentError, _on_agent_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
