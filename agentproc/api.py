@@ -1,14 +1,13 @@
 """The HTTP surface of the process API: ``/api/v0/processes`` and ``/healthz``.
 
 The router parses and validates requests, calls the process manager and shapes responses.
-It knows nothing of ``os`` or subprocesses. Bodies are read raw and decoded here, not by
-FastAPI, because Coder's Go client sends JSON without a ``Content-Type`` header and every
+It knows nothing of ``os`` or subprocesses. Bodies are decoded by ``agentproc.body``, not
+by FastAPI, because Coder's Go client sends JSON without a ``Content-Type`` header and every
 failure must be a 400 in the contract's error shape, never a framework 422.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, TypeVar, get_args
 
 import anyio
@@ -17,13 +16,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from agentproc.errors import (
-    BodyTooLarge,
-    FieldError,
-    InvalidChatId,
-    InvalidRequest,
-    quote,
-)
+from agentproc.body import INVALID_JSON, capped_decimal, read_json_object
+from agentproc.errors import FieldError, InvalidChatId, InvalidRequest, quote
 from agentproc.manager import ProcessManager, StartRequest
 from agentproc.settings import MAX_ARG_STRLEN, Settings
 from agentsdk import CHAT_ID_HEADER, chat_id_from_headers
@@ -42,8 +36,6 @@ __all__ = ["MAX_WAIT_MS", "api_router", "health_router"]
 
 MAX_WAIT_MS = 5 * 60 * 1000
 """Cap of ``?wait=true``: a long poll must end before proxies and clients give up (Coder)."""
-
-INVALID_JSON = "Request body must be valid JSON."
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -120,13 +112,16 @@ ChatDep = Annotated[str | None, Depends(get_chat_id)]
 ProcessId = Annotated[str, Path(description="The process id that start returned.")]
 
 ERROR_DESCRIPTIONS = {
-    400: f"The request is malformed, a field is invalid, or the {CHAT_ID_HEADER} header is "
-    "not one UUID.",
+    400: "The request is malformed, a field is invalid, the Host header names a host the "
+    f"agent does not answer to, or the {CHAT_ID_HEADER} header is not one UUID.",
     401: "The bearer token is missing or wrong.",
+    403: "The request comes from a web page of another origin (its Origin header).",
     404: "No such process, or it is outside the request's chat (another chat's, or untagged), "
     "or it was forgotten.",
     409: "The request conflicts with the process's state.",
     413: "The request body is too large.",
+    415: "The body is declared as something other than JSON (send application/json or no "
+    "Content-Type).",
     429: "Too many processes are running.",
     500: "The operating system refused.",
     503: "The agent is shutting down.",
@@ -135,10 +130,11 @@ ERROR_DESCRIPTIONS = {
 
 
 def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    # Any API call can be malformed or unauthenticated; the rest depend on the operation.
+    # Any API call can be malformed, unauthenticated or cross-origin; the rest depend on
+    # the operation.
     return {
         status: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[status]}
-        for status in (400, 401, *statuses)
+        for status in (400, 401, 403, *statuses)
     }
 
 
@@ -194,7 +190,7 @@ async def healthz() -> dict[str, str]:
     operation_id="start_process",
     summary="Start a process",
     response_model_exclude_none=True,
-    responses=_responses(409, 413, 429, 500, 503) | _links_from_start(),
+    responses=_responses(409, 413, 415, 429, 500, 503) | _links_from_start(),
     openapi_extra=_json_body(StartProcessRequest),
 )
 async def start_process(
@@ -203,7 +199,7 @@ async def start_process(
     """Start `sh -c <command>` and return its id at once; it runs until it exits or is
     signalled, whatever happens to this request. A repeated `idempotency_key` returns the
     first process (`started: false, attached: true`) and runs nothing."""
-    body = await _read_json(request, settings.max_body_bytes)
+    body = await read_json_object(request, settings.max_body_bytes)
     start = _parse_start(body, settings, chat_id)
     result = manager.start(start)
     return StartProcessResponse(
@@ -262,7 +258,7 @@ async def process_output(
     goes away."""
     process = manager.get(id, chat_id)
     if wait == "true" and process.running:
-        cap_ms = MAX_WAIT_MS if timeout_ms is None else min(int(timeout_ms), MAX_WAIT_MS)
+        cap_ms = MAX_WAIT_MS if timeout_ms is None else capped_decimal(timeout_ms, MAX_WAIT_MS)
         async with anyio.create_task_group() as tg:
 
             async def wait_exit() -> None:
@@ -281,7 +277,7 @@ async def process_output(
     operation_id="signal_process",
     summary="Signal a process's group",
     response_model_exclude_none=True,
-    responses=_responses(404, 409, 413, 500),
+    responses=_responses(404, 409, 413, 415, 500),
     openapi_extra=_json_body(SignalProcessRequest),
 )
 async def signal_process(
@@ -293,7 +289,7 @@ async def signal_process(
 ) -> SignalProcessResponse:
     """Send `terminate` (SIGTERM) or `kill` (SIGKILL) to the process's whole process group,
     so pipelines and background children stop too. Success means delivered, not exited."""
-    body = await _read_json(request, settings.max_body_bytes)
+    body = await read_json_object(request, settings.max_body_bytes)
     sig = _parse_signal(body)
     manager.send_signal(id, sig, chat_id)
     return SignalProcessResponse(message=f"Signal {quote(sig)} sent to process {quote(id)}.")
@@ -309,29 +305,6 @@ async def _wait_disconnect(request: Request) -> None:
         message = await request.receive()
         if message["type"] == "http.disconnect":
             return
-
-
-async def _read_json(request: Request, limit: int) -> dict[str, Any]:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(limit)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise BodyTooLarge(limit)
-    if not body.strip():
-        raise InvalidRequest(INVALID_JSON, detail="the body is empty")
-    try:
-        value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidRequest(INVALID_JSON, detail=str(exc)) from exc
-    if value is None:
-        return {}  # Go decodes a top-level null into the zero value
-    if not isinstance(value, dict):
-        raise InvalidRequest(INVALID_JSON, detail="the body must be a JSON object")
-    # Go leaves a field at its zero value for null; dropping nulls gives the same result.
-    return {key: item for key, item in value.items() if item is not None}
 
 
 _Model = TypeVar("_Model", bound=BaseModel)

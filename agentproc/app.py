@@ -19,10 +19,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agentproc.api import api_router, health_router
 from agentproc.auth import BearerAuthMiddleware
+from agentproc.browser import BrowserGuardMiddleware, parse_origin
 from agentproc.errors import (
     AgentError,
     BodyTooLarge,
     Conflict,
+    CrossOriginRequest,
     InvalidRequest,
     ProcessNotFound,
     ShuttingDown,
@@ -30,6 +32,7 @@ from agentproc.errors import (
     SpawnFailed,
     TooManyProcesses,
     Unauthorized,
+    UnsupportedMediaType,
 )
 from agentproc.manager import ProcessManager
 from agentproc.settings import Settings
@@ -42,15 +45,23 @@ logger = logging.getLogger(__name__)
 STATUS_BY_ERROR: dict[type[AgentError], int] = {
     InvalidRequest: 400,
     Unauthorized: 401,
+    CrossOriginRequest: 403,
     ProcessNotFound: 404,
     Conflict: 409,
     BodyTooLarge: 413,
+    UnsupportedMediaType: 415,
     TooManyProcesses: 429,
     SpawnFailed: 500,
     SignalFailed: 500,
     ShuttingDown: 503,
 }
-"""The one place where domain errors become HTTP statuses."""
+"""The one place where domain errors become HTTP statuses (``HostNotAllowed`` is an
+``InvalidRequest``: 400)."""
+
+INTERNAL_ERROR = ErrorResponse(
+    message="Internal error.", detail="The agent logged what failed at error level."
+)
+"""The answer to an unexpected failure: the log has the traceback, the client no internals."""
 
 DOCS_ASSETS = "/docs/assets"
 """Swagger UI's JS and CSS, served from the installed package: workspaces are often offline."""
@@ -126,7 +137,7 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.error("%s %s failed unexpectedly", request.method, request.url.path, exc_info=exc)
-    return _error_response(500, ErrorResponse(message="Internal error.", detail=repr(exc)))
+    return _error_response(500, INTERNAL_ERROR)
 
 
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
@@ -173,6 +184,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     Args:
         settings: configuration; defaults to an open, loopback-only development setup.
+
+    Raises:
+        ValueError: an allowed origin in ``settings`` is not ``scheme://host[:port]``.
     """
     settings = settings or Settings()
 
@@ -201,6 +215,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(api_router)
     app.add_middleware(BearerAuthMiddleware, token=settings.token, reject=_agent_error_response)
+    # Added last, so it runs first: see agentproc.browser for why it comes before the token.
+    app.add_middleware(
+        BrowserGuardMiddleware,
+        allowed_hosts=settings.allowed_hosts,
+        # Parsed here, so a malformed origin fails create_app, not the first request.
+        allowed_origins=[parse_origin(origin) for origin in settings.allowed_origins],
+        reject=_agent_error_response,
+    )
     app.add_exception_handler(AgentError, _on_agent_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)

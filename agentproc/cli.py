@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 import uvicorn
 from fastapi import FastAPI
@@ -22,8 +23,9 @@ from fastapi import FastAPI
 from agentproc import settings as defaults
 from agentproc.app import begin_shutdown, create_app
 from agentproc.askpass import askpass_environment
+from agentproc.browser import parse_origin
 from agentproc.manager import SHUTDOWN_SLACK_SECONDS
-from agentproc.settings import Settings
+from agentproc.settings import ANY_HOST, Settings
 
 __all__ = [
     "DEFAULT_PORT",
@@ -56,6 +58,26 @@ def _key_value(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     return key, value
+
+
+def _origin(text: str) -> str:
+    try:
+        parse_origin(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text
+
+
+def _listed(flag_values: list[str] | None, variable: str) -> tuple[str, ...]:
+    # A repeatable flag replaces its comma-separated variable, as every flag wins over its own.
+    if flag_values is not None:
+        return tuple(flag_values)
+    return tuple(item.strip() for item in (_env(variable) or "").split(",") if item.strip())
+
+
+def _usage_error(message: str) -> NoReturn:
+    sys.stderr.write(f"agentproc serve: error: {message}\n")
+    raise SystemExit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,6 +194,22 @@ def build_parser() -> argparse.ArgumentParser:
         "(AGENTPROC_CONTROL_PLANE_TOKEN)",
     )
     serve.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="a name the Host header may carry besides IP addresses and localhost; "
+        f"repeatable; {ANY_HOST!r} accepts any name and needs a token "
+        "(AGENTPROC_ALLOWED_HOSTS, comma-separated)",
+    )
+    serve.add_argument(
+        "--allowed-origin",
+        action="append",
+        type=_origin,
+        metavar="ORIGIN",
+        help="a web origin (scheme://host[:port]) that may call the API besides the agent's "
+        "own; repeatable (AGENTPROC_ALLOWED_ORIGINS, comma-separated)",
+    )
+    serve.add_argument(
         "--log-level",
         default=_env("LOG_LEVEL", "info"),
         choices=["critical", "error", "warning", "info", "debug"],
@@ -214,13 +252,27 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             f"agentproc: refusing to listen on {args.host} without a token: anyone who can "
             "reach it could run commands. Pass --token (or AGENTPROC_TOKEN), or bind 127.0.0.1."
         )
+    hosts = _listed(args.allowed_host, "ALLOWED_HOSTS")
+    if ANY_HOST in hosts and not args.token:
+        _usage_error(
+            f"--allowed-host {ANY_HOST!r} (or AGENTPROC_ALLOWED_HOSTS) needs a token: without "
+            "the Host check, any web page could rebind a name to this agent and drive it."
+        )
+    origins = _listed(args.allowed_origin, "ALLOWED_ORIGINS")
+    for origin in origins:
+        try:
+            parse_origin(origin)
+        except ValueError as exc:
+            _usage_error(f"AGENTPROC_ALLOWED_ORIGINS: {exc}")
     try:
-        return _settings(args)
+        return _settings(args, hosts, origins)
     except ValueError as exc:
         raise SystemExit(f"agentproc: {exc}") from exc
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(
+    args: argparse.Namespace, allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...]
+) -> Settings:
     return Settings(
         token=args.token or None,
         workdir=args.workdir,
@@ -235,6 +287,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         oom_score_adj=args.oom_score_adj,
         env=_child_env(args),
         reap_orphans=not args.no_reap_orphans,
+        allowed_hosts=allowed_hosts,
+        allowed_origins=allowed_origins,
     )
 
 

@@ -5,13 +5,16 @@ Tree::
     AgentError
      ├── InvalidRequest        the caller sent something unusable (400)
      │    ├── InvalidWorkdir
-     │    └── InvalidChatId
+     │    ├── InvalidChatId     a Coder-Chat-Id header that is not one UUID
+     │    └── HostNotAllowed    a Host header naming no host the agent serves
      ├── Unauthorized          missing or wrong bearer token (401)
+     ├── CrossOriginRequest    a web page of another origin sent the request (403)
      ├── ProcessNotFound       unknown id, reaped, or another chat's (404)
      ├── Conflict              (409)
      │    ├── ProcessNotRunning
      │    └── IdempotencyConflict
      ├── BodyTooLarge          (413)
+     ├── UnsupportedMediaType  a body declared as anything but JSON (415)
      ├── TooManyProcesses      the running-process cap is reached (429)
      ├── SpawnFailed           the OS refused to start the shell (500)
      ├── SignalFailed          the OS refused to deliver a signal (500)
@@ -29,7 +32,9 @@ __all__ = [
     "AgentError",
     "BodyTooLarge",
     "Conflict",
+    "CrossOriginRequest",
     "FieldError",
+    "HostNotAllowed",
     "IdempotencyConflict",
     "InvalidChatId",
     "InvalidRequest",
@@ -41,6 +46,7 @@ __all__ = [
     "SpawnFailed",
     "TooManyProcesses",
     "Unauthorized",
+    "UnsupportedMediaType",
     "quote",
 ]
 
@@ -54,8 +60,13 @@ class FieldError:
 
 
 def quote(value: str) -> str:
-    """``value`` in double quotes with JSON escapes: Go's ``%q``, as Coder formats ids."""
-    return json.dumps(value, ensure_ascii=False)
+    """``value`` in double quotes with JSON escapes: Go's ``%q``, as Coder formats ids.
+
+    A lone surrogate, which no UTF-8 response can carry, is written as its ``\\uXXXX``
+    escape, so a message quoting any string can always be sent.
+    """
+    quoted = json.dumps(value, ensure_ascii=False)
+    return quoted.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class AgentError(Exception):
@@ -101,8 +112,33 @@ class InvalidChatId(InvalidRequest):
         )
 
 
+class HostNotAllowed(InvalidRequest):
+    """Raised when the ``Host`` header names a host the agent does not answer to.
+
+    A hostile name resolving to loopback (DNS rebinding) would otherwise let a web page
+    read the agent's answers as its own.
+    """
+
+    def __init__(self, host: str) -> None:
+        super().__init__(
+            f"Host {quote(host)} is not allowed.",
+            detail='Address the agent by an IP address or "localhost", '
+            "or start it with --allowed-host for this name.",
+        )
+
+
 class Unauthorized(AgentError):
     """Raised when the bearer token is missing or wrong."""
+
+
+class CrossOriginRequest(AgentError):
+    """Raised when a request carries the ``Origin`` of a web page the agent does not trust."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Cross-origin requests are not allowed.",
+            detail="Start the agent with --allowed-origin to trust this origin.",
+        )
 
 
 class ProcessNotFound(AgentError):
@@ -138,6 +174,16 @@ class BodyTooLarge(AgentError):
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"Request body is larger than {limit} bytes.")
+
+
+class UnsupportedMediaType(AgentError):
+    """Raised when a request body is declared as something other than JSON.
+
+    Forms and ``text/plain`` are what a web page can send anywhere without asking first.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("Content-Type must be application/json.")
 
 
 class TooManyProcesses(AgentError):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
+    "ANY_HOST",
     "DEFAULT_COMMAND_BYTES",
     "DEFAULT_DRAIN_SECONDS",
     "DEFAULT_MAX_BODY_BYTES",
@@ -42,6 +43,9 @@ DEFAULT_SHUTDOWN_GRACE_SECONDS = 5.0
 
 DEFAULT_DRAIN_SECONDS = 5.0
 """After the shell exits, a backgrounded grandchild may hold the pipe; wait this long (Coder)."""
+
+ANY_HOST = "*"
+"""As an allowed host, turns the ``Host`` check off; only an agent with a token may do so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,13 @@ class Settings:
     """Adopt and reap the orphaned grandchildren of our commands, so none is left a zombie
     when the system's init does not reap (as in many containers)."""
 
+    allowed_hosts: tuple[str, ...] = ()
+    """Names accepted in the ``Host`` header besides IP literals and ``localhost`` (which
+    keeps DNS rebinding out); :data:`ANY_HOST` accepts every name and needs a token."""
+
+    allowed_origins: tuple[str, ...] = ()
+    """Web origins (``scheme://host[:port]``) that may call the API besides the agent's own."""
+
     def __post_init__(self) -> None:
         at_least = {
             "retention_seconds": 0,
@@ -110,5 +121,7 @@ class Settings:
         ]
         if self.token == "":
             wrong.append("token must not be empty (use None for no token)")
+        if ANY_HOST in self.allowed_hosts and self.token is None:
+            wrong.append(f"allowed_hosts {ANY_HOST!r} needs a token: any web page could drive it")
         if wrong:
             raise ValueError("invalid settings: " + "; ".join(wrong))

@@ -129,3 +129,61 @@ def test_settings_reject_an_empty_token() -> None:
 def test_max_retained_flag() -> None:
     """--max-retained sets how many exited processes are kept."""
     assert settings_for("--max-retained", "7").max_retained == 7
+
+
+def test_allowed_hosts_and_origins_come_from_flags_or_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The repeatable flags replace their comma-separated variables, as every flag wins."""
+    monkeypatch.setenv("AGENTPROC_ALLOWED_HOSTS", "a.example, b.example")
+    monkeypatch.setenv("AGENTPROC_ALLOWED_ORIGINS", "https://ide.example,http://localhost:3000")
+    from_env = settings_for()
+    assert from_env.allowed_hosts == ("a.example", "b.example")
+    assert from_env.allowed_origins == ("https://ide.example", "http://localhost:3000")
+    from_flags = settings_for(
+        "--allowed-host", "c.example", "--allowed-origin", "https://other.example"
+    )
+    assert from_flags.allowed_hosts == ("c.example",)
+    assert from_flags.allowed_origins == ("https://other.example",)
+
+
+@pytest.mark.parametrize(
+    "flags", [("--allowed-host", "*"), ("--allowed-host", "a", "--allowed-host", "*")]
+)
+def test_any_host_needs_a_token(flags: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+    """'*' turns the Host check off, so only an agent with a token may: usage error, status 2."""
+    with pytest.raises(SystemExit) as exited:
+        settings_for(*flags)
+    assert exited.value.code == 2
+    assert "--allowed-host" in capsys.readouterr().err
+    assert settings_for(*flags, "--token", "t").allowed_hosts[-1] == "*"
+
+
+def test_any_host_from_the_variable_needs_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AGENTPROC_ALLOWED_HOSTS=* without a token is refused the same way."""
+    monkeypatch.setenv("AGENTPROC_ALLOWED_HOSTS", "*")
+    with pytest.raises(SystemExit) as exited:
+        settings_for()
+    assert exited.value.code == 2
+
+
+def test_settings_reject_any_host_without_a_token() -> None:
+    """Settings built in code follow the same rule as the command line."""
+    with pytest.raises(ValueError, match="needs a token"):
+        Settings(allowed_hosts=("*",))
+
+
+@pytest.mark.parametrize("origin", ["ide.example", "https://ide.example/path", "null"])
+def test_malformed_allowed_origin_is_a_usage_error(
+    origin: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An origin that is not scheme://host[:port] is refused, from the flag or the variable."""
+    with pytest.raises(SystemExit) as exited:
+        settings_for("--allowed-origin", origin)
+    assert exited.value.code == 2
+    assert "--allowed-origin" in capsys.readouterr().err
+    monkeypatch.setenv("AGENTPROC_ALLOWED_ORIGINS", origin)
+    with pytest.raises(SystemExit) as exited:
+        settings_for()
+    assert exited.value.code == 2
+    assert "AGENTPROC_ALLOWED_ORIGINS" in capsys.readouterr().err

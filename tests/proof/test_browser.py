@@ -1,15 +1,18 @@
-"""Swagger UI at ``/docs`` works in a real browser with no route to the internet.
+"""Swagger UI at ``/docs`` works in a real browser with no route to the internet, and no
+other web page can drive the agent through that browser.
 
 Debian's Chromium is driven through Debian's chromedriver over the W3C WebDriver protocol,
 which is plain JSON over HTTP, so httpx (already a dependency) is the whole client. Every
 request the browser would send off this machine goes to a proxy port where nothing listens,
-so the page can only work if the agent serves everything it needs itself.
+so the page can only work if the agent serves everything it needs itself. The one exception
+is a made-up hostile name that the browser resolves to 127.0.0.1, as DNS rebinding would.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import re
 import selectors
@@ -23,8 +26,11 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 
-from tests.conftest import LiveAgent
+from agentproc.settings import Settings
+from tests.conftest import LiveAgent, run_live_agent, serve_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -54,6 +60,9 @@ IMPLICIT_WAIT_MS = 30_000
 
 STARTUP_TIMEOUT_SECONDS = 30.0
 """Safety net for chromedriver to say it listens."""
+
+REBOUND_NAME = "rebound.example"
+"""A hostile name the browser resolves to 127.0.0.1, as after DNS rebinding."""
 
 STOP_TIMEOUT_SECONDS = 10.0
 """How long chromedriver gets to exit on SIGTERM before its process group is killed."""
@@ -102,6 +111,10 @@ class WebDriver:
         """Click the first element matching ``css`` as a user would (scrolls it into view)."""
         self._call("POST", f"/element/{self.find(css)}/click", {})
 
+    def clear(self, css: str) -> None:
+        """Empty the first input or textarea matching ``css``."""
+        self._call("POST", f"/element/{self.find(css)}/clear", {})
+
     def type(self, css: str, text: str) -> None:
         """Type ``text`` into the first element matching ``css``."""
         self._call("POST", f"/element/{self.find(css)}/value", {"text": text})
@@ -111,9 +124,9 @@ class WebDriver:
         value: str = self._call("GET", f"/element/{self.find(css)}/text")
         return value
 
-    def run(self, script: str) -> Any:
-        """Run synchronous JavaScript in the page and return its result."""
-        return self._call("POST", "/execute/sync", {"script": script, "args": []})
+    def run(self, script: str, *args: str) -> Any:
+        """Run JavaScript in the page with ``arguments`` ``args``; a promise is awaited."""
+        return self._call("POST", "/execute/sync", {"script": script, "args": list(args)})
 
     def screenshot(self, path: Path) -> None:
         """Save the viewport as a PNG, for a person reading a failure."""
@@ -177,6 +190,8 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
                 f"--user-data-dir={tmp_path / 'profile'}",
                 # Loopback bypasses a proxy by default; everything else meets a closed port.
                 f"--proxy-server=http://127.0.0.1:{dead_proxy}",
+                f"--proxy-bypass-list={REBOUND_NAME}",
+                f"--host-resolver-rules=MAP {REBOUND_NAME} 127.0.0.1",
             ]
             created = http.post(
                 "/session",
@@ -227,6 +242,13 @@ def test_docs_render_every_operation_from_the_agent_alone(
     assert [url for url in loaded if not url.startswith(f"{live_agent.base_url}/")] == []
 
 
+def _authorize(browser: WebDriver, token: str | None) -> None:
+    browser.click(".auth-wrapper .authorize")
+    browser.type(".auth-container input", token or "")
+    browser.click(".auth-btn-wrapper .authorize")
+    browser.click(".auth-btn-wrapper .btn-done")
+
+
 def test_try_it_out_lists_processes_with_the_token(
     browser: WebDriver, live_agent: LiveAgent, tmp_path: Path
 ) -> None:
@@ -238,11 +260,7 @@ def test_try_it_out_lists_processes_with_the_token(
 
     browser.open(f"{live_agent.base_url}/docs")
     try:
-        browser.click(".auth-wrapper .authorize")
-        browser.type(".auth-container input", live_agent.token or "")
-        browser.click(".auth-btn-wrapper .authorize")
-        browser.click(".auth-btn-wrapper .btn-done")
-
+        _authorize(browser, live_agent.token)
         operation = "#operations-processes-list_processes"
         browser.click(f"{operation} .opblock-summary")
         browser.click(f"{operation} .try-out__btn")
@@ -256,3 +274,106 @@ def test_try_it_out_lists_processes_with_the_token(
     assert status == "200", f"screenshot: {tmp_path / 'docs.png'}"
     assert process_id in body
     assert '"processes"' in body
+
+
+def test_try_it_out_starts_a_process_from_the_agents_own_origin(
+    browser: WebDriver, live_agent: LiveAgent, tmp_path: Path
+) -> None:
+    """Try it out → Execute on /start (a POST, so Chromium sends Origin) starts the command."""
+    marker = tmp_path / "started-from-the-docs"
+    browser.open(f"{live_agent.base_url}/docs")
+    try:
+        _authorize(browser, live_agent.token)
+        operation = "#operations-processes-start_process"
+        body = f"{operation} textarea.body-param__text"
+        browser.click(f"{operation} .opblock-summary")
+        browser.click(f"{operation} .try-out__btn")
+        browser.clear(body)
+        browser.type(body, json.dumps({"command": f"touch {marker}"}))
+        browser.click(f"{operation} .execute")
+
+        status = browser.text(f"{operation} .live-responses-table .response .response-col_status")
+        answer = browser.text(f"{operation} .live-responses-table .response-col_description pre")
+    except AssertionError:
+        browser.screenshot(tmp_path / "docs.png")
+        raise
+    assert status == "200", f"{answer}; screenshot: {tmp_path / 'docs.png'}"
+    process_id = json.loads(answer)["id"]
+    with live_agent.client() as api:
+        output = api.get(
+            f"/api/v0/processes/{process_id}/output",
+            params={"wait": "true", "timeout_ms": "60000"},
+        )
+    assert output.json()["exit_code"] == 0
+    assert marker.exists()
+
+
+SIMPLE_POSTS = """
+const [url, body] = arguments;
+const sent = ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"].map(
+  type => fetch(url, {method: "POST", mode: "no-cors", headers: {"Content-Type": type}, body})
+    .then(response => response.type, error => "failed: " + error));
+return Promise.all(sent);
+"""
+"""What any page can send anywhere with no preflight: a body of each CORS-safelisted type."""
+
+SAME_ORIGIN_CALLS = """
+const [start, list, body] = arguments;
+return Promise.all([
+  fetch(start, {method: "POST", headers: {"Content-Type": "application/json"}, body}),
+  fetch(list),
+]).then(responses => Promise.all(responses.map(r => r.text().then(text => [r.status, text]))));
+"""
+"""What a page of a name rebound to the agent can send and read: it is same-origin there."""
+
+
+@pytest.fixture
+def hostile_page() -> Iterator[str]:
+    """The URL of a page on another origin than the agent's (another port of 127.0.0.1)."""
+    app = FastAPI()
+
+    @app.get("/")
+    async def page() -> HTMLResponse:
+        return HTMLResponse("<!doctype html><title>a page the user happens to visit</title>")
+
+    with serve_in_thread(app) as served:
+        yield f"{served.base_url}/"
+
+
+def test_a_page_of_another_origin_cannot_start_a_process(
+    browser: WebDriver, hostile_page: str, tmp_path: Path
+) -> None:
+    """A page's no-preflight posts of a start body reach the agent and run nothing.
+
+    Two rules refuse them, each on its own: their Content-Type and their Origin.
+    """
+    marker = tmp_path / "started-by-a-web-page"
+    start = json.dumps({"command": f"touch {marker}"})
+    with run_live_agent(Settings()) as agent:
+        browser.open(hostile_page)
+        outcomes = browser.run(SIMPLE_POSTS, f"{agent.base_url}/api/v0/processes/start", start)
+        # Opaque: each request reached the agent and got an answer the page cannot read.
+        assert outcomes == ["opaque", "opaque", "opaque"]
+        with httpx.Client(base_url=agent.base_url) as api:
+            assert api.get("/api/v0/processes/list").json() == {"processes": []}
+    assert not marker.exists()
+
+
+def test_a_page_of_a_rebound_name_cannot_use_the_agent(browser: WebDriver, tmp_path: Path) -> None:
+    """A name resolved to the agent makes its pages same-origin; the Host check refuses them."""
+    marker = tmp_path / "started-by-a-rebound-page"
+    with run_live_agent(Settings()) as agent:
+        port = agent.base_url.rpartition(":")[2]
+        browser.open(f"http://{REBOUND_NAME}:{port}/docs")
+        assert f'Host \\"{REBOUND_NAME}:{port}\\" is not allowed.' in browser.text("body")
+        answers = browser.run(
+            SAME_ORIGIN_CALLS,
+            "/api/v0/processes/start",
+            "/api/v0/processes/list",
+            json.dumps({"command": f"touch {marker}"}),
+        )
+        assert [status for status, _ in answers] == [400, 400]
+        assert all(REBOUND_NAME in text for _, text in answers)
+        with httpx.Client(base_url=agent.base_url) as api:
+            assert api.get("/api/v0/processes/list").json() == {"processes": []}
+    assert not marker.exists()

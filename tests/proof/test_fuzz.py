@@ -1,9 +1,13 @@
 """Property-based fuzzing of the process API from the committed openapi.json.
 
-schemathesis generates requests from the document, valid and invalid, and sends them to a
+schemathesis generates requests from the document, valid (positive) and invalid
+(negative: wrong types, missing fields, values outside the schema), and sends them to a
 real agent on 127.0.0.1; every answer must be no 5xx, a documented status, the documented
-content type and match the documented schema. Runs are bounded and derandomized, so a
-failure reproduces on the next run.
+content type and match the documented schema, invalid data must be refused with a 4xx, and
+a method the document does not list must be refused too. Beyond the document, hypothesis
+writes raw bodies schemathesis cannot: lone surrogate escapes, integers of thousands of
+digits, nesting 100,000 deep. Runs are bounded and derandomized, so a failure reproduces on
+the next run.
 
 How the fuzzer is kept harmless: a generated ``command`` is never run as a command. Every
 non-empty string command is rewritten, before it is sent, into ``printf '%s' <the string,
@@ -11,26 +15,32 @@ shell-quoted>``, so the shell prints the generated text and exits (``printf`` is
 of ``sh``, so not even a generated ``PATH`` can change what runs). The request still carries
 every generated field around it (workdir, env, background, idempotency key, chat header),
 and a NUL byte or an oversized string still reaches the agent's validation. Non-string and
-empty commands are sent unchanged: the agent rejects them before anything runs. The agent's
-default working directory is a fresh temporary directory.
+empty commands are sent unchanged: the agent rejects them before anything runs. The raw
+bodies follow the same rule: their command is such a printf, or not a string at all. The
+agent's default working directory is a fresh temporary directory.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
 )
 
 from agentproc.settings import Settings
@@ -45,8 +55,11 @@ CHECKS = [
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    negative_data_rejection,
+    unsupported_method,
 ]
-"""What every answer must satisfy; the same four for single calls and for workflows."""
+"""What every answer must satisfy, for single calls and for workflows. (Auth has its own
+tests; schemathesis's ``ignored_auth`` would double every run for nothing new.)"""
 
 MAX_EXAMPLES = 50
 """Generated cases per operation (schemathesis adds the document's examples and edge
@@ -61,7 +74,15 @@ WORKFLOW_STEPS = 10
 CONFIG = schemathesis.Config.from_dict(
     {
         "checks": {"enabled": False, **{check.__name__: {"enabled": True} for check in CHECKS}},
-        "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True},
+        "generation": {
+            "max-examples": MAX_EXAMPLES,
+            "deterministic": True,
+            "mode": "all",  # positive and negative
+            # Unknown query parameters are ignored by design, as Coder's agent does.
+            "allow-extra-parameters": False,
+            # The token is sent by the test itself; a generated one would be overwritten.
+            "with-security-parameters": False,
+        },
     }
 )
 
@@ -134,3 +155,129 @@ def test_a_request_path_cannot_hide_the_shell(agent: LiveAgent) -> None:
             params={"wait": "true", "timeout_ms": "60000"},
         )
     assert output.json() == {"output": "/nonexistent\n", "running": False, "exit_code": 0}
+
+
+# -- raw bodies: what schemathesis cannot write -----------------------------------------------
+
+RAW_EXAMPLES = 100
+"""Raw start and signal bodies per test; each is one request, so this stays under a second."""
+
+FIELDS = frozenset({"command", "signal", "workdir", "env", "background", "idempotency_key"})
+"""Generated member names never repeat one: a duplicate would replace the harmless command."""
+
+NO_SUCH_PROCESS = "00000000-0000-4000-8000-000000000000"
+"""Signals go here: a valid body answers 404, so nothing is ever signalled."""
+
+ANY_CHARACTER = st.one_of(
+    st.characters(exclude_categories=()), st.characters(categories=["Cs"]), st.just("\0")
+)
+"""Every code point, with lone surrogates and NUL made likely (hypothesis's own text has no
+surrogates at all)."""
+
+json_strings = st.text(ANY_CHARACTER, max_size=12).map(json.dumps)
+"""Any text as a JSON string; ``json.dumps`` writes a lone surrogate as its escape."""
+
+long_integers = st.tuples(
+    st.sampled_from(["", "-"]), st.sampled_from([1, 19, 640, 641, 4300, 5001])
+).map(lambda sign_digits: sign_digits[0] + "9" * sign_digits[1])
+
+deep_nests = st.sampled_from([10, 900, 1000, 100_000]).flatmap(
+    lambda depth: st.sampled_from(["[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth])
+)
+
+json_scalars = st.one_of(
+    json_strings,
+    long_integers,
+    deep_nests,
+    st.sampled_from(["true", "false", "null", "0", "-0", "1.5", "1e999", "-1e-999"]),
+)
+
+member_names = st.text(ANY_CHARACTER, max_size=8).filter(lambda name: name not in FIELDS)
+
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3).map(lambda items: "[" + ",".join(items) + "]"),
+        st.lists(st.tuples(member_names.map(json.dumps), inner), max_size=3).map(
+            lambda members: "{" + ",".join(f"{k}:{v}" for k, v in members) + "}"
+        ),
+    ),
+    max_leaves=6,
+)
+"""JSON text of any shape, built as text so that the hostile parts survive serialization."""
+
+env_objects = st.lists(st.tuples(json_strings, json_strings), max_size=3).map(
+    lambda members: "{" + ",".join(f"{k}:{v}" for k, v in members) + "}"
+)
+"""An ``env`` of the right shape, so that hostile names and values reach the spawn."""
+
+FIELD_VALUES = {
+    "workdir": st.one_of(json_strings, json_values),
+    "env": st.one_of(env_objects, json_values),
+    "background": st.one_of(st.sampled_from(["true", "false"]), json_values),
+    "idempotency_key": st.one_of(json_strings, json_values),
+}
+"""Start fields: mostly the right type with hostile content, else any value at all."""
+
+harmless_commands = st.text(ANY_CHARACTER, max_size=12).map(
+    lambda text: json.dumps("printf '%s' " + shlex.quote(text))
+)
+"""Commands that only print their generated text (see the module docstring)."""
+
+non_string_values = json_values.filter(lambda value: not value.startswith('"'))
+
+
+def _object(members: list[tuple[str, str]]) -> bytes:
+    return ("{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in members) + "}").encode(
+        "utf-8", "surrogatepass"
+    )
+
+
+@st.composite
+def start_bodies(draw: st.DrawFn) -> bytes:
+    """A start body: a harmless or non-string command, and hostile values around it."""
+    members = [("command", draw(st.one_of(harmless_commands, non_string_values)))]
+    optional = draw(st.lists(st.sampled_from(sorted(FIELD_VALUES)), unique=True))
+    members += [(name, draw(FIELD_VALUES[name])) for name in optional]
+    members += draw(st.lists(st.tuples(member_names, json_values), max_size=2))
+    return _object(members)
+
+
+@st.composite
+def signal_bodies(draw: st.DrawFn) -> bytes:
+    """A signal body: a real signal name or any value, and hostile values around it."""
+    sig = draw(st.one_of(st.sampled_from(['"kill"', '"terminate"']), json_values))
+    members = [("signal", sig), *draw(st.lists(st.tuples(member_names, json_values), max_size=2))]
+    return _object(members)
+
+
+RAW_SETTINGS = settings(FUZZ_SETTINGS, max_examples=RAW_EXAMPLES)
+
+
+@pytest.fixture(scope="module")
+def api(agent: LiveAgent) -> Iterator[httpx.Client]:
+    """One authenticated client for the raw-body tests: its connection must survive them."""
+    with agent.client() as client:
+        yield client
+
+
+def assert_a_4xx_or_success(response: httpx.Response) -> None:
+    """No 5xx; a refusal is in the error shape."""
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert isinstance(response.json()["message"], str), response.text
+
+
+@given(body=start_bodies())
+@RAW_SETTINGS
+def test_no_raw_start_body_is_a_server_error(api: httpx.Client, body: bytes) -> None:
+    """Lone surrogates, long integers and deep nesting in any start field are never a 5xx."""
+    assert_a_4xx_or_success(api.post("/api/v0/processes/start", content=body))
+
+
+@given(body=signal_bodies())
+@RAW_SETTINGS
+def test_no_raw_signal_body_is_a_server_error(api: httpx.Client, body: bytes) -> None:
+    """The same for signals, sent to an id that exists nowhere, so nothing is ever signalled."""
+    response = api.post(f"/api/v0/processes/{NO_SUCH_PROCESS}/signal", content=body)
+    assert_a_4xx_or_success(response)
