@@ -1,18 +1,21 @@
 """``agentproc serve``: run the agent on uvicorn.
 
-Every flag has an ``AGENTPROC_*`` environment variable; a flag wins over its variable.
+Every option is a row of :data:`SERVE_OPTIONS`: a flag and, for most, an ``AGENTPROC_*``
+environment variable; a flag wins over its variable. A malformed value, from either, is a
+usage error naming it (exit status 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import ipaddress
 import json
 import logging
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -23,10 +26,27 @@ from agentproc import settings as defaults
 from agentproc.app import begin_shutdown, create_app
 from agentproc.askpass import askpass_environment
 from agentproc.manager import SHUTDOWN_SLACK_SECONDS
-from agentproc.settings import Settings
+from agentproc.options import (
+    Option,
+    UsageError,
+    add_options,
+    boolean,
+    choice,
+    http_url,
+    integer,
+    key_value,
+    number,
+    path,
+    port,
+    secret,
+    source_of,
+    text,
+)
+from agentproc.settings import InvalidSettings, Settings
 
 __all__ = [
     "DEFAULT_PORT",
+    "SERVE_OPTIONS",
     "AgentServer",
     "build_parser",
     "main",
@@ -40,146 +60,81 @@ logger = logging.getLogger("agentproc")
 DEFAULT_PORT = 7420
 """Any free port works; this one is merely easy to remember."""
 
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"AGENTPROC_{name}", default)
+SERVE_OPTIONS: tuple[Option, ...] = (
+    # Where to listen.
+    Option("--host", "AGENTPROC_HOST", text, "127.0.0.1",
+           "address to bind; anything but loopback requires a token"),
+    Option("--port", "AGENTPROC_PORT", port, DEFAULT_PORT, "port to bind, 0 for any free one"),
+    # Who may use it.
+    Option("--token", "AGENTPROC_TOKEN", secret, None, "bearer token required on /api/"),
+    Option("--token-file", "AGENTPROC_TOKEN_FILE", path, None,
+           "read the bearer token from this file (trimmed), so no argv or environment shows it",
+           metavar="PATH"),
+    # What processes get and keep.
+    Option("--workdir", "AGENTPROC_WORKDIR", path, None,
+           "working directory of processes that name none (must exist; else $HOME)",
+           metavar="DIR"),
+    Option("--retention", "AGENTPROC_RETENTION_SECONDS", number,
+           defaults.DEFAULT_RETENTION_SECONDS, "seconds an exited process stays readable",
+           dest="retention_seconds", metavar="SECONDS"),
+    Option("--max-running", "AGENTPROC_MAX_RUNNING", integer, defaults.DEFAULT_MAX_RUNNING,
+           "running processes allowed at once"),
+    Option("--max-retained", "AGENTPROC_MAX_RETAINED", integer, defaults.DEFAULT_MAX_RETAINED,
+           "exited processes kept at most, oldest forgotten first"),
+    Option("--max-body-bytes", "AGENTPROC_MAX_BODY_BYTES", integer,
+           defaults.DEFAULT_MAX_BODY_BYTES, "largest request body"),
+    Option("--max-command-bytes", "AGENTPROC_MAX_COMMAND_BYTES", integer,
+           defaults.DEFAULT_COMMAND_BYTES, "longest command"),
+    Option("--shutdown-grace", "AGENTPROC_SHUTDOWN_GRACE_SECONDS", number,
+           defaults.DEFAULT_SHUTDOWN_GRACE_SECONDS,
+           "seconds between SIGTERM and SIGKILL at shutdown",
+           dest="shutdown_grace_seconds", metavar="SECONDS"),
+    Option("--drain-seconds", "AGENTPROC_DRAIN_SECONDS", number,
+           defaults.DEFAULT_DRAIN_SECONDS,
+           "after a shell exits, how long to keep reading output a background child may "
+           "still write", metavar="SECONDS"),
+    Option("--nice", "AGENTPROC_NICE", integer, None, "niceness of child processes"),
+    Option("--oom-score-adj", "AGENTPROC_OOM_SCORE_ADJ", integer, None,
+           "oom_score_adj of child processes"),
+    Option("--env", None, key_value, [], "variable injected into every child; repeatable",
+           repeat=True, metavar="KEY=VALUE"),
+    Option("--no-reap-orphans", "AGENTPROC_REAP_ORPHANS", boolean, True,
+           "do not adopt and reap orphaned grandchildren", dest="reap_orphans", sets=False),
+    # Git credentials.
+    Option("--git-askpass", "AGENTPROC_GIT_ASKPASS", boolean, False,
+           "answer git's credential prompts with the user's tokens from the control plane; "
+           "needs the two options below", sets=True),
+    Option("--control-plane-url", "AGENTPROC_CONTROL_PLANE_URL", http_url, None,
+           "the control plane's address, given to git as CODER_AGENT_URL", metavar="URL"),
+    Option("--control-plane-token", "AGENTPROC_CONTROL_PLANE_TOKEN", secret, None,
+           "this agent's token at the control plane, given to git as CODER_AGENT_TOKEN",
+           metavar="TOKEN"),
+    Option("--log-level", "AGENTPROC_LOG_LEVEL", choice(*LOG_LEVELS), "info",
+           f"log level: {', '.join(LOG_LEVELS)}", metavar="LEVEL"),
+)  # fmt: skip
+"""The options of ``agentproc serve``. ``dest`` names the :class:`Settings` field an option
+fills; options with no such field (where to listen, the token file, git) are read below."""
 
+OPTIONS_BY_NAME: Mapping[str, Option] = {option.name: option for option in SERVE_OPTIONS}
 
-def _env_number(name: str, default: float | None) -> str | float | None:
-    # Returned as text when set: argparse converts a string default with the option's type,
-    # so a malformed variable is a usage error naming the option, not a traceback.
-    return _env(name) or default
-
-
-def _key_value(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key, value
+SETTINGS_FIELDS = frozenset(field.name for field in dataclasses.fields(Settings))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``agentproc``."""
+    """The command line of ``agentproc``, with the ``AGENTPROC_*`` variables set now."""
     parser = argparse.ArgumentParser(prog="agentproc", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the process API on uvicorn")
-    serve.add_argument(
-        "--host",
-        default=_env("HOST", "127.0.0.1"),
-        help="address to bind (AGENTPROC_HOST; default 127.0.0.1)",
-    )
-    serve.add_argument(
-        "--port",
-        type=int,
-        default=_env_number("PORT", DEFAULT_PORT),
-        help=f"port to bind, 0 for any free one (AGENTPROC_PORT; default {DEFAULT_PORT})",
-    )
-    serve.add_argument(
-        "--token", default=_env("TOKEN"), help="bearer token required on /api/ (AGENTPROC_TOKEN)"
-    )
-    serve.add_argument(
-        "--workdir",
-        type=Path,
-        default=_env("WORKDIR"),
-        help="default working directory (AGENTPROC_WORKDIR; falls back to $HOME)",
-    )
-    serve.add_argument(
-        "--retention",
-        type=float,
-        default=_env_number("RETENTION_SECONDS", defaults.DEFAULT_RETENTION_SECONDS),
-        help="seconds an exited process stays readable (AGENTPROC_RETENTION_SECONDS)",
-    )
-    serve.add_argument(
-        "--max-running",
-        type=int,
-        default=_env_number("MAX_RUNNING", defaults.DEFAULT_MAX_RUNNING),
-        help="running processes allowed at once (AGENTPROC_MAX_RUNNING)",
-    )
-    serve.add_argument(
-        "--max-retained",
-        type=int,
-        default=_env_number("MAX_RETAINED", defaults.DEFAULT_MAX_RETAINED),
-        help="exited processes kept at most, oldest forgotten first (AGENTPROC_MAX_RETAINED)",
-    )
-    serve.add_argument(
-        "--max-body-bytes",
-        type=int,
-        default=_env_number("MAX_BODY_BYTES", defaults.DEFAULT_MAX_BODY_BYTES),
-        help="largest request body (AGENTPROC_MAX_BODY_BYTES)",
-    )
-    serve.add_argument(
-        "--max-command-bytes",
-        type=int,
-        default=_env_number("MAX_COMMAND_BYTES", defaults.DEFAULT_COMMAND_BYTES),
-        help="longest command (AGENTPROC_MAX_COMMAND_BYTES)",
-    )
-    serve.add_argument(
-        "--shutdown-grace",
-        type=float,
-        default=_env_number("SHUTDOWN_GRACE_SECONDS", defaults.DEFAULT_SHUTDOWN_GRACE_SECONDS),
-        help="seconds between SIGTERM and SIGKILL at shutdown (AGENTPROC_SHUTDOWN_GRACE_SECONDS)",
-    )
-    serve.add_argument(
-        "--drain-seconds",
-        type=float,
-        default=_env_number("DRAIN_SECONDS", defaults.DEFAULT_DRAIN_SECONDS),
-        help="after a shell exits, how long to keep reading output a background child may "
-        "still write (AGENTPROC_DRAIN_SECONDS)",
-    )
-    serve.add_argument(
-        "--nice",
-        type=int,
-        default=_env_number("NICE", None),
-        help="niceness of child processes (AGENTPROC_NICE)",
-    )
-    serve.add_argument(
-        "--oom-score-adj",
-        type=int,
-        default=_env_number("OOM_SCORE_ADJ", None),
-        help="oom_score_adj of child processes (AGENTPROC_OOM_SCORE_ADJ)",
-    )
-    serve.add_argument(
-        "--env",
-        type=_key_value,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="variable injected into every child; repeatable",
-    )
-    serve.add_argument(
-        "--no-reap-orphans",
-        action="store_true",
-        default=_env("REAP_ORPHANS", "1") in ("0", "false"),
-        help="do not adopt and reap orphaned grandchildren (AGENTPROC_REAP_ORPHANS=0)",
-    )
-    serve.add_argument(
-        "--git-askpass",
-        action="store_true",
-        default=_env("GIT_ASKPASS", "0") in ("1", "true"),
-        help="answer git's credential prompts with the user's tokens from the control plane "
-        "(AGENTPROC_GIT_ASKPASS=1); needs the two options below",
-    )
-    serve.add_argument(
-        "--control-plane-url",
-        default=_env("CONTROL_PLANE_URL"),
-        help="the control plane's address, given to git as CODER_AGENT_URL "
-        "(AGENTPROC_CONTROL_PLANE_URL)",
-    )
-    serve.add_argument(
-        "--control-plane-token",
-        default=_env("CONTROL_PLANE_TOKEN"),
-        help="this agent's token at the control plane, given to git as CODER_AGENT_TOKEN "
-        "(AGENTPROC_CONTROL_PLANE_TOKEN)",
-    )
-    serve.add_argument(
-        "--log-level",
-        default=_env("LOG_LEVEL", "info"),
-        choices=["critical", "error", "warning", "info", "debug"],
-        help="log level (AGENTPROC_LOG_LEVEL)",
-    )
+    add_options(serve, SERVE_OPTIONS, os.environ)
     openapi = commands.add_parser("openapi", help="print the OpenAPI document (openapi.json)")
     openapi.add_argument("--output", type=Path, help="write to this file instead of stdout")
     return parser
+
+
+def _source(args: argparse.Namespace, name: str) -> str:
+    return source_of(args, OPTIONS_BY_NAME[name], os.environ)
 
 
 def _is_loopback(host: str) -> bool:
@@ -191,51 +146,80 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _token(args: argparse.Namespace) -> str | None:
+    if args.token_file is None:
+        token: str | None = args.token
+        return token
+    if args.token is not None:
+        raise UsageError(
+            f"{_source(args, 'token_file')}: give the token once, not also with "
+            f"{_source(args, 'token')}"
+        )
+    where = _source(args, "token_file")
+    try:
+        content = args.token_file.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise UsageError(f"{where}: cannot read {args.token_file}: {reason}") from None
+    try:
+        return secret(content)
+    except ValueError as exc:
+        raise UsageError(f"{where}: the token in {args.token_file} {exc}") from None
+
+
+def _check_listen(args: argparse.Namespace, token: str | None) -> None:
+    if token is None and not _is_loopback(args.host):
+        raise UsageError(
+            f"{_source(args, 'host')}: refusing to listen on {args.host} without a token: "
+            "anyone who can reach it could run commands. Pass --token-file (or --token), or "
+            "bind 127.0.0.1."
+        )
+
+
+def _check_workdir(args: argparse.Namespace) -> None:
+    workdir: Path | None = args.workdir
+    if workdir is None:
+        return
+    if not workdir.exists():
+        raise UsageError(f"{_source(args, 'workdir')}: {workdir} does not exist")
+    if not workdir.is_dir():
+        raise UsageError(f"{_source(args, 'workdir')}: {workdir} is not a directory")
+
+
 def _child_env(args: argparse.Namespace) -> dict[str, str]:
     if not args.git_askpass:
         return dict(args.env)
     if not args.control_plane_url or not args.control_plane_token:
-        raise SystemExit(
-            "agentproc: --git-askpass needs --control-plane-url and --control-plane-token "
-            "(or AGENTPROC_CONTROL_PLANE_URL and AGENTPROC_CONTROL_PLANE_TOKEN)."
+        raise UsageError(
+            f"{_source(args, 'git_askpass')} needs --control-plane-url and "
+            "--control-plane-token (or AGENTPROC_CONTROL_PLANE_URL and "
+            "AGENTPROC_CONTROL_PLANE_TOKEN)."
         )
     try:
         askpass = askpass_environment(args.control_plane_url, args.control_plane_token)
     except FileNotFoundError as exc:
-        raise SystemExit(f"agentproc: --git-askpass: {exc}") from exc
+        raise UsageError(f"{_source(args, 'git_askpass')}: {exc}") from exc
     # An explicit --env wins, as everywhere else.
     return {**askpass, **dict(args.env)}
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Turn parsed ``serve`` arguments into :class:`Settings`; rejects unsafe combinations."""
-    if not args.token and not _is_loopback(args.host):
-        raise SystemExit(
-            f"agentproc: refusing to listen on {args.host} without a token: anyone who can "
-            "reach it could run commands. Pass --token (or AGENTPROC_TOKEN), or bind 127.0.0.1."
-        )
+    """Turn parsed ``serve`` arguments into :class:`Settings`.
+
+    Raises:
+        UsageError: a refused value or combination (a non-loopback host without a token, two
+            tokens, a missing working directory, ...), naming the flag or variable at fault.
+    """
+    token = _token(args)
+    _check_listen(args, token)
+    _check_workdir(args)
+    fields = {name: getattr(args, name) for name in OPTIONS_BY_NAME if name in SETTINGS_FIELDS}
     try:
-        return _settings(args)
-    except ValueError as exc:
-        raise SystemExit(f"agentproc: {exc}") from exc
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    return Settings(
-        token=args.token or None,
-        workdir=args.workdir,
-        retention_seconds=args.retention,
-        max_running=args.max_running,
-        max_retained=args.max_retained,
-        max_body_bytes=args.max_body_bytes,
-        max_command_bytes=args.max_command_bytes,
-        shutdown_grace_seconds=args.shutdown_grace,
-        drain_seconds=args.drain_seconds,
-        nice=args.nice,
-        oom_score_adj=args.oom_score_adj,
-        env=_child_env(args),
-        reap_orphans=not args.no_reap_orphans,
-    )
+        return Settings(**{**fields, "token": token, "env": _child_env(args)})
+    except InvalidSettings as exc:
+        raise UsageError(
+            "\n".join(f"{_source(args, name)}: {reason}" for name, reason in exc.problems)
+        ) from None
 
 
 class AgentServer(uvicorn.Server):
@@ -291,6 +275,15 @@ def openapi_document() -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``agentproc`` console script and ``python -m agentproc``."""
+    try:
+        _run(argv)
+    except UsageError as exc:
+        # Its last line names the flag or variable at fault; no traceback for a wrong value.
+        sys.stderr.write(f"agentproc serve: error: {exc}\n")
+        raise
+
+
+def _run(argv: Sequence[str] | None) -> None:
     args = build_parser().parse_args(argv)
     if args.command == "openapi":
         document = openapi_document()
@@ -299,10 +292,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         else:
             args.output.write_text(document)
         return
+    settings = settings_from_args(args)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    settings = settings_from_args(args)
     serve(settings, args.host, args.port, args.log_level)

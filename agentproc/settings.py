@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,8 @@ __all__ = [
     "DEFAULT_RETENTION_SECONDS",
     "DEFAULT_SHUTDOWN_GRACE_SECONDS",
     "MAX_ARG_STRLEN",
+    "SETTING_BOUNDS",
+    "InvalidSettings",
     "Settings",
 ]
 
@@ -42,6 +45,33 @@ DEFAULT_SHUTDOWN_GRACE_SECONDS = 5.0
 
 DEFAULT_DRAIN_SECONDS = 5.0
 """After the shell exits, a backgrounded grandchild may hold the pipe; wait this long (Coder)."""
+
+SETTING_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    "retention_seconds": (0, None),
+    "max_running": (1, None),
+    "max_retained": (0, None),
+    "max_body_bytes": (1, None),
+    "max_command_bytes": (1, None),
+    "shutdown_grace_seconds": (0, None),
+    "drain_seconds": (0, None),
+    "nice": (-20, 19),
+    "oom_score_adj": (-1000, 1000),
+}
+"""The lowest and highest value of each numeric setting (``None``: unbounded), inclusive."""
+
+
+class InvalidSettings(ValueError):
+    """Raised by :class:`Settings` for values that would break the agent.
+
+    Args:
+        problems: each wrong setting, as its field name and what is wrong with its value.
+    """
+
+    def __init__(self, problems: tuple[tuple[str, str], ...]) -> None:
+        super().__init__(
+            "invalid settings: " + "; ".join(f"{name} {reason}" for name, reason in problems)
+        )
+        self.problems = problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,21 +124,24 @@ class Settings:
     when the system's init does not reap (as in many containers)."""
 
     def __post_init__(self) -> None:
-        at_least = {
-            "retention_seconds": 0,
-            "max_running": 1,
-            "max_retained": 0,
-            "max_body_bytes": 1,
-            "max_command_bytes": 1,
-            "shutdown_grace_seconds": 0,
-            "drain_seconds": 0,
-        }
-        wrong = [
-            f"{name} must be >= {low}"
-            for name, low in at_least.items()
-            if getattr(self, name) < low
-        ]
+        problems: list[tuple[str, str]] = []
+        for name, (low, high) in SETTING_BOUNDS.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            below = low is not None and value < low
+            above = high is not None and value > high
+            if below or above or not math.isfinite(value):
+                problems.append((name, _bound_text(low, high, value)))
         if self.token == "":
-            wrong.append("token must not be empty (use None for no token)")
-        if wrong:
-            raise ValueError("invalid settings: " + "; ".join(wrong))
+            problems.append(("token", "must not be empty (use None for no token)"))
+        if problems:
+            raise InvalidSettings(tuple(problems))
+
+
+def _bound_text(low: float | None, high: float | None, value: float) -> str:
+    if high is None:
+        return f"must be >= {low}, got {value}"
+    if low is None:
+        return f"must be <= {high}, got {value}"
+    return f"must be between {low} and {high}, got {value}"
