@@ -25,6 +25,12 @@ from fastapi import FastAPI
 from agentproc import settings as defaults
 from agentproc.app import begin_shutdown, create_app
 from agentproc.askpass import askpass_environment
+from agentproc.connections import (
+    ConnectionGuard,
+    connection_budget,
+    guarded_http_protocol,
+    raise_open_file_limit,
+)
 from agentproc.manager import SHUTDOWN_SLACK_SECONDS
 from agentproc.options import (
     Option,
@@ -102,6 +108,14 @@ SERVE_OPTIONS: tuple[Option, ...] = (
            repeat=True, metavar="KEY=VALUE"),
     Option("--no-reap-orphans", "AGENTPROC_REAP_ORPHANS", boolean, True,
            "do not adopt and reap orphaned grandchildren", dest="reap_orphans", sets=False),
+    # Connections.
+    Option("--header-timeout", "AGENTPROC_HEADER_TIMEOUT_SECONDS", number,
+           defaults.DEFAULT_HEADER_TIMEOUT_SECONDS,
+           "seconds a connection may take to send its request headers before it is closed",
+           dest="header_timeout_seconds", metavar="SECONDS"),
+    Option("--max-connections", "AGENTPROC_MAX_CONNECTIONS", integer,
+           defaults.DEFAULT_MAX_CONNECTIONS,
+           "open connections at most (and at most a quarter of the open-file limit)"),
     # Git credentials.
     Option("--git-askpass", "AGENTPROC_GIT_ASKPASS", boolean, False,
            "answer git's credential prompts with the user's tokens from the control plane; "
@@ -254,11 +268,25 @@ class AgentServer(uvicorn.Server):
 
 def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
     """Run the agent until SIGTERM or SIGINT."""
+    open_files = raise_open_file_limit()
+    budget = connection_budget(settings.max_connections, open_files)
+    if budget.max_connections < settings.max_connections:
+        logger.warning(
+            "at most %d open connections, not %d: the open-file limit is %d",
+            budget.max_connections,
+            settings.max_connections,
+            open_files,
+        )
+    guard = ConnectionGuard(
+        header_timeout=settings.header_timeout_seconds, max_connections=budget.max_connections
+    )
     app = create_app(settings)
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        http=guarded_http_protocol(guard),
+        backlog=budget.backlog,
         log_level=log_level,
         lifespan="on",
         timeout_graceful_shutdown=int(

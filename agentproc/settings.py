@@ -9,7 +9,9 @@ from pathlib import Path
 __all__ = [
     "DEFAULT_COMMAND_BYTES",
     "DEFAULT_DRAIN_SECONDS",
+    "DEFAULT_HEADER_TIMEOUT_SECONDS",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_RETAINED",
     "DEFAULT_MAX_RUNNING",
     "DEFAULT_RETENTION_SECONDS",
@@ -46,6 +48,12 @@ DEFAULT_SHUTDOWN_GRACE_SECONDS = 5.0
 DEFAULT_DRAIN_SECONDS = 5.0
 """After the shell exits, a backgrounded grandchild may hold the pipe; wait this long (Coder)."""
 
+DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
+"""Any client sends its request headers in one go; one that trickles them holds a descriptor."""
+
+DEFAULT_MAX_CONNECTIONS = 1024
+"""Far more than a control plane and a few tools keep open; each costs a descriptor."""
+
 SETTING_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "retention_seconds": (0, None),
     "max_running": (1, None),
@@ -54,6 +62,7 @@ SETTING_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "max_command_bytes": (1, None),
     "shutdown_grace_seconds": (0, None),
     "drain_seconds": (0, None),
+    "max_connections": (1, None),
     "nice": (-20, 19),
     "oom_score_adj": (-1000, 1000),
 }
@@ -123,6 +132,14 @@ class Settings:
     """Adopt and reap the orphaned grandchildren of our commands, so none is left a zombie
     when the system's init does not reap (as in many containers)."""
 
+    header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS
+    """A connection that has not sent complete request headers this long after it opened (or
+    after its last response) is closed."""
+
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    """Open connections at most; beyond, the longest-idle one is closed, or the new one is
+    answered 503 when every open one is busy with a request."""
+
     def __post_init__(self) -> None:
         problems: list[tuple[str, str]] = []
         for name, (low, high) in SETTING_BOUNDS.items():
@@ -133,6 +150,9 @@ class Settings:
             above = high is not None and value > high
             if below or above or not math.isfinite(value):
                 problems.append((name, _bound_text(low, high, value)))
+        timeout = self.header_timeout_seconds
+        if not (timeout > 0 and math.isfinite(timeout)):
+            problems.append(("header_timeout_seconds", f"must be > 0, got {timeout}"))
         if self.token == "":
             problems.append(("token", "must not be empty (use None for no token)"))
         if problems:

@@ -188,6 +188,10 @@ MALFORMED = [
     (["--nice", "40"], {}, "--nice"),
     ([], {"AGENTPROC_NICE": "-21"}, "AGENTPROC_NICE"),
     (["--oom-score-adj", "2000"], {}, "--oom-score-adj"),
+    (["--header-timeout", "0"], {}, "--header-timeout"),
+    ([], {"AGENTPROC_HEADER_TIMEOUT_SECONDS": "soon"}, "AGENTPROC_HEADER_TIMEOUT_SECONDS"),
+    (["--max-connections", "0"], {}, "--max-connections"),
+    ([], {"AGENTPROC_MAX_CONNECTIONS": "-3"}, "AGENTPROC_MAX_CONNECTIONS"),
     (["--control-plane-url", "not a url"], {}, "--control-plane-url"),
     (["--env", "NOEQUALS"], {}, "--env"),
     (["--host", ""], {}, "--host"),
@@ -293,3 +297,9 @@ def test_a_token_file_from_the_environment_is_read(
     monkeypatch.delenv("AGENTPROC_TOKEN", raising=False)
     monkeypatch.setenv("AGENTPROC_TOKEN_FILE", str(token_file))
     assert settings_for().token == "from-file"
+
+
+def test_connection_options_fill_the_settings() -> None:
+    """--header-timeout and --max-connections reach Settings."""
+    settings = settings_for("--header-timeout", "2.5", "--max-connections", "10")
+    assert (settings.header_timeout_seconds, settings.max_connections) == (2.5, 10)
