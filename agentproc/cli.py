@@ -14,8 +14,10 @@ import json
 import logging
 import os
 import socket
+import stat
 import sys
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 
@@ -30,6 +32,7 @@ from agentproc.connections import (
     connection_budget,
     guarded_http_protocol,
     raise_open_file_limit,
+    unix_listener,
 )
 from agentproc.manager import SHUTDOWN_SLACK_SECONDS
 from agentproc.options import (
@@ -73,6 +76,9 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("--host", "AGENTPROC_HOST", text, "127.0.0.1",
            "address to bind; anything but loopback requires a token"),
     Option("--port", "AGENTPROC_PORT", port, DEFAULT_PORT, "port to bind, 0 for any free one"),
+    Option("--uds", "AGENTPROC_UDS", path, None,
+           "serve on this Unix socket (mode 0600) instead of TCP; excludes --host and --port",
+           metavar="PATH"),
     # Who may use it.
     Option("--token", "AGENTPROC_TOKEN", secret, None, "bearer token required on /api/"),
     Option("--token-file", "AGENTPROC_TOKEN_FILE", path, None,
@@ -151,6 +157,11 @@ def _source(args: argparse.Namespace, name: str) -> str:
     return source_of(args, OPTIONS_BY_NAME[name], os.environ)
 
 
+def _given(args: argparse.Namespace, name: str) -> bool:
+    option = OPTIONS_BY_NAME[name]
+    return name in args.flags_given or (option.variable or "") in os.environ
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -182,12 +193,31 @@ def _token(args: argparse.Namespace) -> str | None:
 
 
 def _check_listen(args: argparse.Namespace, token: str | None) -> None:
-    if token is None and not _is_loopback(args.host):
+    if args.uds is not None:
+        for name in ("host", "port"):
+            if _given(args, name):
+                raise UsageError(
+                    f"{_source(args, 'uds')}: a Unix socket has no {name}; "
+                    f"drop {_source(args, name)}"
+                )
+        _check_socket_path(args.uds, _source(args, "uds"))
+    elif token is None and not _is_loopback(args.host):
         raise UsageError(
             f"{_source(args, 'host')}: refusing to listen on {args.host} without a token: "
             "anyone who can reach it could run commands. Pass --token-file (or --token), or "
             "bind 127.0.0.1."
         )
+
+
+def _check_socket_path(uds: Path, where: str) -> None:
+    if not uds.parent.is_dir():
+        raise UsageError(f"{where}: {uds.parent} is not a directory")
+    try:
+        mode = uds.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise UsageError(f"{where}: {uds} exists and is not a socket")
 
 
 def _check_workdir(args: argparse.Namespace) -> None:
@@ -247,6 +277,12 @@ class AgentServer(uvicorn.Server):
         await super().startup(sockets)
         for server in self.servers:
             for sock in server.sockets:
+                if sock.family == socket.AF_UNIX:
+                    logger.info(
+                        "process API on unix socket %s at /api/v0/processes, docs at /docs",
+                        sock.getsockname(),
+                    )
+                    continue
                 host, port = sock.getsockname()[:2]
                 base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
                 logger.info("process API at %s/api/v0/processes, docs at %s/docs", base, base)
@@ -266,8 +302,20 @@ class AgentServer(uvicorn.Server):
             captured.clear()
 
 
-def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
-    """Run the agent until SIGTERM or SIGINT."""
+def serve(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    log_level: str = "info",
+    *,
+    uds: Path | None = None,
+) -> None:
+    """Run the agent until SIGTERM or SIGINT, on ``host``:``port`` or on the Unix socket
+    ``uds`` (created with mode 0600, removed at exit).
+
+    Raises:
+        SystemExit: the Unix socket could not be created.
+    """
     open_files = raise_open_file_limit()
     budget = connection_budget(settings.max_connections, open_files)
     if budget.max_connections < settings.max_connections:
@@ -293,7 +341,16 @@ def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> 
             settings.shutdown_grace_seconds + settings.drain_seconds + SHUTDOWN_SLACK_SECONDS
         ),
     )
-    AgentServer(config, app).run()
+    server = AgentServer(config, app)
+    if uds is None:
+        server.run()
+        return
+    with ExitStack() as stack:
+        try:
+            sock = stack.enter_context(unix_listener(uds))
+        except OSError as exc:
+            raise SystemExit(f"agentproc: cannot listen on {uds}: {exc}") from exc
+        server.run(sockets=[sock])
 
 
 def openapi_document() -> str:
@@ -326,4 +383,4 @@ def _run(argv: Sequence[str] | None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    serve(settings, args.host, args.port, args.log_level)
+    serve(settings, args.host, args.port, args.log_level, uds=args.uds)

@@ -1,5 +1,5 @@
 """Connections: a deadline for request headers, a cap on open connections, and the open-file
-limit behind both.
+limit behind both; and the Unix socket the agent can listen on instead of TCP.
 
 uvicorn bounds only the idle time between requests (``timeout_keep_alive``), and its
 ``limit_concurrency`` answers 503 only to a request that arrives: a connection that sends
@@ -13,8 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import resource
+import socket
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar, cast
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
@@ -25,12 +31,14 @@ from agentsdk.types import ErrorResponse
 __all__ = [
     "CONNECTION_SHARE",
     "MIN_BACKLOG",
+    "SOCKET_MODE",
     "UVICORN_BACKLOG",
     "ConnectionBudget",
     "ConnectionGuard",
     "connection_budget",
     "guarded_http_protocol",
     "raise_open_file_limit",
+    "unix_listener",
 ]
 
 logger = logging.getLogger(__name__)
@@ -44,6 +52,9 @@ UVICORN_BACKLOG = 2048
 
 MIN_BACKLOG = 16
 """A few clients connecting at once must not find the listen queue full."""
+
+SOCKET_MODE = 0o600
+"""``--uds`` sockets: only the agent's own user may connect."""
 
 
 def raise_open_file_limit() -> int:
@@ -256,3 +267,65 @@ def guarded_http_protocol(guard: ConnectionGuard) -> type[asyncio.Protocol]:
     base = AutoHTTPProtocol
     protocol = type(f"Guarded{base.__name__}", (_Guarded, base), {"guard": guard})
     return cast("type[asyncio.Protocol]", protocol)
+
+
+# -- the Unix socket --------------------------------------------------------------------------
+
+
+@contextmanager
+def unix_listener(path: Path) -> Iterator[socket.socket]:
+    """A Unix stream socket bound at ``path`` with mode :data:`SOCKET_MODE`, for uvicorn to
+    listen on; the socket file is removed when the block ends.
+
+    A socket file left by an agent that died is replaced; one that a live server still
+    answers on is not.
+
+    Raises:
+        OSError: ``path`` is taken, or cannot be bound.
+    """
+    _remove_stale_socket(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        # Linux gives the socket file the socket's own mode, less the umask: set first, the
+        # file is never more open than 0600, not even between bind() and a chmod().
+        os.fchmod(sock.fileno(), SOCKET_MODE)
+        sock.bind(str(path))
+        created = path.lstat()
+    except OSError:
+        sock.close()
+        raise
+    try:
+        yield sock
+    finally:
+        sock.close()
+        _remove_if_same(path, created)
+
+
+def _remove_stale_socket(path: Path) -> None:
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise FileExistsError(f"{path} exists and is not a socket")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.setblocking(False)  # a full backlog must not stall the start
+        try:
+            probe.connect(str(path))
+        except ConnectionRefusedError:
+            path.unlink()  # nobody listens: left behind by an agent that died
+            return
+        except BlockingIOError:
+            pass  # a live server whose backlog is full
+    raise FileExistsError(f"another server is listening on {path}")
+
+
+def _remove_if_same(path: Path, created: os.stat_result) -> None:
+    try:
+        now = path.lstat()
+        if (now.st_dev, now.st_ino) == (created.st_dev, created.st_ino):
+            path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        logger.error("could not remove the socket file %s: %s", path, exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -162,6 +163,7 @@ def paths(tmp_path: Path) -> dict[str, str]:
         "file": str(tmp_path / "file"),
         "empty": str(tmp_path / "empty"),
         "blank": str(tmp_path / "blank"),
+        "socket": str(tmp_path / "agent.sock"),
         "dir": str(tmp_path),
     }
 
@@ -199,6 +201,10 @@ MALFORMED = [
     ([], {"AGENTPROC_HOST": "0.0.0.0"}, "AGENTPROC_HOST"),
     (["--workdir", "{missing}"], {}, "--workdir"),
     ([], {"AGENTPROC_WORKDIR": "{file}"}, "AGENTPROC_WORKDIR"),
+    (["--uds", "{file}"], {}, "--uds"),
+    (["--uds", "{missing}/agent.sock"], {}, "--uds"),
+    (["--uds", "{socket}", "--port", "1"], {}, "--port"),
+    (["--uds", "{socket}"], {"AGENTPROC_HOST": "127.0.0.1"}, "AGENTPROC_HOST"),
     (["--token", ""], {}, "--token"),
     ([], {"AGENTPROC_TOKEN": ""}, "AGENTPROC_TOKEN"),
     ([], {"AGENTPROC_TOKEN": "  "}, "AGENTPROC_TOKEN"),
@@ -297,6 +303,21 @@ def test_a_token_file_from_the_environment_is_read(
     monkeypatch.delenv("AGENTPROC_TOKEN", raising=False)
     monkeypatch.setenv("AGENTPROC_TOKEN_FILE", str(token_file))
     assert settings_for().token == "from-file"
+
+
+def test_a_unix_socket_needs_no_token(tmp_path: Path) -> None:
+    """--uds is as safe as loopback: no token is required."""
+    args = build_parser().parse_args(["serve", "--uds", str(tmp_path / "agent.sock")])
+    assert settings_from_args(args).token is None
+    assert args.uds == tmp_path / "agent.sock"
+
+
+def test_a_unix_socket_path_may_hold_an_old_socket(tmp_path: Path) -> None:
+    """A socket file left behind is no usage error (the agent replaces it if nobody listens)."""
+    path = tmp_path / "agent.sock"
+    with socket.socket(socket.AF_UNIX) as old:
+        old.bind(str(path))
+    assert settings_for("--uds", str(path)).token is None
 
 
 def test_connection_options_fill_the_settings() -> None:
