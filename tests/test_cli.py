@@ -15,6 +15,8 @@ import pytest
 from agentproc.cli import SERVE_OPTIONS, build_parser, main, settings_from_args
 from agentproc.settings import InvalidSettings, Settings
 
+README = Path(__file__).parent.parent / "README.md"
+
 
 def settings_for(*argv: str) -> Settings:
     """Parse ``agentproc serve <argv>`` into settings."""
@@ -324,3 +326,18 @@ def test_connection_options_fill_the_settings() -> None:
     """--header-timeout and --max-connections reach Settings."""
     settings = settings_for("--header-timeout", "2.5", "--max-connections", "10")
     assert (settings.header_timeout_seconds, settings.max_connections) == (2.5, 10)
+
+
+def test_every_option_is_in_the_readme() -> None:
+    """The README's Configuration table lists every flag with its variable."""
+    text = README.read_text()
+    section = text[text.index("## Configuration") :]
+    rows = {
+        line.split("|")[1].strip(" `").split()[0]: line
+        for line in section.splitlines()
+        if line.startswith("| `--")
+    }
+    for option in SERVE_OPTIONS:
+        assert option.flag in rows, option.flag
+        if option.variable is not None:
+            assert f"`{option.variable}" in rows[option.flag], rows[option.flag]
