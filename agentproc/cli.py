@@ -158,8 +158,8 @@ def _source(args: argparse.Namespace, name: str) -> str:
 
 
 def _given(args: argparse.Namespace, name: str) -> bool:
-    option = OPTIONS_BY_NAME[name]
-    return name in args.flags_given or (option.variable or "") in os.environ
+    variable = OPTIONS_BY_NAME[name].variable
+    return name in args.flags_given or (variable is not None and variable in os.environ)
 
 
 def _is_loopback(host: str) -> bool:
@@ -183,9 +183,12 @@ def _token(args: argparse.Namespace) -> str | None:
     where = _source(args, "token_file")
     try:
         content = args.token_file.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
         raise UsageError(f"{where}: cannot read {args.token_file}: {reason}") from None
+    except UnicodeDecodeError:
+        # Not echoing the decoder's message: it quotes bytes of the secret.
+        raise UsageError(f"{where}: {args.token_file} is not UTF-8 text") from None
     try:
         return secret(content)
     except ValueError as exc:

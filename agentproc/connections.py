@@ -147,29 +147,28 @@ class ConnectionGuard:
         self.header_timeout = header_timeout
         self.max_connections = max_connections
         self._refusal = _refusal(max_connections)
+        self._refusing = False
         # Insertion order is eviction order: a connection moves to the end when it starts a
         # request, so the front holds those that have waited longest without one.
         self._open: dict[asyncio.Protocol, _Watch] = {}
-
-    @property
-    def open_connections(self) -> int:
-        """Connections open and not being closed by the guard."""
-        return len(self._open)
 
     def opened(self, connection: asyncio.Protocol, transport: asyncio.Transport) -> None:
         """Admit a new connection, making room (or refusing it) at the cap."""
         if len(self._open) >= self.max_connections:
             idle = next((c for c in self._open if not _serving(c)), None)
             if idle is None:
-                logger.warning(
-                    "refused a connection: all %d open connections are serving requests",
-                    self.max_connections,
-                )
+                if not self._refusing:  # once per episode, not once per connection
+                    logger.warning(
+                        "refusing new connections: all %d open ones are serving requests",
+                        self.max_connections,
+                    )
+                    self._refusing = True
                 transport.write(self._refusal)
                 transport.close()
                 return
             logger.debug("closing the longest-waiting idle connection to admit a new one")
             self._close(idle)
+        self._refusing = False
         self._open[connection] = _Watch(transport, self._deadline(connection))
 
     def received(self, connection: asyncio.Protocol) -> None:

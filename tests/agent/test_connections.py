@@ -279,7 +279,9 @@ def test_at_the_cap_with_every_connection_busy_a_new_one_is_answered_503_at_once
         # Room again once those connections are gone.
         assert settle(lambda: open_fds(agent.pid) == baseline)
         status, _ = timed_health_check(agent)
+        log = agent.log_text()
     assert status == 200
+    assert "refusing new connections: all 2 open ones are serving requests" in log
     head, _, body = answer.partition(b"\r\n\r\n")
     lines = head.decode().lower().split("\r\n")
     assert lines[0] == "http/1.1 503 service unavailable"
