@@ -38,7 +38,7 @@ from agentproc.manager import ProcessManager
 from agentproc.settings import Settings
 from agentsdk.types import ErrorResponse, FieldValidation, SignalProcessRequest, StartProcessRequest
 
-__all__ = ["begin_shutdown", "create_app"]
+__all__ = ["HEADERS_BY_STATUS", "RETRY_AFTER_SECONDS", "begin_shutdown", "create_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,16 @@ INTERNAL_ERROR = ErrorResponse(
 )
 """The answer to an unexpected failure: the log has the traceback, the client no internals."""
 
+RETRY_AFTER_SECONDS = 1
+"""What ``Retry-After`` suggests when the agent is at a limit: a hint, since nobody can tell
+when a running process will end; a client polling once a second is no burden."""
+
+HEADERS_BY_STATUS: dict[int, dict[str, str]] = {
+    401: {"WWW-Authenticate": "Bearer"},
+    429: {"Retry-After": str(RETRY_AFTER_SECONDS)},
+}
+"""Headers every error answer with that status carries, whatever raised it."""
+
 DOCS_ASSETS = "/docs/assets"
 """Swagger UI's JS and CSS, served from the installed package: workspaces are often offline."""
 
@@ -80,6 +90,7 @@ class State(TypedDict):
 def _error_response(
     status: int, error: ErrorResponse, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    headers = {**HEADERS_BY_STATUS.get(status, {}), **(headers or {})}
     return JSONResponse(error.model_dump(exclude_none=True), status_code=status, headers=headers)
 
 
@@ -91,15 +102,13 @@ def _status_of(error: AgentError) -> int:
 
 
 def _agent_error_response(exc: AgentError) -> JSONResponse:
-    status = _status_of(exc)
     body = ErrorResponse(
         message=exc.message,
         detail=exc.detail,
         validations=[FieldValidation(field=v.field, detail=v.detail) for v in exc.validations]
         or None,
     )
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return _error_response(status, body, headers)
+    return _error_response(_status_of(exc), body)
 
 
 async def _on_agent_error(request: Request, exc: Exception) -> JSONResponse:

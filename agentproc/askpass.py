@@ -32,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from agentproc.redaction import redact_urls, without_credentials
 from agentsdk import (
     AgentSDKError,
     ControlPlaneClient,
@@ -181,7 +182,7 @@ def git_context(cwd: str | os.PathLike[str] | None = None) -> tuple[str, str]:
     # symbolic-ref, unlike rev-parse, also names the branch of a repository with no commit.
     branch = _git_output(["git", "symbolic-ref", "--quiet", "--short", "HEAD"], cwd)
     origin = _git_output(["git", "config", "--get", "remote.origin.url"], cwd)
-    return branch, _without_credentials(origin)
+    return branch, without_credentials(origin)
 
 
 def _git_output(argv: list[str], cwd: str | os.PathLike[str] | None) -> str:
@@ -198,16 +199,6 @@ def _git_output(argv: list[str], cwd: str | os.PathLike[str] | None) -> str:
     except (OSError, subprocess.SubprocessError):
         return ""
     return done.stdout.strip() if done.returncode == 0 else ""
-
-
-def _without_credentials(origin: str) -> str:
-    try:
-        parts = urlsplit(origin)
-    except ValueError:
-        return origin
-    if parts.scheme not in ("http", "https") or "@" not in parts.netloc:
-        return origin
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def run(
@@ -242,7 +233,7 @@ def run(
     try:
         asked = parse_prompt(prompt)
     except ValueError as exc:
-        stderr.write(f"{ASKPASS_SCRIPT}: {exc}\n")
+        stderr.write(f"{ASKPASS_SCRIPT}: {redact_urls(str(exc))}\n")
         return EXIT_FAILURE
     branch, origin = git_context(cwd)
     request = ExternalAuthRequest(
@@ -257,7 +248,8 @@ def run(
         _report_fallback(exc, stderr)
         return EXIT_FAILURE
     except AgentSDKError as exc:
-        stderr.write(f"{ASKPASS_SCRIPT}: {exc}\n")
+        # The SDK names the request's URL, which carries CODER_AGENT_URL's credentials.
+        stderr.write(f"{ASKPASS_SCRIPT}: {redact_urls(str(exc))}\n")
         return EXIT_FAILURE
     if answer.url:
         stderr.write(f"Open this URL to authenticate with git:\n{answer.url}\n")
@@ -305,7 +297,8 @@ def _wait_for_token(
             _report_fallback(exc, stderr)
             return None
         except AgentSDKError as exc:
-            stderr.write(f"{ASKPASS_SCRIPT}: still waiting, the last poll failed: {exc}\n")
+            failure = redact_urls(str(exc))
+            stderr.write(f"{ASKPASS_SCRIPT}: still waiting, the last poll failed: {failure}\n")
         else:
             if not answer.url:
                 return answer
@@ -328,9 +321,9 @@ def listen_poll_timeout(remaining: float) -> httpx.Timeout:
 
 
 def _report_fallback(error: NotFoundError, stderr: TextIO) -> None:
-    stderr.write(f"{ASKPASS_SCRIPT}: {FALLBACK_MESSAGE}\n{error.message}\n")
+    stderr.write(f"{ASKPASS_SCRIPT}: {FALLBACK_MESSAGE}\n{redact_urls(error.message)}\n")
     if error.detail:
-        stderr.write(f"{error.detail}\n")
+        stderr.write(f"{redact_urls(error.detail)}\n")
 
 
 def askpass_environment(
@@ -402,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         client = ControlPlaneClient(url, token=token, timeout=REQUEST_TIMEOUT)
     except ValueError as exc:
-        sys.stderr.write(f"{ASKPASS_SCRIPT}: {AGENT_URL_VARIABLE}: {exc}\n")
+        sys.stderr.write(f"{ASKPASS_SCRIPT}: {AGENT_URL_VARIABLE}: {redact_urls(str(exc))}\n")
         return EXIT_FAILURE
     # Git shows our stderr to the user. With no logging configured, Python would print the
     # SDK's records (retry notices with request URLs) there through its last-resort handler;

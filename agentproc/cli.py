@@ -1,21 +1,26 @@
 """``agentproc serve``: run the agent on uvicorn.
 
-Every flag has an ``AGENTPROC_*`` environment variable; a flag wins over its variable.
+Every option is a row of :data:`SERVE_OPTIONS`: a flag and, for most, an ``AGENTPROC_*``
+environment variable; a flag wins over its variable. A malformed value, from either, is a
+usage error naming it (exit status 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import ipaddress
 import json
 import logging
 import os
 import socket
+import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -23,12 +28,36 @@ from fastapi import FastAPI
 from agentproc import settings as defaults
 from agentproc.app import begin_shutdown, create_app
 from agentproc.askpass import askpass_environment
-from agentproc.browser import parse_origin
+from agentproc.connections import (
+    ConnectionGuard,
+    connection_budget,
+    guarded_http_protocol,
+    raise_open_file_limit,
+    unix_listener,
+)
 from agentproc.manager import SHUTDOWN_SLACK_SECONDS
-from agentproc.settings import ANY_HOST, Settings
+from agentproc.options import (
+    Option,
+    UsageError,
+    add_options,
+    boolean,
+    choice,
+    http_url,
+    integer,
+    key_value,
+    number,
+    origin,
+    path,
+    port,
+    secret,
+    source_of,
+    text,
+)
+from agentproc.settings import ANY_HOST, InvalidSettings, Settings
 
 __all__ = [
     "DEFAULT_PORT",
+    "SERVE_OPTIONS",
     "AgentServer",
     "build_parser",
     "main",
@@ -42,182 +71,104 @@ logger = logging.getLogger("agentproc")
 DEFAULT_PORT = 7420
 """Any free port works; this one is merely easy to remember."""
 
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"AGENTPROC_{name}", default)
+SERVE_OPTIONS: tuple[Option, ...] = (
+    # Where to listen.
+    Option("--host", "AGENTPROC_HOST", text, "127.0.0.1",
+           "address to bind; anything but loopback requires a token"),
+    Option("--port", "AGENTPROC_PORT", port, DEFAULT_PORT, "port to bind, 0 for any free one"),
+    Option("--uds", "AGENTPROC_UDS", path, None,
+           "serve on this Unix socket (mode 0600) instead of TCP; excludes --host and --port",
+           metavar="PATH"),
+    # Who may use it.
+    Option("--token", "AGENTPROC_TOKEN", secret, None, "bearer token required on /api/"),
+    Option("--token-file", "AGENTPROC_TOKEN_FILE", path, None,
+           "read the bearer token from this file (trimmed), so no argv or environment shows it",
+           metavar="PATH"),
+    Option("--allowed-host", "AGENTPROC_ALLOWED_HOSTS", text, [],
+           "a name the Host header may carry besides IP addresses and localhost; repeatable; "
+           f"{ANY_HOST!r} accepts any name and needs a token",
+           dest="allowed_hosts", repeat=True, metavar="NAME"),
+    Option("--allowed-origin", "AGENTPROC_ALLOWED_ORIGINS", origin, [],
+           "a web origin (scheme://host[:port]) that may call the API besides the agent's own; "
+           "repeatable", dest="allowed_origins", repeat=True, metavar="ORIGIN"),
+    # What processes get and keep.
+    Option("--workdir", "AGENTPROC_WORKDIR", path, None,
+           "working directory of processes that name none (must exist; else $HOME)",
+           metavar="DIR"),
+    Option("--retention", "AGENTPROC_RETENTION_SECONDS", number,
+           defaults.DEFAULT_RETENTION_SECONDS, "seconds an exited process stays readable",
+           dest="retention_seconds", metavar="SECONDS"),
+    Option("--max-running", "AGENTPROC_MAX_RUNNING", integer, defaults.DEFAULT_MAX_RUNNING,
+           "running processes allowed at once"),
+    Option("--max-retained", "AGENTPROC_MAX_RETAINED", integer, defaults.DEFAULT_MAX_RETAINED,
+           "exited processes kept at most, oldest forgotten first"),
+    Option("--max-body-bytes", "AGENTPROC_MAX_BODY_BYTES", integer,
+           defaults.DEFAULT_MAX_BODY_BYTES, "largest request body"),
+    Option("--max-command-bytes", "AGENTPROC_MAX_COMMAND_BYTES", integer,
+           defaults.DEFAULT_COMMAND_BYTES, "longest command"),
+    Option("--shutdown-grace", "AGENTPROC_SHUTDOWN_GRACE_SECONDS", number,
+           defaults.DEFAULT_SHUTDOWN_GRACE_SECONDS,
+           "seconds between SIGTERM and SIGKILL at shutdown",
+           dest="shutdown_grace_seconds", metavar="SECONDS"),
+    Option("--drain-seconds", "AGENTPROC_DRAIN_SECONDS", number,
+           defaults.DEFAULT_DRAIN_SECONDS,
+           "after a shell exits, how long to keep reading output a background child may "
+           "still write", metavar="SECONDS"),
+    Option("--nice", "AGENTPROC_NICE", integer, None, "niceness of child processes"),
+    Option("--oom-score-adj", "AGENTPROC_OOM_SCORE_ADJ", integer, None,
+           "oom_score_adj of child processes"),
+    Option("--env", None, key_value, [], "variable injected into every child; repeatable",
+           repeat=True, metavar="KEY=VALUE"),
+    Option("--no-reap-orphans", "AGENTPROC_REAP_ORPHANS", boolean, True,
+           "do not adopt and reap orphaned grandchildren", dest="reap_orphans", sets=False),
+    # Connections.
+    Option("--header-timeout", "AGENTPROC_HEADER_TIMEOUT_SECONDS", number,
+           defaults.DEFAULT_HEADER_TIMEOUT_SECONDS,
+           "seconds a connection may take to send its request headers before it is closed",
+           dest="header_timeout_seconds", metavar="SECONDS"),
+    Option("--max-connections", "AGENTPROC_MAX_CONNECTIONS", integer,
+           defaults.DEFAULT_MAX_CONNECTIONS,
+           "open connections at most (and at most a quarter of the open-file limit)"),
+    # Git credentials.
+    Option("--git-askpass", "AGENTPROC_GIT_ASKPASS", boolean, False,
+           "answer git's credential prompts with the user's tokens from the control plane; "
+           "needs the two options below", sets=True),
+    Option("--control-plane-url", "AGENTPROC_CONTROL_PLANE_URL", http_url, None,
+           "the control plane's address, given to git as CODER_AGENT_URL", metavar="URL"),
+    Option("--control-plane-token", "AGENTPROC_CONTROL_PLANE_TOKEN", secret, None,
+           "this agent's token at the control plane, given to git as CODER_AGENT_TOKEN",
+           metavar="TOKEN"),
+    Option("--log-level", "AGENTPROC_LOG_LEVEL", choice(*LOG_LEVELS), "info",
+           f"log level: {', '.join(LOG_LEVELS)}", metavar="LEVEL"),
+)  # fmt: skip
+"""The options of ``agentproc serve``. ``dest`` names the :class:`Settings` field an option
+fills; options with no such field (where to listen, the token file, git) are read below."""
 
+OPTIONS_BY_NAME: Mapping[str, Option] = {option.name: option for option in SERVE_OPTIONS}
 
-def _env_number(name: str, default: float | None) -> str | float | None:
-    # Returned as text when set: argparse converts a string default with the option's type,
-    # so a malformed variable is a usage error naming the option, not a traceback.
-    return _env(name) or default
-
-
-def _key_value(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key, value
-
-
-def _origin(text: str) -> str:
-    try:
-        parse_origin(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-    return text
-
-
-def _listed(flag_values: list[str] | None, variable: str) -> tuple[str, ...]:
-    # A repeatable flag replaces its comma-separated variable, as every flag wins over its own.
-    if flag_values is not None:
-        return tuple(flag_values)
-    return tuple(item.strip() for item in (_env(variable) or "").split(",") if item.strip())
-
-
-def _usage_error(message: str) -> NoReturn:
-    sys.stderr.write(f"agentproc serve: error: {message}\n")
-    raise SystemExit(2)
+SETTINGS_FIELDS = frozenset(field.name for field in dataclasses.fields(Settings))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``agentproc``."""
+    """The command line of ``agentproc``, with the ``AGENTPROC_*`` variables set now."""
     parser = argparse.ArgumentParser(prog="agentproc", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the process API on uvicorn")
-    serve.add_argument(
-        "--host",
-        default=_env("HOST", "127.0.0.1"),
-        help="address to bind (AGENTPROC_HOST; default 127.0.0.1)",
-    )
-    serve.add_argument(
-        "--port",
-        type=int,
-        default=_env_number("PORT", DEFAULT_PORT),
-        help=f"port to bind, 0 for any free one (AGENTPROC_PORT; default {DEFAULT_PORT})",
-    )
-    serve.add_argument(
-        "--token", default=_env("TOKEN"), help="bearer token required on /api/ (AGENTPROC_TOKEN)"
-    )
-    serve.add_argument(
-        "--workdir",
-        type=Path,
-        default=_env("WORKDIR"),
-        help="default working directory (AGENTPROC_WORKDIR; falls back to $HOME)",
-    )
-    serve.add_argument(
-        "--retention",
-        type=float,
-        default=_env_number("RETENTION_SECONDS", defaults.DEFAULT_RETENTION_SECONDS),
-        help="seconds an exited process stays readable (AGENTPROC_RETENTION_SECONDS)",
-    )
-    serve.add_argument(
-        "--max-running",
-        type=int,
-        default=_env_number("MAX_RUNNING", defaults.DEFAULT_MAX_RUNNING),
-        help="running processes allowed at once (AGENTPROC_MAX_RUNNING)",
-    )
-    serve.add_argument(
-        "--max-retained",
-        type=int,
-        default=_env_number("MAX_RETAINED", defaults.DEFAULT_MAX_RETAINED),
-        help="exited processes kept at most, oldest forgotten first (AGENTPROC_MAX_RETAINED)",
-    )
-    serve.add_argument(
-        "--max-body-bytes",
-        type=int,
-        default=_env_number("MAX_BODY_BYTES", defaults.DEFAULT_MAX_BODY_BYTES),
-        help="largest request body (AGENTPROC_MAX_BODY_BYTES)",
-    )
-    serve.add_argument(
-        "--max-command-bytes",
-        type=int,
-        default=_env_number("MAX_COMMAND_BYTES", defaults.DEFAULT_COMMAND_BYTES),
-        help="longest command (AGENTPROC_MAX_COMMAND_BYTES)",
-    )
-    serve.add_argument(
-        "--shutdown-grace",
-        type=float,
-        default=_env_number("SHUTDOWN_GRACE_SECONDS", defaults.DEFAULT_SHUTDOWN_GRACE_SECONDS),
-        help="seconds between SIGTERM and SIGKILL at shutdown (AGENTPROC_SHUTDOWN_GRACE_SECONDS)",
-    )
-    serve.add_argument(
-        "--drain-seconds",
-        type=float,
-        default=_env_number("DRAIN_SECONDS", defaults.DEFAULT_DRAIN_SECONDS),
-        help="after a shell exits, how long to keep reading output a background child may "
-        "still write (AGENTPROC_DRAIN_SECONDS)",
-    )
-    serve.add_argument(
-        "--nice",
-        type=int,
-        default=_env_number("NICE", None),
-        help="niceness of child processes (AGENTPROC_NICE)",
-    )
-    serve.add_argument(
-        "--oom-score-adj",
-        type=int,
-        default=_env_number("OOM_SCORE_ADJ", None),
-        help="oom_score_adj of child processes (AGENTPROC_OOM_SCORE_ADJ)",
-    )
-    serve.add_argument(
-        "--env",
-        type=_key_value,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="variable injected into every child; repeatable",
-    )
-    serve.add_argument(
-        "--no-reap-orphans",
-        action="store_true",
-        default=_env("REAP_ORPHANS", "1") in ("0", "false"),
-        help="do not adopt and reap orphaned grandchildren (AGENTPROC_REAP_ORPHANS=0)",
-    )
-    serve.add_argument(
-        "--git-askpass",
-        action="store_true",
-        default=_env("GIT_ASKPASS", "0") in ("1", "true"),
-        help="answer git's credential prompts with the user's tokens from the control plane "
-        "(AGENTPROC_GIT_ASKPASS=1); needs the two options below",
-    )
-    serve.add_argument(
-        "--control-plane-url",
-        default=_env("CONTROL_PLANE_URL"),
-        help="the control plane's address, given to git as CODER_AGENT_URL "
-        "(AGENTPROC_CONTROL_PLANE_URL)",
-    )
-    serve.add_argument(
-        "--control-plane-token",
-        default=_env("CONTROL_PLANE_TOKEN"),
-        help="this agent's token at the control plane, given to git as CODER_AGENT_TOKEN "
-        "(AGENTPROC_CONTROL_PLANE_TOKEN)",
-    )
-    serve.add_argument(
-        "--allowed-host",
-        action="append",
-        metavar="NAME",
-        help="a name the Host header may carry besides IP addresses and localhost; "
-        f"repeatable; {ANY_HOST!r} accepts any name and needs a token "
-        "(AGENTPROC_ALLOWED_HOSTS, comma-separated)",
-    )
-    serve.add_argument(
-        "--allowed-origin",
-        action="append",
-        type=_origin,
-        metavar="ORIGIN",
-        help="a web origin (scheme://host[:port]) that may call the API besides the agent's "
-        "own; repeatable (AGENTPROC_ALLOWED_ORIGINS, comma-separated)",
-    )
-    serve.add_argument(
-        "--log-level",
-        default=_env("LOG_LEVEL", "info"),
-        choices=["critical", "error", "warning", "info", "debug"],
-        help="log level (AGENTPROC_LOG_LEVEL)",
-    )
+    add_options(serve, SERVE_OPTIONS, os.environ)
     openapi = commands.add_parser("openapi", help="print the OpenAPI document (openapi.json)")
     openapi.add_argument("--output", type=Path, help="write to this file instead of stdout")
     return parser
+
+
+def _source(args: argparse.Namespace, name: str) -> str:
+    return source_of(args, OPTIONS_BY_NAME[name], os.environ)
+
+
+def _given(args: argparse.Namespace, name: str) -> bool:
+    variable = OPTIONS_BY_NAME[name].variable
+    return name in args.flags_given or (variable is not None and variable in os.environ)
 
 
 def _is_loopback(host: str) -> bool:
@@ -229,67 +180,108 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _token(args: argparse.Namespace) -> str | None:
+    if args.token_file is None:
+        token: str | None = args.token
+        return token
+    if args.token is not None:
+        raise UsageError(
+            f"{_source(args, 'token_file')}: give the token once, not also with "
+            f"{_source(args, 'token')}"
+        )
+    where = _source(args, "token_file")
+    try:
+        content = args.token_file.read_text()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise UsageError(f"{where}: cannot read {args.token_file}: {reason}") from None
+    except UnicodeDecodeError:
+        # Not echoing the decoder's message: it quotes bytes of the secret.
+        raise UsageError(f"{where}: {args.token_file} is not UTF-8 text") from None
+    try:
+        return secret(content)
+    except ValueError as exc:
+        raise UsageError(f"{where}: the token in {args.token_file} {exc}") from None
+
+
+def _check_listen(args: argparse.Namespace, token: str | None) -> None:
+    if args.uds is not None:
+        for name in ("host", "port"):
+            if _given(args, name):
+                raise UsageError(
+                    f"{_source(args, 'uds')}: a Unix socket has no {name}; "
+                    f"drop {_source(args, name)}"
+                )
+        _check_socket_path(args.uds, _source(args, "uds"))
+    elif token is None and not _is_loopback(args.host):
+        raise UsageError(
+            f"{_source(args, 'host')}: refusing to listen on {args.host} without a token: "
+            "anyone who can reach it could run commands. Pass --token-file (or --token), or "
+            "bind 127.0.0.1."
+        )
+
+
+def _check_socket_path(uds: Path, where: str) -> None:
+    if not uds.parent.is_dir():
+        raise UsageError(f"{where}: {uds.parent} is not a directory")
+    try:
+        mode = uds.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise UsageError(f"{where}: {uds} exists and is not a socket")
+
+
+def _check_workdir(args: argparse.Namespace) -> None:
+    workdir: Path | None = args.workdir
+    if workdir is None:
+        return
+    if not workdir.exists():
+        raise UsageError(f"{_source(args, 'workdir')}: {workdir} does not exist")
+    if not workdir.is_dir():
+        raise UsageError(f"{_source(args, 'workdir')}: {workdir} is not a directory")
+
+
 def _child_env(args: argparse.Namespace) -> dict[str, str]:
     if not args.git_askpass:
         return dict(args.env)
     if not args.control_plane_url or not args.control_plane_token:
-        raise SystemExit(
-            "agentproc: --git-askpass needs --control-plane-url and --control-plane-token "
-            "(or AGENTPROC_CONTROL_PLANE_URL and AGENTPROC_CONTROL_PLANE_TOKEN)."
+        raise UsageError(
+            f"{_source(args, 'git_askpass')} needs --control-plane-url and "
+            "--control-plane-token (or AGENTPROC_CONTROL_PLANE_URL and "
+            "AGENTPROC_CONTROL_PLANE_TOKEN)."
         )
     try:
         askpass = askpass_environment(args.control_plane_url, args.control_plane_token)
     except FileNotFoundError as exc:
-        raise SystemExit(f"agentproc: --git-askpass: {exc}") from exc
+        raise UsageError(f"{_source(args, 'git_askpass')}: {exc}") from exc
     # An explicit --env wins, as everywhere else.
     return {**askpass, **dict(args.env)}
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Turn parsed ``serve`` arguments into :class:`Settings`; rejects unsafe combinations."""
-    if not args.token and not _is_loopback(args.host):
-        raise SystemExit(
-            f"agentproc: refusing to listen on {args.host} without a token: anyone who can "
-            "reach it could run commands. Pass --token (or AGENTPROC_TOKEN), or bind 127.0.0.1."
-        )
-    hosts = _listed(args.allowed_host, "ALLOWED_HOSTS")
-    if ANY_HOST in hosts and not args.token:
-        _usage_error(
-            f"--allowed-host {ANY_HOST!r} (or AGENTPROC_ALLOWED_HOSTS) needs a token: without "
-            "the Host check, any web page could rebind a name to this agent and drive it."
-        )
-    origins = _listed(args.allowed_origin, "ALLOWED_ORIGINS")
-    for origin in origins:
-        try:
-            parse_origin(origin)
-        except ValueError as exc:
-            _usage_error(f"AGENTPROC_ALLOWED_ORIGINS: {exc}")
+    """Turn parsed ``serve`` arguments into :class:`Settings`.
+
+    Raises:
+        UsageError: a refused value or combination (a non-loopback host without a token, two
+            tokens, a missing working directory, ...), naming the flag or variable at fault.
+    """
+    token = _token(args)
+    _check_listen(args, token)
+    _check_workdir(args)
+    # Repeatable options collect lists; Settings keeps them as tuples.
+    fields: dict[str, Any] = {
+        name: tuple(value) if isinstance(value, list) else value
+        for name in OPTIONS_BY_NAME
+        if name in SETTINGS_FIELDS
+        for value in (getattr(args, name),)
+    }
     try:
-        return _settings(args, hosts, origins)
-    except ValueError as exc:
-        raise SystemExit(f"agentproc: {exc}") from exc
-
-
-def _settings(
-    args: argparse.Namespace, allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...]
-) -> Settings:
-    return Settings(
-        token=args.token or None,
-        workdir=args.workdir,
-        retention_seconds=args.retention,
-        max_running=args.max_running,
-        max_retained=args.max_retained,
-        max_body_bytes=args.max_body_bytes,
-        max_command_bytes=args.max_command_bytes,
-        shutdown_grace_seconds=args.shutdown_grace,
-        drain_seconds=args.drain_seconds,
-        nice=args.nice,
-        oom_score_adj=args.oom_score_adj,
-        env=_child_env(args),
-        reap_orphans=not args.no_reap_orphans,
-        allowed_hosts=allowed_hosts,
-        allowed_origins=allowed_origins,
-    )
+        return Settings(**{**fields, "token": token, "env": _child_env(args)})
+    except InvalidSettings as exc:
+        raise UsageError(
+            "\n".join(f"{_source(args, name)}: {reason}" for name, reason in exc.problems)
+        ) from None
 
 
 class AgentServer(uvicorn.Server):
@@ -303,6 +295,12 @@ class AgentServer(uvicorn.Server):
         await super().startup(sockets)
         for server in self.servers:
             for sock in server.sockets:
+                if sock.family == socket.AF_UNIX:
+                    logger.info(
+                        "process API on unix socket %s at /api/v0/processes, docs at /docs",
+                        sock.getsockname(),
+                    )
+                    continue
                 host, port = sock.getsockname()[:2]
                 base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
                 logger.info("process API at %s/api/v0/processes, docs at %s/docs", base, base)
@@ -322,20 +320,55 @@ class AgentServer(uvicorn.Server):
             captured.clear()
 
 
-def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
-    """Run the agent until SIGTERM or SIGINT."""
+def serve(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    log_level: str = "info",
+    *,
+    uds: Path | None = None,
+) -> None:
+    """Run the agent until SIGTERM or SIGINT, on ``host``:``port`` or on the Unix socket
+    ``uds`` (created with mode 0600, removed at exit).
+
+    Raises:
+        SystemExit: the Unix socket could not be created.
+    """
+    open_files = raise_open_file_limit()
+    budget = connection_budget(settings.max_connections, open_files)
+    if budget.max_connections < settings.max_connections:
+        logger.warning(
+            "at most %d open connections, not %d: the open-file limit is %d",
+            budget.max_connections,
+            settings.max_connections,
+            open_files,
+        )
+    guard = ConnectionGuard(
+        header_timeout=settings.header_timeout_seconds, max_connections=budget.max_connections
+    )
     app = create_app(settings)
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        http=guarded_http_protocol(guard),
+        backlog=budget.backlog,
         log_level=log_level,
         lifespan="on",
         timeout_graceful_shutdown=int(
             settings.shutdown_grace_seconds + settings.drain_seconds + SHUTDOWN_SLACK_SECONDS
         ),
     )
-    AgentServer(config, app).run()
+    server = AgentServer(config, app)
+    if uds is None:
+        server.run()
+        return
+    with ExitStack() as stack:
+        try:
+            sock = stack.enter_context(unix_listener(uds))
+        except OSError as exc:
+            raise SystemExit(f"agentproc: cannot listen on {uds}: {exc}") from exc
+        server.run(sockets=[sock])
 
 
 def openapi_document() -> str:
@@ -345,6 +378,15 @@ def openapi_document() -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``agentproc`` console script and ``python -m agentproc``."""
+    try:
+        _run(argv)
+    except UsageError as exc:
+        # Its last line names the flag or variable at fault; no traceback for a wrong value.
+        sys.stderr.write(f"agentproc serve: error: {exc}\n")
+        raise
+
+
+def _run(argv: Sequence[str] | None) -> None:
     args = build_parser().parse_args(argv)
     if args.command == "openapi":
         document = openapi_document()
@@ -353,10 +395,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         else:
             args.output.write_text(document)
         return
+    settings = settings_from_args(args)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    settings = settings_from_args(args)
-    serve(settings, args.host, args.port, args.log_level)
+    serve(settings, args.host, args.port, args.log_level, uds=args.uds)

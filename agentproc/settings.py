@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,12 +10,16 @@ __all__ = [
     "ANY_HOST",
     "DEFAULT_COMMAND_BYTES",
     "DEFAULT_DRAIN_SECONDS",
+    "DEFAULT_HEADER_TIMEOUT_SECONDS",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_RETAINED",
     "DEFAULT_MAX_RUNNING",
     "DEFAULT_RETENTION_SECONDS",
     "DEFAULT_SHUTDOWN_GRACE_SECONDS",
     "MAX_ARG_STRLEN",
+    "SETTING_BOUNDS",
+    "InvalidSettings",
     "Settings",
 ]
 
@@ -46,6 +51,40 @@ DEFAULT_DRAIN_SECONDS = 5.0
 
 ANY_HOST = "*"
 """As an allowed host, turns the ``Host`` check off; only an agent with a token may do so."""
+
+DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
+"""Any client sends its request headers in one go; one that trickles them holds a descriptor."""
+
+DEFAULT_MAX_CONNECTIONS = 1024
+"""Far more than a control plane and a few tools keep open; each costs a descriptor."""
+
+SETTING_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    "retention_seconds": (0, None),
+    "max_running": (1, None),
+    "max_retained": (0, None),
+    "max_body_bytes": (1, None),
+    "max_command_bytes": (1, None),
+    "shutdown_grace_seconds": (0, None),
+    "drain_seconds": (0, None),
+    "max_connections": (1, None),
+    "nice": (-20, 19),
+    "oom_score_adj": (-1000, 1000),
+}
+"""The lowest and highest value of each numeric setting (``None``: unbounded), inclusive."""
+
+
+class InvalidSettings(ValueError):
+    """Raised by :class:`Settings` for values that would break the agent.
+
+    Args:
+        problems: each wrong setting, as its field name and what is wrong with its value.
+    """
+
+    def __init__(self, problems: tuple[tuple[str, str], ...]) -> None:
+        super().__init__(
+            "invalid settings: " + "; ".join(f"{name} {reason}" for name, reason in problems)
+        )
+        self.problems = problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,24 +143,40 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     """Web origins (``scheme://host[:port]``) that may call the API besides the agent's own."""
 
+    header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS
+    """A connection that has not sent complete request headers this long after it opened (or
+    after its last response) is closed."""
+
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    """Open connections at most; beyond, the longest-idle one is closed, or the new one is
+    answered 503 when every open one is busy with a request."""
+
     def __post_init__(self) -> None:
-        at_least = {
-            "retention_seconds": 0,
-            "max_running": 1,
-            "max_retained": 0,
-            "max_body_bytes": 1,
-            "max_command_bytes": 1,
-            "shutdown_grace_seconds": 0,
-            "drain_seconds": 0,
-        }
-        wrong = [
-            f"{name} must be >= {low}"
-            for name, low in at_least.items()
-            if getattr(self, name) < low
-        ]
+        problems: list[tuple[str, str]] = []
+        for name, (low, high) in SETTING_BOUNDS.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            below = low is not None and value < low
+            above = high is not None and value > high
+            if below or above or not math.isfinite(value):
+                problems.append((name, _bound_text(low, high, value)))
+        timeout = self.header_timeout_seconds
+        if not (timeout > 0 and math.isfinite(timeout)):
+            problems.append(("header_timeout_seconds", f"must be > 0, got {timeout}"))
         if self.token == "":
-            wrong.append("token must not be empty (use None for no token)")
+            problems.append(("token", "must not be empty (use None for no token)"))
         if ANY_HOST in self.allowed_hosts and self.token is None:
-            wrong.append(f"allowed_hosts {ANY_HOST!r} needs a token: any web page could drive it")
-        if wrong:
-            raise ValueError("invalid settings: " + "; ".join(wrong))
+            problems.append(
+                ("allowed_hosts", f"{ANY_HOST!r} needs a token: any web page could drive it")
+            )
+        if problems:
+            raise InvalidSettings(tuple(problems))
+
+
+def _bound_text(low: float | None, high: float | None, value: float) -> str:
+    if high is None:
+        return f"must be >= {low}, got {value}"
+    if low is None:
+        return f"must be <= {high}, got {value}"
+    return f"must be between {low} and {high}, got {value}"

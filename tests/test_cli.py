@@ -1,16 +1,21 @@
-"""The command line: flags, environment variables, and the loopback-only rule."""
+"""The command line: flags, environment variables, the loopback-only rule, and usage errors
+that name the flag or variable at fault."""
 
 from __future__ import annotations
 
 import json
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from agentproc.cli import build_parser, settings_from_args
-from agentproc.settings import Settings
+from agentproc.cli import SERVE_OPTIONS, build_parser, main, settings_from_args
+from agentproc.settings import InvalidSettings, Settings
+
+README = Path(__file__).parent.parent / "README.md"
 
 
 def settings_for(*argv: str) -> Settings:
@@ -115,11 +120,6 @@ def test_nonsensical_settings_are_refused(flags: tuple[str, ...]) -> None:
         settings_for(*flags)
 
 
-def test_empty_token_flag_means_no_token() -> None:
-    """An empty --token (e.g. an unset variable expanded) leaves the API open on loopback."""
-    assert settings_for("--token", "").token is None
-
-
 def test_settings_reject_an_empty_token() -> None:
     """Settings(token="") would accept any 'Bearer ' header; it is refused."""
     with pytest.raises(ValueError, match="token"):
@@ -150,12 +150,12 @@ def test_allowed_hosts_and_origins_come_from_flags_or_variables(
 @pytest.mark.parametrize(
     "flags", [("--allowed-host", "*"), ("--allowed-host", "a", "--allowed-host", "*")]
 )
-def test_any_host_needs_a_token(flags: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+def test_any_host_needs_a_token(flags: tuple[str, ...]) -> None:
     """'*' turns the Host check off, so only an agent with a token may: usage error, status 2."""
     with pytest.raises(SystemExit) as exited:
         settings_for(*flags)
     assert exited.value.code == 2
-    assert "--allowed-host" in capsys.readouterr().err
+    assert "--allowed-host" in str(exited.value)
     assert settings_for(*flags, "--token", "t").allowed_hosts[-1] == "*"
 
 
@@ -175,15 +175,231 @@ def test_settings_reject_any_host_without_a_token() -> None:
 
 @pytest.mark.parametrize("origin", ["ide.example", "https://ide.example/path", "null"])
 def test_malformed_allowed_origin_is_a_usage_error(
-    origin: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    origin: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An origin that is not scheme://host[:port] is refused, from the flag or the variable."""
     with pytest.raises(SystemExit) as exited:
         settings_for("--allowed-origin", origin)
     assert exited.value.code == 2
-    assert "--allowed-origin" in capsys.readouterr().err
+    assert "--allowed-origin" in str(exited.value)
     monkeypatch.setenv("AGENTPROC_ALLOWED_ORIGINS", origin)
     with pytest.raises(SystemExit) as exited:
         settings_for()
     assert exited.value.code == 2
-    assert "AGENTPROC_ALLOWED_ORIGINS" in capsys.readouterr().err
+    assert "AGENTPROC_ALLOWED_ORIGINS" in str(exited.value)
+
+
+# -- usage errors -------------------------------------------------------------------------------
+
+
+def usage_error(
+    argv: list[str],
+    variables: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[int | str | None, str]:
+    """Run ``agentproc serve <argv>`` in this process with only ``variables`` of the agent's
+    set; its exit code and the last line it wrote to stderr."""
+    for option in SERVE_OPTIONS:
+        if option.variable is not None:
+            monkeypatch.delenv(option.variable, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", *argv])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return exited.value.code, err.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> dict[str, str]:
+    """Paths the cases below refer to as ``{missing}``, ``{file}``, ``{empty}``, ``{blank}``."""
+    (tmp_path / "file").write_text("not a directory")
+    (tmp_path / "empty").write_text("")
+    (tmp_path / "blank").write_text(" \n\t\n")
+    return {
+        "missing": str(tmp_path / "missing"),
+        "file": str(tmp_path / "file"),
+        "empty": str(tmp_path / "empty"),
+        "blank": str(tmp_path / "blank"),
+        "socket": str(tmp_path / "agent.sock"),
+        "dir": str(tmp_path),
+    }
+
+
+MALFORMED = [
+    # (flags, variables, what the last line must name)
+    ([], {"AGENTPROC_LOG_LEVEL": "verbose"}, "AGENTPROC_LOG_LEVEL"),
+    (["--log-level", "verbose"], {}, "--log-level"),
+    (["--port", "99999"], {}, "--port"),
+    (["--port", "-1"], {}, "--port"),
+    ([], {"AGENTPROC_PORT": "abc"}, "AGENTPROC_PORT"),
+    ([], {"AGENTPROC_GIT_ASKPASS": "yes"}, "AGENTPROC_GIT_ASKPASS"),
+    ([], {"AGENTPROC_REAP_ORPHANS": "maybe"}, "AGENTPROC_REAP_ORPHANS"),
+    (["--max-running", "-1"], {}, "--max-running"),
+    ([], {"AGENTPROC_MAX_RUNNING": "0"}, "AGENTPROC_MAX_RUNNING"),
+    ([], {"AGENTPROC_MAX_RETAINED": "-1"}, "AGENTPROC_MAX_RETAINED"),
+    (["--max-body-bytes", "1e6"], {}, "--max-body-bytes"),
+    (["--max-command-bytes", "0"], {}, "--max-command-bytes"),
+    (["--retention", "nan"], {}, "--retention"),
+    ([], {"AGENTPROC_RETENTION_SECONDS": "-1"}, "AGENTPROC_RETENTION_SECONDS"),
+    (["--shutdown-grace", "-5"], {}, "--shutdown-grace"),
+    ([], {"AGENTPROC_DRAIN_SECONDS": ""}, "AGENTPROC_DRAIN_SECONDS"),
+    (["--nice", "abc"], {}, "--nice"),
+    (["--nice", "40"], {}, "--nice"),
+    ([], {"AGENTPROC_NICE": "-21"}, "AGENTPROC_NICE"),
+    (["--oom-score-adj", "2000"], {}, "--oom-score-adj"),
+    (["--header-timeout", "0"], {}, "--header-timeout"),
+    ([], {"AGENTPROC_HEADER_TIMEOUT_SECONDS": "soon"}, "AGENTPROC_HEADER_TIMEOUT_SECONDS"),
+    (["--max-connections", "0"], {}, "--max-connections"),
+    ([], {"AGENTPROC_MAX_CONNECTIONS": "-3"}, "AGENTPROC_MAX_CONNECTIONS"),
+    (["--control-plane-url", "not a url"], {}, "--control-plane-url"),
+    (["--env", "NOEQUALS"], {}, "--env"),
+    (["--host", ""], {}, "--host"),
+    (["--allowed-host", "*"], {}, "--allowed-host"),
+    ([], {"AGENTPROC_ALLOWED_HOSTS": "*"}, "AGENTPROC_ALLOWED_HOSTS"),
+    (["--allowed-origin", "null"], {}, "--allowed-origin"),
+    ([], {"AGENTPROC_ALLOWED_ORIGINS": "ide.example"}, "AGENTPROC_ALLOWED_ORIGINS"),
+    (["--host", "0.0.0.0"], {}, "--host"),
+    ([], {"AGENTPROC_HOST": "0.0.0.0"}, "AGENTPROC_HOST"),
+    (["--workdir", "{missing}"], {}, "--workdir"),
+    ([], {"AGENTPROC_WORKDIR": "{file}"}, "AGENTPROC_WORKDIR"),
+    (["--uds", "{file}"], {}, "--uds"),
+    (["--uds", "{missing}/agent.sock"], {}, "--uds"),
+    (["--uds", "{socket}", "--port", "1"], {}, "--port"),
+    (["--uds", "{socket}"], {"AGENTPROC_HOST": "127.0.0.1"}, "AGENTPROC_HOST"),
+    (["--token", ""], {}, "--token"),
+    ([], {"AGENTPROC_TOKEN": ""}, "AGENTPROC_TOKEN"),
+    ([], {"AGENTPROC_TOKEN": "  "}, "AGENTPROC_TOKEN"),
+    (["--token-file", "{empty}"], {}, "--token-file"),
+    ([], {"AGENTPROC_TOKEN_FILE": "{blank}"}, "AGENTPROC_TOKEN_FILE"),
+    (["--token-file", "{missing}"], {}, "--token-file"),
+    (["--token-file", "{dir}"], {}, "--token-file"),
+    (["--token", "t", "--token-file", "{blank}"], {}, "--token-file"),
+]
+
+
+@pytest.mark.parametrize(("flags", "variables", "named"), MALFORMED)
+def test_a_malformed_value_is_a_usage_error_naming_where_it_came_from(
+    flags: list[str],
+    variables: dict[str, str],
+    named: str,
+    paths: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Exit status 2 and no traceback; the last line names the flag when the value came from
+    the command line, the variable when it came from the environment."""
+    code, last_line = usage_error(
+        [flag.format(**paths) for flag in flags],
+        {name: value.format(**paths) for name, value in variables.items()},
+        capsys,
+        monkeypatch,
+    )
+    assert code == 2
+    assert re.search(rf"{re.escape(named)}\b", last_line), last_line
+    (option,) = [o for o in SERVE_OPTIONS if named in (o.flag, o.variable)]
+    other = option.variable if named == option.flag else option.flag
+    if other is not None:
+        assert not re.search(rf"{re.escape(other)}\b", last_line), last_line
+
+
+def test_the_installed_program_exits_2_without_a_traceback() -> None:
+    """The real entry point: a bad variable and a bad flag each end in one named line."""
+    for argv, env, named in (
+        (["--port", "99999"], {}, "--port"),
+        ([], {"AGENTPROC_LOG_LEVEL": "verbose"}, "AGENTPROC_LOG_LEVEL"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "agentproc", "serve", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"PATH": "/usr/bin:/bin", **env},
+            check=False,
+        )
+        assert done.returncode == 2
+        assert "Traceback" not in done.stderr
+        assert named in done.stderr.strip().splitlines()[-1]
+
+
+def test_settings_errors_name_the_field() -> None:
+    """Settings built directly report each wrong field, for the command line to name."""
+    with pytest.raises(InvalidSettings) as raised:
+        Settings(max_running=0, nice=99)
+    assert [name for name, _ in raised.value.problems] == ["max_running", "nice"]
+
+
+# -- accepted values ----------------------------------------------------------------------------
+
+
+def test_a_flag_wins_over_a_malformed_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The variable only fills in for an absent flag, so a bad one under a flag is unused."""
+    monkeypatch.setenv("AGENTPROC_PORT", "abc")
+    assert build_parser().parse_args(["serve", "--port", "1234"]).port == 1234
+
+
+@pytest.mark.parametrize(
+    ("text", "reap"), [("1", True), ("true", True), ("TRUE", True), ("0", False), ("False", False)]
+)
+def test_boolean_variables_take_1_0_true_or_false(
+    text: str, reap: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1/true and 0/false, in any letter case, and nothing else."""
+    monkeypatch.setenv("AGENTPROC_REAP_ORPHANS", text)
+    assert settings_for().reap_orphans is reap
+
+
+def test_the_token_file_is_read_and_trimmed(tmp_path: Path) -> None:
+    """--token-file gives the file's content without surrounding whitespace."""
+    token_file = tmp_path / "token"
+    token_file.write_text("\n  s3cret-token \n")
+    assert settings_for("--token-file", str(token_file)).token == "s3cret-token"
+
+
+def test_a_token_file_from_the_environment_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AGENTPROC_TOKEN_FILE stands in for --token-file."""
+    token_file = tmp_path / "token"
+    token_file.write_text("from-file")
+    monkeypatch.delenv("AGENTPROC_TOKEN", raising=False)
+    monkeypatch.setenv("AGENTPROC_TOKEN_FILE", str(token_file))
+    assert settings_for().token == "from-file"
+
+
+def test_a_unix_socket_needs_no_token(tmp_path: Path) -> None:
+    """--uds is as safe as loopback: no token is required."""
+    args = build_parser().parse_args(["serve", "--uds", str(tmp_path / "agent.sock")])
+    assert settings_from_args(args).token is None
+    assert args.uds == tmp_path / "agent.sock"
+
+
+def test_a_unix_socket_path_may_hold_an_old_socket(tmp_path: Path) -> None:
+    """A socket file left behind is no usage error (the agent replaces it if nobody listens)."""
+    path = tmp_path / "agent.sock"
+    with socket.socket(socket.AF_UNIX) as old:
+        old.bind(str(path))
+    assert settings_for("--uds", str(path)).token is None
+
+
+def test_connection_options_fill_the_settings() -> None:
+    """--header-timeout and --max-connections reach Settings."""
+    settings = settings_for("--header-timeout", "2.5", "--max-connections", "10")
+    assert (settings.header_timeout_seconds, settings.max_connections) == (2.5, 10)
+
+
+def test_every_option_is_in_the_readme() -> None:
+    """The README's Configuration table lists every flag with its variable."""
+    text = README.read_text()
+    section = text[text.index("## Configuration") :]
+    rows = {
+        line.split("|")[1].strip(" `").split()[0]: line
+        for line in section.splitlines()
+        if line.startswith("| `--")
+    }
+    for option in SERVE_OPTIONS:
+        assert option.flag in rows, option.flag
+        if option.variable is not None:
+            assert f"`{option.variable}" in rows[option.flag], rows[option.flag]

@@ -127,6 +127,19 @@ def test_running_process_cap_answers_429_until_a_process_ends(
             send(client, process_id, "kill")
 
 
+def test_a_429_says_when_to_retry(make_live_agent: AgentFactory) -> None:
+    """A start refused at the cap carries Retry-After, as every 429 does."""
+    with (
+        make_live_agent(Settings(token=TOKEN, max_running=1)) as agent,
+        agent.client() as client,
+    ):
+        running = start(client, "sleep 300")
+        refused = client.post(f"{PROCESSES}/start", json={"command": "sleep 300"})
+        send(client, running, "kill")
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "1"
+
+
 # -- niceness and OOM score ----------------------------------------------------------------
 
 

@@ -488,3 +488,38 @@ def test_main_rejects_a_listen_bound_that_is_not_a_number(
     monkeypatch.setenv("AGENTPROC_ASKPASS_LISTEN_SECONDS", "soon")
     assert main(["Username for 'https://github.com': "]) == 1
     assert "is not a number" in capsys.readouterr().err
+
+
+def test_credentials_in_the_control_plane_url_never_reach_stderr(tmp_path: Path) -> None:
+    """Against an unreachable CODER_AGENT_URL carrying user:password, the installed program
+    fails naming the URL without them."""
+    done = subprocess.run(
+        [find_askpass_program(), "Username for 'https://github.com': "],
+        cwd=tmp_path,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            **isolated_git_env(),
+            "CODER_AGENT_URL": "http://user:s3cret@127.0.0.1:1/",
+            "CODER_AGENT_TOKEN": "agent-token",
+        },
+        capture_output=True,
+        text=True,
+        timeout=PROGRAM_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "http://127.0.0.1:1/" in done.stderr
+    assert "s3cret" not in done.stderr
+    assert "user" not in done.stderr
+
+
+def test_credentials_in_a_malformed_control_plane_url_never_reach_stderr(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A URL the client refuses to parse is named without its credentials too."""
+    monkeypatch.setenv("CODER_AGENT_URL", "http://user:s3cret@[::1")
+    monkeypatch.setenv("CODER_AGENT_TOKEN", "agent-token")
+    assert main(["Username for 'https://github.com': "]) == 1
+    err = capsys.readouterr().err
+    assert "CODER_AGENT_URL" in err
+    assert "s3cret" not in err
