@@ -27,14 +27,9 @@ from agentsdk.types import (
     StartProcessRequest,
     StartProcessResponse,
 )
+from agentsdk.wire import API_PREFIX, MAX_WAIT_SECONDS
 
-__all__ = ["API_PREFIX", "SERVER_WAIT_CAP_SECONDS", "BaseAgentConn", "process_path"]
-
-API_PREFIX = "/api/v0/processes"
-# Where Coder's agent mounts the process router; both agents answer under it.
-
-SERVER_WAIT_CAP_SECONDS = 300.0
-# The agent ends a ``wait=true`` request after at most five minutes.
+__all__ = ["BaseAgentConn", "process_path"]
 
 _SIGNALS: tuple[str, ...] = get_args(Signal)
 
@@ -137,7 +132,7 @@ class BaseAgentConn(BaseClient):
                 extra_headers=headers,
             )
         params: tuple[tuple[str, str], ...] = (("wait", "true"),)
-        wait_seconds = SERVER_WAIT_CAP_SECONDS
+        wait_seconds = MAX_WAIT_SECONDS
         if timeout_ms is not None:
             params += (("timeout_ms", str(timeout_ms)),)
             wait_seconds = min(wait_seconds, timeout_ms / 1000)

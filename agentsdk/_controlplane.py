@@ -23,28 +23,16 @@ import pydantic
 from agentsdk._base import BaseClient, Call, header_items, model_parser
 from agentsdk._shells import AsyncShell, SyncShell
 from agentsdk.types import ExternalAuthRequest, ExternalAuthResponse
+from agentsdk.wire import EXTERNAL_AUTH_PATH, SESSION_TOKEN_HEADER
+from agentsdk.wire import LISTEN_HOLD_SECONDS as LISTEN_HOLD_SECONDS
 
 __all__ = [
-    "EXTERNAL_AUTH_PATH",
-    "LISTEN_HOLD_SECONDS",
-    "SESSION_TOKEN_HEADER",
     "AsyncControlPlaneClient",
     "BaseControlPlaneClient",
     "ControlPlaneClient",
     "encode_external_auth_query",
     "external_auth_params",
 ]
-
-EXTERNAL_AUTH_PATH = "/api/v2/workspaceagents/me/external-auth"
-"""Where coderd answers an agent's external-auth questions; ``me`` is the agent of the token.
-Public so a control plane serving the route and the clients calling it share one value."""
-
-SESSION_TOKEN_HEADER = "Coder-Session-Token"  # noqa: S105 - a header name, not a secret
-"""The header coderd reads an agent token from (it does not accept a bearer token there)."""
-
-LISTEN_HOLD_SECONDS = 30.0
-"""How long chattool.gitauth holds a ``listen=true`` request open before it answers with the
-URL again; a client waiting on one needs a read timeout longer than this."""
 
 
 class _Keep(enum.Enum):

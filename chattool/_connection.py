@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol, TypeAlias, runtime_checkable
 
-from agentsdk import CHAT_ID_HEADER as CHAT_ID_HEADER
 from agentsdk import canonical_chat_id, parse_chat_id
 from agentsdk.types import (
     ListProcessesResponse,
@@ -29,6 +28,7 @@ from agentsdk.types import (
     StartProcessRequest,
     StartProcessResponse,
 )
+from agentsdk.wire import CHAT_ID_HEADER as CHAT_ID_HEADER
 
 __all__ = [
     "CHAT_ID_HEADER",

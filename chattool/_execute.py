@@ -19,6 +19,7 @@ import anyio
 from pydantic import Field
 
 from agentsdk.types import ProcessOutputResponse, StartProcessRequest
+from agentsdk.wire import CHAT_ID_VARIABLE
 from chattool._base import InvalidArguments, Tool, ToolArguments, ToolResult, describe_error
 from chattool._connection import AgentConnection
 from chattool._duration import SECOND, format_duration, parse_duration
@@ -141,7 +142,7 @@ class ExecuteTool(Tool[ExecuteArguments]):
         """The variables sent with every start request of this tool."""
         env = dict(NON_INTERACTIVE_ENV)
         if self.chat_id is not None:
-            env["CODER_CHAT_ID"] = self.chat_id
+            env[CHAT_ID_VARIABLE] = self.chat_id
         return env
 
     async def _run(self, args: ExecuteArguments) -> ToolResult:

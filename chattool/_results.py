@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentsdk.types import ProcessOutputResponse, ProcessTruncation
+from agentsdk.wire import find_omission_markers
 
 __all__ = [
     "CUT_MARKER",
@@ -41,9 +42,6 @@ _FILE_DUMP_PATTERNS = (
     re.compile(r"^(rg|grep)\s+.*--include-all"),
     re.compile(r"^(rg|grep)\s+-l\s+"),
 )
-
-# The agent's separator between the head and the tail it kept (agentproc.buffer, and Coder's).
-_AGENT_NOTE = re.compile(rb"\n\n\.\.\. \[omitted \d+ bytes\] \.\.\.\n\n")
 
 
 def truncate_output(output: str, limit: int = MAX_OUTPUT_BYTES) -> str:
@@ -113,10 +111,10 @@ def _agent_note_within(data: bytes, start: int, end: int) -> bytes:
     """The agent's omission note if it overlaps ``data[start:end]``, else ``b""``."""
     # The agent writes one note; output that merely contains similar text may match too,
     # so at most one is kept and the rest are cut like any other text.
-    for match in _AGENT_NOTE.finditer(data):
-        if match.start() < end and match.end() > start:
-            return match.group()
-        if match.start() >= end:
+    for marker in find_omission_markers(data):
+        if marker.start < end and marker.end > start:
+            return data[marker.start : marker.end]
+        if marker.start >= end:
             break
     return b""
 

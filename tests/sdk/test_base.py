@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 import agentsdk
-from agentsdk._agent import SERVER_WAIT_CAP_SECONDS, BaseAgentConn, process_path
+from agentsdk._agent import BaseAgentConn, process_path
 from agentsdk._base import (
     INITIAL_RETRY_DELAY,
     MAX_RETRY_AFTER,
@@ -18,6 +18,7 @@ from agentsdk._base import (
     make_status_error,
     parse_retry_after,
 )
+from agentsdk.wire import MAX_WAIT_SECONDS
 
 from ._data import API, BASE_URL, PROCESS_ID
 
@@ -103,7 +104,7 @@ def test_wait_timeout_exceeds_the_server_cap_and_keeps_other_limits() -> None:
     timeout = base._timeout_for(call)
 
     assert timeout.read is not None
-    assert timeout.read > SERVER_WAIT_CAP_SECONDS
+    assert timeout.read > MAX_WAIT_SECONDS
     assert (timeout.connect, timeout.write, timeout.pool) == (2.0, 10.0, 10.0)
 
 

@@ -13,7 +13,8 @@ import respx
 
 import agentsdk
 from agentsdk import AgentConn, StartProcessRequest
-from agentsdk._agent import SERVER_WAIT_CAP_SECONDS, BaseAgentConn
+from agentsdk._agent import BaseAgentConn
+from agentsdk.wire import MAX_WAIT_SECONDS
 
 from ._data import (
     API,
@@ -186,7 +187,7 @@ def test_process_output_wait_outlasts_the_server_cap(
     request = route.calls.last.request
     assert str(request.url) == f"{API}/{PROCESS_ID}/output?wait=true"
     timeout = request.extensions["timeout"]
-    assert timeout["read"] > SERVER_WAIT_CAP_SECONDS
+    assert timeout["read"] > MAX_WAIT_SECONDS
     assert timeout["connect"] == conn.timeout.connect
 
 
