@@ -159,8 +159,15 @@ class FieldValidation(_Wire):
     """What is wrong with it."""
 
 
+class SignalProcessResponse(_Wire):
+    """The agent delivered the signal; the process may still be exiting."""
+
+    message: str
+    """What was sent to which process, e.g. ``Signal "kill" sent to process "<id>".``"""
+
+
 class ErrorResponse(_Wire):
-    """The body of every error response, and of a signal's success."""
+    """The body of every error response."""
 
     message: str
     """A sentence for humans and models."""
@@ -170,10 +177,6 @@ class ErrorResponse(_Wire):
 
     validations: list[FieldValidation] | None = None
     """Per-field failures, for a request that did not validate."""
-
-
-SignalProcessResponse = ErrorResponse
-"""A signal's success answer has the same shape: ``{"message": ...}``."""
 
 
 class ExternalAuthRequest(_Wire):

@@ -535,6 +535,16 @@ def test_signal_success_that_is_not_json_raises_sdk_error(
         conn.signal_process(PROCESS_ID, "terminate")
 
 
+def test_signal_success_without_a_message_raises_sdk_error(
+    api: respx.MockRouter, conn: AgentConn
+) -> None:
+    """A JSON 200 that is not a SignalProcessResponse is not taken for a confirmation."""
+    api.post(f"/{PROCESS_ID}/signal").respond(200, json={"detail": "no message"})
+
+    with pytest.raises(agentsdk.AgentSDKError, match="SignalProcessResponse"):
+        conn.signal_process(PROCESS_ID, "terminate")
+
+
 def test_connect_error_raises_api_connection_error(api: respx.MockRouter) -> None:
     """A refused connection names method and URL and keeps the httpx error as the cause."""
     api.get("/list").mock(side_effect=httpx.ConnectError("Connection refused"))
