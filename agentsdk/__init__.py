@@ -50,6 +50,7 @@ from agentsdk.types import ProcessTruncation as ProcessTruncation
 from agentsdk.types import Signal as Signal
 from agentsdk.types import SignalProcessRequest as SignalProcessRequest
 from agentsdk.types import SignalProcessResponse as SignalProcessResponse
+from agentsdk.types import StartProcessParams as StartProcessParams
 from agentsdk.types import StartProcessRequest as StartProcessRequest
 from agentsdk.types import StartProcessResponse as StartProcessResponse
 from agentsdk.wire import CHAT_ID_HEADER as CHAT_ID_HEADER
@@ -88,6 +89,7 @@ __all__ = [
     "Signal",
     "SignalProcessRequest",
     "SignalProcessResponse",
+    "StartProcessParams",
     "StartProcessRequest",
     "StartProcessResponse",
     "canonical_chat_id",

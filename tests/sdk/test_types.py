@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
-from agentsdk import ErrorResponse, SignalProcessResponse
+from agentsdk import (
+    ErrorResponse,
+    SignalProcessResponse,
+    StartProcessParams,
+    StartProcessRequest,
+)
 
 from ._data import PROCESS_ID, SIGNAL_BODY
 
@@ -31,3 +36,9 @@ def test_signal_response_is_its_own_model_not_the_error_body() -> None:
     assert SignalProcessResponse is not ErrorResponse
     assert not issubclass(SignalProcessResponse, ErrorResponse)
     assert set(SignalProcessResponse.model_fields) == {"message"}
+
+
+def test_start_params_are_the_start_request_s_fields() -> None:
+    """start_process's keywords and the wire model's fields are the same set of names."""
+    keywords = StartProcessParams.__required_keys__ | StartProcessParams.__optional_keys__
+    assert keywords == set(StartProcessRequest.model_fields)
