@@ -28,7 +28,7 @@ from agentsdk import (
     StartProcessRequest,
     StartProcessResponse,
 )
-from chattool import AgentConnection
+from chattool import ToolConnection
 
 __all__ = ["run_async", "run_sync", "tool_connection"]
 
@@ -88,7 +88,7 @@ async def run_async(transport: httpx.AsyncBaseTransport) -> ProcessOutputRespons
         return output
 
 
-def tool_connection(agent: AsyncAgentConn) -> AgentConnection:
+def tool_connection(agent: AsyncAgentConn) -> ToolConnection:
     """An AsyncAgentConn is what the chat tools take as their connection."""
     return agent
 
