@@ -23,6 +23,8 @@ from agentsdk._base import Call, TokenHeader, header_items, model_parser
 from agentsdk._senders import AsyncSender, SyncSender
 from agentsdk.types import ExternalAuthRequest, ExternalAuthResponse
 from agentsdk.wire import EXTERNAL_AUTH_PATH, SESSION_TOKEN_HEADER
+
+# agentproc.askpass still imports it from here; its home is agentsdk.wire.
 from agentsdk.wire import LISTEN_HOLD_SECONDS as LISTEN_HOLD_SECONDS
 
 __all__ = [
