@@ -2,9 +2,10 @@
 
 ``AgentConn`` (sync) and ``AsyncAgentConn`` (async) drive an agent; the wire models and the
 error tree are importable from here. ``ControlPlaneClient`` and ``AsyncControlPlaneClient``
-make the agent's own calls to its control plane (git credentials); ``EXTERNAL_AUTH_PATH``,
-``SESSION_TOKEN_HEADER`` and ``LISTEN_HOLD_SECONDS`` are the wire facts both ends of that call
-share. Modules whose names start with ``_`` are private.
+make the agent's own calls to its control plane (git credentials). ``agentsdk.wire`` holds the
+facts every end of the wire shares (paths, header and variable names, bounds, the output's
+omission marker); the most used of them are importable from here too. Modules whose names
+start with ``_`` are private.
 
 Every error the SDK raises for a call that reached I/O is an ``AgentSDKError``::
 
@@ -20,15 +21,11 @@ Every error the SDK raises for a call that reached I/O is an ``AgentSDKError``::
 Bad arguments raise ``ValueError`` before anything is sent.
 """
 
-from agentsdk._chat import CHAT_ID_HEADER as CHAT_ID_HEADER
 from agentsdk._chat import canonical_chat_id as canonical_chat_id
 from agentsdk._chat import chat_id_from_headers as chat_id_from_headers
 from agentsdk._chat import parse_chat_id as parse_chat_id
 from agentsdk._client import AgentConn as AgentConn
 from agentsdk._client import AsyncAgentConn as AsyncAgentConn
-from agentsdk._controlplane import EXTERNAL_AUTH_PATH as EXTERNAL_AUTH_PATH
-from agentsdk._controlplane import LISTEN_HOLD_SECONDS as LISTEN_HOLD_SECONDS
-from agentsdk._controlplane import SESSION_TOKEN_HEADER as SESSION_TOKEN_HEADER
 from agentsdk._controlplane import AsyncControlPlaneClient as AsyncControlPlaneClient
 from agentsdk._controlplane import ControlPlaneClient as ControlPlaneClient
 from agentsdk._exceptions import AgentSDKError as AgentSDKError
@@ -53,8 +50,13 @@ from agentsdk.types import ProcessTruncation as ProcessTruncation
 from agentsdk.types import Signal as Signal
 from agentsdk.types import SignalProcessRequest as SignalProcessRequest
 from agentsdk.types import SignalProcessResponse as SignalProcessResponse
+from agentsdk.types import StartProcessParams as StartProcessParams
 from agentsdk.types import StartProcessRequest as StartProcessRequest
 from agentsdk.types import StartProcessResponse as StartProcessResponse
+from agentsdk.wire import CHAT_ID_HEADER as CHAT_ID_HEADER
+from agentsdk.wire import EXTERNAL_AUTH_PATH as EXTERNAL_AUTH_PATH
+from agentsdk.wire import LISTEN_HOLD_SECONDS as LISTEN_HOLD_SECONDS
+from agentsdk.wire import SESSION_TOKEN_HEADER as SESSION_TOKEN_HEADER
 
 __all__ = [
     "CHAT_ID_HEADER",
@@ -87,6 +89,7 @@ __all__ = [
     "Signal",
     "SignalProcessRequest",
     "SignalProcessResponse",
+    "StartProcessParams",
     "StartProcessRequest",
     "StartProcessResponse",
     "canonical_chat_id",

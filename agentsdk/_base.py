@@ -1,23 +1,27 @@
 """The generic half of every client: configuration and pure logic, with no I/O of its own.
 
-A call goes through three pure steps. An API's base class (``BaseAgentConn`` in
-``agentsdk._agent``, ``BaseControlPlaneClient`` in ``agentsdk._controlplane``) checks the
-arguments (``ValueError`` before any I/O) and describes the call as a ``Call``: method,
-path, query, body, whether a retry is safe, how to parse the answer. The other two steps
-are written once here, in ``BaseClient``:
+A call goes through three pure steps. An API's call functions (``agentsdk._agent`` for the
+process API, ``agentsdk._controlplane`` for the control plane's) check the arguments
+(``ValueError`` before any I/O) and describe the call as a ``Call``: method, path, query,
+body, whether a retry is safe, how to parse the answer. The other two steps are written
+once here, in ``BaseClient``:
 
 1. ``BaseClient._build_request`` turns that description into an ``httpx.Request`` with
-   the caller's headers, the token, the call's own ``extra_headers`` over all of them, and
-   the right timeout.
+   the caller's headers, the token (in the header the client's ``TokenHeader`` names), the
+   call's own ``extra_headers`` over all of them, and the right timeout.
 2. ``BaseClient._settle`` turns what came back (a response or an ``httpx`` error) into
    the parsed result, an exception from ``agentsdk._exceptions``, or a ``Retry`` telling
-   the shell how long to sleep before sending again.
+   the sender how long to sleep before sending again.
 
-``SyncShell`` and ``AsyncShell`` in ``agentsdk._shells`` only send and sleep.
+``SyncSender`` and ``AsyncSender`` in ``agentsdk._senders`` only send and sleep. A public
+client is one sender plus its API's methods; what differs between APIs is data (the call
+descriptions and the ``TokenHeader``), not an override, so no class depends on the order
+of its bases.
 """
 
 from __future__ import annotations
 
+import copy
 import email.utils
 import enum
 import logging
@@ -26,7 +30,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar
+from typing import ClassVar, Generic, Literal, Self, TypeVar
 
 import httpx
 import pydantic
@@ -47,6 +51,7 @@ from agentsdk._exceptions import (
 from agentsdk.types import FieldValidation
 
 __all__ = [
+    "BEARER_TOKEN",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "INITIAL_RETRY_DELAY",
@@ -56,6 +61,7 @@ __all__ = [
     "BaseClient",
     "Call",
     "Retry",
+    "TokenHeader",
     "backoff_delay",
     "encode_json",
     "header_items",
@@ -117,6 +123,35 @@ class _State(enum.Enum):
     CLOSED = enum.auto()
 
 
+class _Keep(enum.Enum):
+    # ``None`` is a meaningful timeout (none at all), so "leave it as it is" needs its own value.
+    KEEP = enum.auto()
+
+
+_KEEP = _Keep.KEEP
+
+
+@dataclass(frozen=True, slots=True)
+class TokenHeader:
+    """Where an API reads a client's token from: the header's name and the value's scheme."""
+
+    name: str
+    """The header, e.g. ``Authorization``."""
+
+    scheme: str = ""
+    """Written before the token with a space, e.g. ``Bearer``; empty for the bare token."""
+
+    def headers(self, token: str | None) -> dict[str, str]:
+        """The header that carries ``token``; none without a token."""
+        if token is None:
+            return {}
+        return {self.name: f"{self.scheme} {token}" if self.scheme else token}
+
+
+BEARER_TOKEN = TokenHeader("Authorization", "Bearer")
+"""The process API's scheme, as Coder's agent and HTTP's bearer-token standard have it."""
+
+
 @dataclass(frozen=True, slots=True)
 class Call(Generic[T]):
     """One API call, described before any I/O.
@@ -145,7 +180,7 @@ class Call(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class Retry:
-    """The shell should sleep ``delay`` seconds and send the call again."""
+    """The sender should sleep ``delay`` seconds and send the call again."""
 
     delay: float
     error: AgentSDKError = field(repr=False)
@@ -155,13 +190,13 @@ class Retry:
 class BaseClient:
     """Configuration and pure logic shared by every client, whatever API it calls.
 
-    An API's base class adds the methods that describe its calls; a shell of
-    ``agentsdk._shells`` sends them.
+    A sender of ``agentsdk._senders`` adds the connection pool and sends; a public client
+    adds its API's methods, each describing its call with the API's call functions, and
+    declares its ``_token_header``.
 
     Args:
         base_url: The server's address, e.g. ``http://127.0.0.1:4``; a path prefix is kept.
-        token: Sent on every request, as ``Authorization: Bearer <token>`` unless an
-            API's base class overrides ``_auth_headers``.
+        token: Sent on every request, in the header the client's ``_token_header`` names.
         timeout: Seconds, an ``httpx.Timeout``, or ``None`` for no timeout.
         max_retries: How many times a failed safe call is sent again; 0 disables retries.
         headers: Extra headers for every request; ``headers`` reads them back.
@@ -169,6 +204,9 @@ class BaseClient:
     Raises:
         ValueError: An argument is malformed.
     """
+
+    _token_header: ClassVar[TokenHeader] = BEARER_TOKEN
+    """How this client's API carries the token; a client of another API declares its own."""
 
     def __init__(
         self,
@@ -182,15 +220,15 @@ class BaseClient:
         self._base_url = _parse_base_url(base_url)
         if token is not None and (not isinstance(token, str) or not token):
             raise ValueError(f"Expected a non-empty token or None but received {token!r}")
-        if max_retries is None:
-            raise ValueError("max_retries must be an int; pass 0 to disable retries")
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ValueError(f"Expected max_retries >= 0 but received {max_retries!r}")
+        _check_max_retries(max_retries)
         self._token = token
-        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._timeout = _as_timeout(timeout)
         self._max_retries = max_retries
         self._headers = httpx.Headers(header_items(headers))
         self._state = _State.OPEN
+        # Whether closing this client closes its connection pool: a sender sets it for a
+        # pool it built; an injected http_client and a copy from with_options borrow theirs.
+        self._releases_pool = False
 
     @property
     def base_url(self) -> str:
@@ -225,17 +263,55 @@ class BaseClient:
         """True once ``close()`` / ``aclose()`` was called; the client cannot be used again."""
         return self._state is _State.CLOSED
 
-    # -- request and response ----------------------------------------------------------------
+    def with_options(
+        self,
+        *,
+        timeout: float | httpx.Timeout | _Keep | None = _KEEP,
+        max_retries: int | _Keep = _KEEP,
+    ) -> Self:
+        """A client like this one with another timeout or retry count, e.g. for one call.
+
+        The copy is of the same class, with the same address, token and headers, and sends
+        over this client's connection pool, so it is cheap to make per call. Closing the
+        copy leaves the pool open; closing this client closes it for both, so close this
+        one last.
+
+        Args:
+            timeout: The copy's timeout; this client's when omitted (``None`` is no timeout).
+            max_retries: The copy's retry count; this client's when omitted.
+
+        Raises:
+            ValueError: An argument is malformed.
+            RuntimeError: This client is closed.
+        """
+        self._check_open()
+        if not isinstance(max_retries, _Keep):
+            _check_max_retries(max_retries)
+        clone = copy.copy(self)
+        if not isinstance(timeout, _Keep):
+            clone._timeout = _as_timeout(timeout)
+        if not isinstance(max_retries, _Keep):
+            clone._max_retries = max_retries
+        clone._releases_pool = False
+        return clone
+
+    # -- lifecycle -----------------------------------------------------------------------------
 
     def _check_open(self) -> None:
         if self._state is _State.CLOSED:
             raise RuntimeError(f"Cannot use a {type(self).__name__} once it has been closed")
 
     def _mark_closed(self) -> bool:
-        """Close the client; return whether it was open (so closing twice is a no-op)."""
+        """Close the client; return whether its pool is to be released now.
+
+        True only the first time, and only when the pool is this client's own, so closing
+        twice, or closing a copy, leaves the pool alone.
+        """
         was_open = self._state is _State.OPEN
         self._state = _State.CLOSED
-        return was_open
+        return was_open and self._releases_pool
+
+    # -- request and response ----------------------------------------------------------------
 
     def _build_request(
         self, client: httpx.Client | httpx.AsyncClient, call: Call[T]
@@ -248,7 +324,7 @@ class BaseClient:
             # Coder's agent ignores Content-Type; ours accepts it either way. Sending it keeps
             # proxies and request logs honest.
             headers["Content-Type"] = "application/json"
-        headers.update(self._auth_headers())
+        headers.update(self._token_header.headers(self._token))
         headers.update(httpx.Headers(list(call.extra_headers)))
         return client.build_request(
             call.method,
@@ -258,10 +334,6 @@ class BaseClient:
             headers=headers,
             timeout=self._timeout_for(call),
         )
-
-    def _auth_headers(self) -> dict[str, str]:
-        """The headers that carry the token; a client for another API overrides this."""
-        return {} if self._token is None else {"Authorization": f"Bearer {self._token}"}
 
     def _timeout_for(self, call: Call[T]) -> httpx.Timeout:
         read = self._timeout.read
@@ -329,6 +401,17 @@ class BaseClient:
         if honoured is not None and honoured <= MAX_RETRY_AFTER:
             return honoured
         return backoff_delay(retries_taken)
+
+
+def _as_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
+    return timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+
+
+def _check_max_retries(max_retries: object) -> None:
+    if max_retries is None:
+        raise ValueError("max_retries must be an int; pass 0 to disable retries")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ValueError(f"Expected max_retries >= 0 but received {max_retries!r}")
 
 
 def backoff_delay(retries_taken: int) -> float:

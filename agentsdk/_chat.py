@@ -15,10 +15,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
-__all__ = ["CHAT_ID_HEADER", "canonical_chat_id", "chat_id_from_headers", "parse_chat_id"]
+from agentsdk.wire import CHAT_ID_HEADER
 
-CHAT_ID_HEADER = "Coder-Chat-Id"
-"""Names the chat a request acts for; the agent scopes processes by it."""
+__all__ = ["canonical_chat_id", "chat_id_from_headers", "parse_chat_id"]
 
 _EXAMPLE = "0b5f3a5e-8d0c-4d5e-9a3b-6c1f2e7d8a90"
 

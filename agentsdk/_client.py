@@ -1,22 +1,24 @@
 """``AgentConn`` and ``AsyncAgentConn``: the process API's public methods, sync and async.
 
-Each public method asks ``BaseAgentConn`` for a ``Call`` (arguments are checked there,
-before any I/O) and hands it to ``_request``. The constructor, closing and ``_request``,
-the only place that sends and sleeps, come from the shells in ``agentsdk._shells``. The
-two classes mirror each other line for line; all decisions live in ``agentsdk._agent``
-and ``agentsdk._base``.
+Each public method asks a call function of ``agentsdk._agent`` for a ``Call`` (arguments
+are checked there, before any I/O) and hands it to ``_request``. The constructor,
+``with_options``, closing and ``_request``, the only place that sends and sleeps, come from
+the senders in ``agentsdk._senders``. The two classes mirror each other line for line; all
+decisions live in ``agentsdk._agent`` and ``agentsdk._base``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Unpack
 
-from agentsdk._agent import BaseAgentConn
-from agentsdk._shells import AsyncShell, SyncShell
+from agentsdk._agent import list_call, output_call, signal_call, start_call
+from agentsdk._senders import AsyncSender, SyncSender
 from agentsdk.types import (
     ListProcessesResponse,
     ProcessOutputResponse,
     Signal,
+    StartProcessParams,
     StartProcessRequest,
     StartProcessResponse,
 )
@@ -24,11 +26,12 @@ from agentsdk.types import (
 __all__ = ["AgentConn", "AsyncAgentConn"]
 
 
-class AgentConn(BaseAgentConn, SyncShell):
+class AgentConn(SyncSender):
     """A synchronous client for one agent's process API, over one pooled ``httpx.Client``.
 
     Use it as a context manager, or call ``close()`` when done; a closed client cannot be
-    used again. Example::
+    used again. ``with_options(timeout=..., max_retries=...)`` gives a copy for calls that
+    need another timeout or retry count, over the same connection pool. Example::
 
         with AgentConn("http://127.0.0.1:4", token="s3cret") as agent:
             started = agent.start_process(command="make test")
@@ -59,12 +62,8 @@ class AgentConn(BaseAgentConn, SyncShell):
         self,
         request: StartProcessRequest | None = None,
         *,
-        command: str | None = None,
-        workdir: str | None = None,
-        env: Mapping[str, str] | None = None,
-        background: bool | None = None,
-        idempotency_key: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        **fields: Unpack[StartProcessParams],
     ) -> StartProcessResponse:
         """Start ``sh -c <command>`` on the agent; returns as soon as it is spawned.
 
@@ -73,18 +72,17 @@ class AgentConn(BaseAgentConn, SyncShell):
 
         Args:
             request: The whole request, instead of the keyword fields.
-            command: The shell command.
-            workdir: Working directory; the agent's default when omitted.
-            env: Variables added to the agent's environment (these win).
-            background: Stored and listed; it changes nothing on the agent.
-            idempotency_key: A repeated key returns the first process instead of a new one.
             extra_headers: Headers of this call only, over the client's (names match
                 case-insensitively), e.g. ``{"Coder-Chat-Id": chat_id}``.
+            **fields: The request's fields as keywords (``StartProcessParams``):
+                ``command``, and optionally ``workdir``, ``env``, ``background`` and
+                ``idempotency_key``.
 
         Returns:
             The process id, and whether this call started it or attached to an earlier one.
 
         Raises:
+            TypeError: A keyword that is not a field of ``StartProcessRequest``.
             ValueError: No command, bad field types, both a request and keyword fields, or
                 malformed ``extra_headers``.
             BadRequestError: The agent rejected the request (e.g. a missing workdir).
@@ -92,13 +90,10 @@ class AgentConn(BaseAgentConn, SyncShell):
             RateLimitError: The agent runs as many processes as it allows.
         """
         return self._request(
-            self._start_call(
+            start_call(
                 request,
-                command=command,
-                workdir=workdir,
-                env=env,
-                background=background,
-                idempotency_key=idempotency_key,
+                fields,
+                generate_key=self.max_retries > 0,
                 extra_headers=extra_headers,
             )
         )
@@ -114,7 +109,7 @@ class AgentConn(BaseAgentConn, SyncShell):
         Returns:
             The processes; with a ``Coder-Chat-Id`` header, only that chat's.
         """
-        return self._request(self._list_call(extra_headers=extra_headers))
+        return self._request(list_call(extra_headers=extra_headers))
 
     def process_output(
         self,
@@ -140,7 +135,7 @@ class AgentConn(BaseAgentConn, SyncShell):
             NotFoundError: No such process visible to this client.
         """
         return self._request(
-            self._output_call(id, wait=wait, timeout_ms=timeout_ms, extra_headers=extra_headers)
+            output_call(id, wait=wait, timeout_ms=timeout_ms, extra_headers=extra_headers)
         )
 
     def signal_process(
@@ -158,14 +153,15 @@ class AgentConn(BaseAgentConn, SyncShell):
             NotFoundError: No such process visible to this client.
             ConflictError: The process is not running any more.
         """
-        self._request(self._signal_call(id, signal, extra_headers=extra_headers))
+        self._request(signal_call(id, signal, extra_headers=extra_headers))
 
 
-class AsyncAgentConn(BaseAgentConn, AsyncShell):
+class AsyncAgentConn(AsyncSender):
     """An asynchronous client for one agent's process API, over one pooled ``httpx.AsyncClient``.
 
-    The same methods as ``AgentConn``, awaitable. Use it with ``async with``, or await
-    ``aclose()`` when done; a closed client cannot be used again. Example::
+    The same methods as ``AgentConn``, awaitable, and the same ``with_options``. Use it with
+    ``async with``, or await ``aclose()`` when done; a closed client cannot be used again.
+    Example::
 
         async with AsyncAgentConn("http://127.0.0.1:4", token="s3cret") as agent:
             started = await agent.start_process(command="make test")
@@ -195,25 +191,18 @@ class AsyncAgentConn(BaseAgentConn, AsyncShell):
         self,
         request: StartProcessRequest | None = None,
         *,
-        command: str | None = None,
-        workdir: str | None = None,
-        env: Mapping[str, str] | None = None,
-        background: bool | None = None,
-        idempotency_key: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        **fields: Unpack[StartProcessParams],
     ) -> StartProcessResponse:
         """Start ``sh -c <command>`` on the agent; returns as soon as it is spawned.
 
         See ``AgentConn.start_process``.
         """
         return await self._request(
-            self._start_call(
+            start_call(
                 request,
-                command=command,
-                workdir=workdir,
-                env=env,
-                background=background,
-                idempotency_key=idempotency_key,
+                fields,
+                generate_key=self.max_retries > 0,
                 extra_headers=extra_headers,
             )
         )
@@ -222,7 +211,7 @@ class AsyncAgentConn(BaseAgentConn, AsyncShell):
         self, *, extra_headers: Mapping[str, str] | None = None
     ) -> ListProcessesResponse:
         """List every process visible to this client. See ``AgentConn.list_processes``."""
-        return await self._request(self._list_call(extra_headers=extra_headers))
+        return await self._request(list_call(extra_headers=extra_headers))
 
     async def process_output(
         self,
@@ -234,11 +223,11 @@ class AsyncAgentConn(BaseAgentConn, AsyncShell):
     ) -> ProcessOutputResponse:
         """Read a process's bounded output and exit state. See ``AgentConn.process_output``."""
         return await self._request(
-            self._output_call(id, wait=wait, timeout_ms=timeout_ms, extra_headers=extra_headers)
+            output_call(id, wait=wait, timeout_ms=timeout_ms, extra_headers=extra_headers)
         )
 
     async def signal_process(
         self, id: str, signal: Signal, *, extra_headers: Mapping[str, str] | None = None
     ) -> None:
         """Signal a process's whole group. See ``AgentConn.signal_process``."""
-        await self._request(self._signal_call(id, signal, extra_headers=extra_headers))
+        await self._request(signal_call(id, signal, extra_headers=extra_headers))

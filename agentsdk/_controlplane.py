@@ -6,53 +6,39 @@ what only the control plane knows, such as the user's git provider token. These 
 make that second kind of call, authenticated with the agent token in the
 ``Coder-Session-Token`` header, as Coder's agent SDK does.
 
-They share ``BaseClient`` and the shells of ``agentsdk._shells`` with ``AgentConn``, not
+They share ``BaseClient`` and the senders of ``agentsdk._senders`` with ``AgentConn``, not
 its process calls: argument checks before I/O, the error tree, the retry policy, the
-timeouts and closing behave exactly as for ``AgentConn``; only the token header differs.
+timeouts, ``with_options`` and closing behave exactly as for ``AgentConn``; only the token
+header differs, and each class declares it (``SESSION_TOKEN``).
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
-import httpx
 import pydantic
 
-from agentsdk._base import BaseClient, Call, header_items, model_parser
-from agentsdk._shells import AsyncShell, SyncShell
+from agentsdk._base import Call, TokenHeader, header_items, model_parser
+from agentsdk._senders import AsyncSender, SyncSender
 from agentsdk.types import ExternalAuthRequest, ExternalAuthResponse
+from agentsdk.wire import EXTERNAL_AUTH_PATH, SESSION_TOKEN_HEADER
+
+# agentproc.askpass still imports it from here; its home is agentsdk.wire.
+from agentsdk.wire import LISTEN_HOLD_SECONDS as LISTEN_HOLD_SECONDS
 
 __all__ = [
-    "EXTERNAL_AUTH_PATH",
-    "LISTEN_HOLD_SECONDS",
-    "SESSION_TOKEN_HEADER",
+    "SESSION_TOKEN",
     "AsyncControlPlaneClient",
-    "BaseControlPlaneClient",
     "ControlPlaneClient",
     "encode_external_auth_query",
+    "external_auth_call",
     "external_auth_params",
 ]
 
-EXTERNAL_AUTH_PATH = "/api/v2/workspaceagents/me/external-auth"
-"""Where coderd answers an agent's external-auth questions; ``me`` is the agent of the token.
-Public so a control plane serving the route and the clients calling it share one value."""
 
-SESSION_TOKEN_HEADER = "Coder-Session-Token"  # noqa: S105 - a header name, not a secret
-"""The header coderd reads an agent token from (it does not accept a bearer token there)."""
-
-LISTEN_HOLD_SECONDS = 30.0
-"""How long chattool.gitauth holds a ``listen=true`` request open before it answers with the
-URL again; a client waiting on one needs a read timeout longer than this."""
-
-
-class _Keep(enum.Enum):
-    # ``None`` is a meaningful timeout (none at all), so "leave it as it is" needs its own value.
-    KEEP = enum.auto()
-
-
-_KEEP = _Keep.KEEP
+SESSION_TOKEN = TokenHeader(SESSION_TOKEN_HEADER)
+"""How coderd reads an agent token: bare, in its own header."""
 
 
 def external_auth_params(request: ExternalAuthRequest) -> tuple[tuple[str, str], ...]:
@@ -88,72 +74,60 @@ def encode_external_auth_query(request: ExternalAuthRequest) -> str:
     return urlencode(external_auth_params(request))
 
 
-class BaseControlPlaneClient(BaseClient):
-    """Configuration and pure logic shared by the sync and async control-plane clients.
-
-    Args:
-        base_url: The control plane's address (``CODER_AGENT_URL``); a path prefix is kept.
-        token: The agent token, sent as ``Coder-Session-Token`` on every request.
-        timeout: Seconds, an ``httpx.Timeout``, or ``None`` for no timeout.
-        max_retries: How many times a failed safe call is sent again; 0 disables retries.
-        headers: Extra headers for every request.
+def external_auth_call(
+    request: ExternalAuthRequest | None,
+    *,
+    match: str | None,
+    id: str | None,
+    listen: bool | None,
+    git_branch: str | None,
+    git_remote_origin: str | None,
+    chat_id: str | None,
+    extra_headers: Mapping[str, str] | None = None,
+) -> Call[ExternalAuthResponse]:
+    """Describe an external-auth question from a whole request or its keyword fields.
 
     Raises:
-        ValueError: An argument is malformed.
+        ValueError: Neither ``match`` nor ``id``, a field of the wrong type, both a
+            request and keyword fields, or malformed ``extra_headers``.
     """
-
-    def _auth_headers(self) -> dict[str, str]:
-        return {} if self._token is None else {SESSION_TOKEN_HEADER: self._token}
-
-    def _external_auth_call(
-        self,
-        request: ExternalAuthRequest | None,
-        *,
-        match: str | None,
-        id: str | None,
-        listen: bool | None,
-        git_branch: str | None,
-        git_remote_origin: str | None,
-        chat_id: str | None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> Call[ExternalAuthResponse]:
-        fields = {
-            "match": match,
-            "id": id,
-            "listen": listen,
-            "git_branch": git_branch,
-            "git_remote_origin": git_remote_origin,
-            "chat_id": chat_id,
-        }
-        given = {name: value for name, value in fields.items() if value is not None}
-        if request is not None:
-            if not isinstance(request, ExternalAuthRequest):
-                raise ValueError(
-                    f"Expected an ExternalAuthRequest but received {type(request).__name__}"
-                )
-            if given:
-                raise ValueError("Pass an ExternalAuthRequest or keyword fields, not both")
-        else:
-            try:
-                request = ExternalAuthRequest.model_validate(given, strict=True)
-            except pydantic.ValidationError as exc:
-                raise ValueError(f"Invalid external-auth request: {exc}") from exc
-        if not request.match and not request.id:
-            raise ValueError("An external-auth request needs a match URL or a provider id")
-        return Call(
-            method="GET",
-            path=EXTERNAL_AUTH_PATH,
-            parse=model_parser(ExternalAuthResponse),
-            params=external_auth_params(request),
-            extra_headers=header_items(extra_headers),
-        )
+    fields = {
+        "match": match,
+        "id": id,
+        "listen": listen,
+        "git_branch": git_branch,
+        "git_remote_origin": git_remote_origin,
+        "chat_id": chat_id,
+    }
+    given = {name: value for name, value in fields.items() if value is not None}
+    if request is not None:
+        if not isinstance(request, ExternalAuthRequest):
+            raise ValueError(
+                f"Expected an ExternalAuthRequest but received {type(request).__name__}"
+            )
+        if given:
+            raise ValueError("Pass an ExternalAuthRequest or keyword fields, not both")
+    else:
+        try:
+            request = ExternalAuthRequest.model_validate(given, strict=True)
+        except pydantic.ValidationError as exc:
+            raise ValueError(f"Invalid external-auth request: {exc}") from exc
+    if not request.match and not request.id:
+        raise ValueError("An external-auth request needs a match URL or a provider id")
+    return Call(
+        method="GET",
+        path=EXTERNAL_AUTH_PATH,
+        parse=model_parser(ExternalAuthResponse),
+        params=external_auth_params(request),
+        extra_headers=header_items(extra_headers),
+    )
 
 
-# BaseControlPlaneClient comes first so its _auth_headers wins over BaseClient's.
-class ControlPlaneClient(BaseControlPlaneClient, SyncShell):
+class ControlPlaneClient(SyncSender):
     """A synchronous client for the control plane's agent API, over one ``httpx.Client``.
 
-    Use it as a context manager, or call ``close()`` when done. Example::
+    Use it as a context manager, or call ``close()`` when done; ``with_options`` gives a
+    copy with another timeout or retry count over the same connection pool. Example::
 
         with ControlPlaneClient(os.environ["CODER_AGENT_URL"], token=agent_token) as cp:
             auth = cp.external_auth(match="https://github.com", chat_id=chat_id)
@@ -173,35 +147,7 @@ class ControlPlaneClient(BaseControlPlaneClient, SyncShell):
             ``transport`` and ``uds`` is given.
     """
 
-    def with_options(
-        self,
-        *,
-        timeout: float | httpx.Timeout | _Keep | None = _KEEP,
-        max_retries: int | _Keep = _KEEP,
-    ) -> ControlPlaneClient:
-        """A client like this one with another timeout or retry count, e.g. for one call.
-
-        The copy sends over this client's connection pool, so it is cheap to make per call.
-        Closing the copy leaves the pool open; closing this client closes it for both, so
-        close this one last.
-
-        Args:
-            timeout: The copy's timeout; this client's when omitted.
-            max_retries: The copy's retry count; this client's when omitted.
-
-        Raises:
-            ValueError: An argument is malformed.
-            RuntimeError: This client is closed.
-        """
-        self._check_open()
-        return ControlPlaneClient(
-            self.base_url,
-            token=self._token,
-            timeout=self.timeout if isinstance(timeout, _Keep) else timeout,
-            max_retries=self.max_retries if isinstance(max_retries, _Keep) else max_retries,
-            headers=self._headers,
-            http_client=self._client,
-        )
+    _token_header = SESSION_TOKEN
 
     def external_auth(
         self,
@@ -242,7 +188,7 @@ class ControlPlaneClient(BaseControlPlaneClient, SyncShell):
             AuthenticationError: The agent token is missing or wrong.
         """
         return self._request(
-            self._external_auth_call(
+            external_auth_call(
                 request,
                 match=match,
                 id=id,
@@ -255,8 +201,7 @@ class ControlPlaneClient(BaseControlPlaneClient, SyncShell):
         )
 
 
-# BaseControlPlaneClient comes first so its _auth_headers wins over BaseClient's.
-class AsyncControlPlaneClient(BaseControlPlaneClient, AsyncShell):
+class AsyncControlPlaneClient(AsyncSender):
     """An asynchronous client for the control plane's agent API, over one ``httpx.AsyncClient``.
 
     The same methods as ``ControlPlaneClient``, awaitable; use it with ``async with``.
@@ -276,25 +221,7 @@ class AsyncControlPlaneClient(BaseControlPlaneClient, AsyncShell):
             ``transport`` and ``uds`` is given.
     """
 
-    def with_options(
-        self,
-        *,
-        timeout: float | httpx.Timeout | _Keep | None = _KEEP,
-        max_retries: int | _Keep = _KEEP,
-    ) -> AsyncControlPlaneClient:
-        """A client like this one with another timeout or retry count, over the same pool.
-
-        See ``ControlPlaneClient.with_options``; close this client last.
-        """
-        self._check_open()
-        return AsyncControlPlaneClient(
-            self.base_url,
-            token=self._token,
-            timeout=self.timeout if isinstance(timeout, _Keep) else timeout,
-            max_retries=self.max_retries if isinstance(max_retries, _Keep) else max_retries,
-            headers=self._headers,
-            http_client=self._client,
-        )
+    _token_header = SESSION_TOKEN
 
     async def external_auth(
         self,
@@ -310,7 +237,7 @@ class AsyncControlPlaneClient(BaseControlPlaneClient, AsyncShell):
     ) -> ExternalAuthResponse:
         """Ask for the user's token for a git provider. See ``ControlPlaneClient.external_auth``."""
         return await self._request(
-            self._external_auth_call(
+            external_auth_call(
                 request,
                 match=match,
                 id=id,

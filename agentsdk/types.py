@@ -12,7 +12,8 @@ working with older clients.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +29,7 @@ __all__ = [
     "Signal",
     "SignalProcessRequest",
     "SignalProcessResponse",
+    "StartProcessParams",
     "StartProcessRequest",
     "StartProcessResponse",
 ]
@@ -60,6 +62,29 @@ class StartProcessRequest(_Wire):
     idempotency_key: str | None = None
     """Makes the start safe to retry: a repeated key returns the first process instead of
     starting a new one (409 if the other fields differ)."""
+
+
+class StartProcessParams(TypedDict, total=False):
+    """The fields of a ``StartProcessRequest`` as keywords, as ``start_process`` takes them.
+
+    Field for field the request's (a test holds the two equal), so type checkers see the
+    keywords; ``None`` means "not given", as leaving the keyword out does.
+    """
+
+    command: str | None
+    """The shell command; required unless a whole request is passed instead."""
+
+    workdir: str | None
+    """Working directory; the agent's default when omitted."""
+
+    env: Mapping[str, str] | None
+    """Variables added to the agent's environment (these win)."""
+
+    background: bool | None
+    """Stored and listed; it changes nothing on the agent."""
+
+    idempotency_key: str | None
+    """A repeated key returns the first process instead of a new one."""
 
 
 class StartProcessResponse(_Wire):
@@ -159,8 +184,15 @@ class FieldValidation(_Wire):
     """What is wrong with it."""
 
 
+class SignalProcessResponse(_Wire):
+    """The agent delivered the signal; the process may still be exiting."""
+
+    message: str
+    """What was sent to which process, e.g. ``Signal "kill" sent to process "<id>".``"""
+
+
 class ErrorResponse(_Wire):
-    """The body of every error response, and of a signal's success."""
+    """The body of every error response."""
 
     message: str
     """A sentence for humans and models."""
@@ -170,10 +202,6 @@ class ErrorResponse(_Wire):
 
     validations: list[FieldValidation] | None = None
     """Per-field failures, for a request that did not validate."""
-
-
-SignalProcessResponse = ErrorResponse
-"""A signal's success answer has the same shape: ``{"message": ...}``."""
 
 
 class ExternalAuthRequest(_Wire):

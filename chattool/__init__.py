@@ -12,8 +12,8 @@ from chattool._chat import ChatTools as ChatTools
 from chattool._chat import chat_connection as chat_connection
 from chattool._chat import chat_tools as chat_tools
 from chattool._connection import CHAT_ID_HEADER as CHAT_ID_HEADER
-from chattool._connection import AgentConnection as AgentConnection
 from chattool._connection import ConnectionResolver as ConnectionResolver
+from chattool._connection import ToolConnection as ToolConnection
 from chattool._connection import chat_headers as chat_headers
 from chattool._duration import format_duration as format_duration
 from chattool._duration import parse_duration as parse_duration
@@ -26,13 +26,15 @@ from chattool._process import ProcessOutputArguments as ProcessOutputArguments
 from chattool._process import ProcessOutputTool as ProcessOutputTool
 from chattool._process import ProcessSignalArguments as ProcessSignalArguments
 from chattool._process import ProcessSignalTool as ProcessSignalTool
+from chattool._results import CommandResult as CommandResult
 from chattool._results import ExecuteResult as ExecuteResult
+from chattool._results import ProcessOutputResult as ProcessOutputResult
 
 __all__ = [
     "CHAT_ID_HEADER",
     "NON_INTERACTIVE_ENV",
-    "AgentConnection",
     "ChatTools",
+    "CommandResult",
     "ConnectionResolver",
     "ExecuteArguments",
     "ExecuteResult",
@@ -40,11 +42,13 @@ __all__ = [
     "ProcessListArguments",
     "ProcessListTool",
     "ProcessOutputArguments",
+    "ProcessOutputResult",
     "ProcessOutputTool",
     "ProcessSignalArguments",
     "ProcessSignalTool",
     "Tool",
     "ToolArguments",
+    "ToolConnection",
     "ToolResult",
     "chat_connection",
     "chat_headers",

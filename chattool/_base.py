@@ -19,9 +19,9 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from chattool._connection import (
-    AgentConnection,
     ChatScopeConflict,
     ConnectionResolver,
+    ToolConnection,
     chat_scoped,
     normalize_chat_id,
 )
@@ -153,7 +153,7 @@ class Tool(ABC, Generic[ArgsT]):
 
     def __init__(
         self,
-        connection: AgentConnection | ConnectionResolver | None,
+        connection: ToolConnection | ConnectionResolver | None,
         *,
         chat_id: str | uuid.UUID | None = None,
     ) -> None:
@@ -211,7 +211,7 @@ class Tool(ABC, Generic[ArgsT]):
         except ToolError as exc:
             return ToolResult(str(exc), is_error=True)
 
-    async def _connect(self) -> AgentConnection:
+    async def _connect(self) -> ToolConnection:
         """The connection for this call, from the resolver if there is one, and bound to
         the tool's chat so that every request it sends carries the chat's header.
 
@@ -221,7 +221,7 @@ class Tool(ABC, Generic[ArgsT]):
         connection = self._connection
         if connection is None:
             raise ToolError("workspace connection resolver is not configured")
-        if not isinstance(connection, AgentConnection):
+        if not isinstance(connection, ToolConnection):
             try:
                 connection = await connection()
             # The resolver is the backend's code; whatever it raises means "no connection

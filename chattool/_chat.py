@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import httpx
 
 from agentsdk import AsyncAgentConn
-from chattool._connection import AgentConnection, ConnectionResolver, chat_headers
+from chattool._connection import ConnectionResolver, ToolConnection, chat_headers
 from chattool._execute import ExecuteTool
 from chattool._process import ProcessListTool, ProcessOutputTool, ProcessSignalTool
 
@@ -21,7 +21,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     # Fails type checking if the SDK's connection stops satisfying the tools' protocol.
-    def _sdk_connection_fits(connection: AsyncAgentConn) -> AgentConnection:
+    def _sdk_connection_fits(connection: AsyncAgentConn) -> ToolConnection:
         return connection
 
 
@@ -35,7 +35,7 @@ class ChatTools(NamedTuple):
 
 
 def chat_tools(
-    connection: AgentConnection | ConnectionResolver | None,
+    connection: ToolConnection | ConnectionResolver | None,
     *,
     chat_id: str | uuid.UUID | None = None,
 ) -> ChatTools:

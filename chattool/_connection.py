@@ -1,7 +1,7 @@
 """What the tools need from an agent connection, and how their requests are bound to a chat.
 
 The tools call four methods and read ``headers``, nothing else, so they are written against
-a structural ``AgentConnection`` protocol: ``agentsdk.AsyncAgentConn`` satisfies it, and so
+a structural ``ToolConnection`` protocol: ``agentsdk.AsyncAgentConn`` satisfies it, and so
 does any wrapper or test double with the same members.
 
 Chat scoping is a property of each *request*: the agent reads the ``Coder-Chat-Id`` header
@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol, TypeAlias, runtime_checkable
 
-from agentsdk import CHAT_ID_HEADER as CHAT_ID_HEADER
 from agentsdk import canonical_chat_id, parse_chat_id
 from agentsdk.types import (
     ListProcessesResponse,
@@ -29,12 +28,13 @@ from agentsdk.types import (
     StartProcessRequest,
     StartProcessResponse,
 )
+from agentsdk.wire import CHAT_ID_HEADER as CHAT_ID_HEADER
 
 __all__ = [
     "CHAT_ID_HEADER",
-    "AgentConnection",
     "ChatScopeConflict",
     "ConnectionResolver",
+    "ToolConnection",
     "chat_headers",
     "chat_scoped",
     "normalize_chat_id",
@@ -42,8 +42,12 @@ __all__ = [
 
 
 @runtime_checkable
-class AgentConnection(Protocol):
-    """The agent calls the tools make; ``agentsdk.AsyncAgentConn`` provides them.
+class ToolConnection(Protocol):
+    """The tools' view of an agent connection: the calls they make, no more.
+
+    ``agentsdk.AsyncAgentConn`` provides them (its ``start_process`` also takes keyword
+    fields; the tools always pass a whole ``StartProcessRequest``), and so can any wrapper
+    or test double.
 
     Each call takes ``extra_headers``: headers of that request only, over the connection's
     own (names match case-insensitively). Any exception a method raises is reported to the
@@ -91,7 +95,7 @@ class AgentConnection(Protocol):
         ...
 
 
-ConnectionResolver: TypeAlias = Callable[[], Awaitable[AgentConnection]]
+ConnectionResolver: TypeAlias = Callable[[], Awaitable[ToolConnection]]
 """An async callable returning the chat's connection; it raises when there is none
 (workspace stopped, agent not yet connected), and the tool reports that to the model."""
 
@@ -128,7 +132,7 @@ def chat_headers(chat_id: str | uuid.UUID) -> dict[str, str]:
     return {CHAT_ID_HEADER: normalize_chat_id(chat_id)}
 
 
-def chat_scoped(connection: AgentConnection, chat_id: str) -> AgentConnection:
+def chat_scoped(connection: ToolConnection, chat_id: str) -> ToolConnection:
     """``connection`` with ``chat_id``'s ``Coder-Chat-Id`` on every request it sends.
 
     Args:
@@ -161,7 +165,7 @@ def _without_chat(headers: Mapping[str, str] | None) -> dict[str, str]:
 class _ChatScopedConnection:
     """Adds one chat's header to every call, over the wrapped connection's own headers."""
 
-    def __init__(self, connection: AgentConnection, chat_id: str) -> None:
+    def __init__(self, connection: ToolConnection, chat_id: str) -> None:
         self._connection = connection
         self._chat = {CHAT_ID_HEADER: chat_id}
 

@@ -19,8 +19,9 @@ import anyio
 from pydantic import Field
 
 from agentsdk.types import ProcessOutputResponse, StartProcessRequest
+from agentsdk.wire import CHAT_ID_VARIABLE
 from chattool._base import InvalidArguments, Tool, ToolArguments, ToolResult, describe_error
-from chattool._connection import AgentConnection
+from chattool._connection import ToolConnection
 from chattool._duration import SECOND, format_duration, parse_duration
 from chattool._reads import POLL_GRACE_SECONDS, no_answer_within, read_snapshot
 from chattool._results import ExecuteResult, file_dump_note, truncate_output
@@ -141,7 +142,7 @@ class ExecuteTool(Tool[ExecuteArguments]):
         """The variables sent with every start request of this tool."""
         env = dict(NON_INTERACTIVE_ENV)
         if self.chat_id is not None:
-            env["CODER_CHAT_ID"] = self.chat_id
+            env[CHAT_ID_VARIABLE] = self.chat_id
         return env
 
     async def _run(self, args: ExecuteArguments) -> ToolResult:
@@ -178,7 +179,7 @@ class ExecuteTool(Tool[ExecuteArguments]):
         return ToolResult(result.to_json())
 
     async def _start_background(
-        self, connection: AgentConnection, request: StartProcessRequest
+        self, connection: ToolConnection, request: StartProcessRequest
     ) -> ExecuteResult:
         try:
             started = await connection.start_process(request)
@@ -189,7 +190,7 @@ class ExecuteTool(Tool[ExecuteArguments]):
         return ExecuteResult(success=True, background_process_id=started.id)
 
     async def _run_foreground(
-        self, connection: AgentConnection, request: StartProcessRequest, timeout_ns: int
+        self, connection: ToolConnection, request: StartProcessRequest, timeout_ns: int
     ) -> ExecuteResult:
         timeout_text = format_duration(timeout_ns)
         note = file_dump_note(request.command)
@@ -253,7 +254,7 @@ class ExecuteTool(Tool[ExecuteArguments]):
 
 
 async def _poll_until_exit(
-    connection: AgentConnection, process_id: str, deadline: float
+    connection: ToolConnection, process_id: str, deadline: float
 ) -> _PollOutcome:
     """Poll once per 200 ms tick, each poll waiting on the agent for the rest of its tick."""
     ticks_from = anyio.current_time()

@@ -10,7 +10,7 @@ from agentsdk.types import Signal
 from chattool._base import InvalidArguments, Tool, ToolArguments, ToolResult, describe_error
 from chattool._duration import SECOND, parse_duration
 from chattool._reads import read_snapshot, wait_for_output
-from chattool._results import ExecuteResult, dump_json, truncate_output
+from chattool._results import ProcessOutputResult, dump_json, truncate_output
 
 __all__ = [
     "DEFAULT_WAIT_TIMEOUT",
@@ -103,7 +103,7 @@ class ProcessOutputTool(Tool[ProcessOutputArguments]):
                 error = f"get process output: {wait_error or snapshot_error}"
                 if wait_error:
                     error += f"\nfailed to get output: {snapshot_error}"
-                return ToolResult(ExecuteResult(success=False, error=error).to_json())
+                return ToolResult(ProcessOutputResult(success=False, error=error).to_json())
             if wait_error:
                 logger.error(
                     "process_output: waiting for process %s failed, answered from a plain "
@@ -113,7 +113,7 @@ class ProcessOutputTool(Tool[ProcessOutputArguments]):
                 )
 
         if response.running:
-            result = ExecuteResult(
+            result = ProcessOutputResult(
                 success=True,
                 output=truncate_output(response.output),
                 exit_code=-1,
@@ -122,7 +122,7 @@ class ProcessOutputTool(Tool[ProcessOutputArguments]):
                 running=True,
             )
         else:
-            result = ExecuteResult.exited(response)
+            result = ProcessOutputResult.exited(response)
         return ToolResult(result.to_json())
 
 

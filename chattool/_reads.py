@@ -11,7 +11,7 @@ import anyio
 
 from agentsdk.types import ProcessOutputResponse
 from chattool._base import describe_error
-from chattool._connection import AgentConnection
+from chattool._connection import ToolConnection
 from chattool._duration import SECOND, format_duration
 
 __all__ = [
@@ -29,7 +29,7 @@ SNAPSHOT_TIMEOUT_SECONDS = 5.0
 
 
 async def read_snapshot(
-    connection: AgentConnection, process_id: str
+    connection: ToolConnection, process_id: str
 ) -> tuple[ProcessOutputResponse | None, str]:
     """Read the output as it is now: the response, or why there is none."""
     with anyio.move_on_after(SNAPSHOT_TIMEOUT_SECONDS):
@@ -41,7 +41,7 @@ async def read_snapshot(
 
 
 async def wait_for_output(
-    connection: AgentConnection, process_id: str, wait_seconds: float
+    connection: ToolConnection, process_id: str, wait_seconds: float
 ) -> tuple[ProcessOutputResponse | None, str]:
     """Wait on the agent up to ``wait_seconds`` for the exit, then read the output.
 

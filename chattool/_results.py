@@ -1,7 +1,10 @@
-"""The JSON result of ``execute`` and ``process_output``, and the output cap for the model.
+"""The JSON results of ``execute`` and ``process_output``, and the output cap for the model.
 
-The field order and the omitted-when-empty rules are those of Coder's ``ExecuteResult``, so a
-model (or a UI) that reads one agent's results reads the other's.
+Both report what a command did (``CommandResult``); ``execute`` adds the id of a process
+left running (``ExecuteResult``), ``process_output`` whether the process still runs
+(``ProcessOutputResult``). The field order and the omitted-when-empty rules are those of
+Coder's ``ExecuteResult``, so a model (or a UI) that reads one agent's results reads the
+other's.
 """
 
 from __future__ import annotations
@@ -9,15 +12,18 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from agentsdk.types import ProcessOutputResponse, ProcessTruncation
+from agentsdk.wire import find_omission_markers
 
 __all__ = [
     "CUT_MARKER",
     "FILE_DUMP_NOTE",
     "MAX_OUTPUT_BYTES",
+    "CommandResult",
     "ExecuteResult",
+    "ProcessOutputResult",
     "dump_json",
     "file_dump_note",
     "truncate_output",
@@ -41,9 +47,6 @@ _FILE_DUMP_PATTERNS = (
     re.compile(r"^(rg|grep)\s+.*--include-all"),
     re.compile(r"^(rg|grep)\s+-l\s+"),
 )
-
-# The agent's separator between the head and the tail it kept (agentproc.buffer, and Coder's).
-_AGENT_NOTE = re.compile(rb"\n\n\.\.\. \[omitted \d+ bytes\] \.\.\.\n\n")
 
 
 def truncate_output(output: str, limit: int = MAX_OUTPUT_BYTES) -> str:
@@ -113,10 +116,10 @@ def _agent_note_within(data: bytes, start: int, end: int) -> bytes:
     """The agent's omission note if it overlaps ``data[start:end]``, else ``b""``."""
     # The agent writes one note; output that merely contains similar text may match too,
     # so at most one is kept and the rest are cut like any other text.
-    for match in _AGENT_NOTE.finditer(data):
-        if match.start() < end and match.end() > start:
-            return match.group()
-        if match.start() >= end:
+    for marker in find_omission_markers(data):
+        if marker.start < end and marker.end > start:
+            return data[marker.start : marker.end]
+        if marker.start >= end:
             break
     return b""
 
@@ -129,8 +132,9 @@ def file_dump_note(command: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class ExecuteResult:
-    """The JSON document ``execute`` and ``process_output`` return to the model."""
+class CommandResult:
+    """What a command did, as the model reads it: the fields ``execute`` and
+    ``process_output`` share, in Coder's order."""
 
     success: bool
     """The command exited 0 (for ``process_output``: or is still running fine)."""
@@ -142,7 +146,8 @@ class ExecuteResult:
     """The exit status; -1 when the command has not exited (timeout) or died by a signal."""
 
     wall_duration_ms: int = 0
-    """Time from the start request to the result; 0 when nothing was waited for."""
+    """Time from the start request to the result; 0 when nothing was waited for (always, for
+    ``process_output``: the field is kept so both tools answer in one shape)."""
 
     error: str = ""
     """What went wrong, naming the step. Omitted when empty."""
@@ -153,16 +158,10 @@ class ExecuteResult:
     note: str = ""
     """Advice for the model. Omitted when empty."""
 
-    background_process_id: str = ""
-    """The process to follow with ``process_output`` when it is still running."""
-
-    running: bool = False
-    """``process_output`` only: the process has not exited yet. Omitted when false."""
-
     @classmethod
     def exited(
         cls, response: ProcessOutputResponse, *, wall_duration_ms: int = 0, note: str = ""
-    ) -> ExecuteResult:
+    ) -> Self:
         """The result of a process that has exited: success means exit code 0."""
         exit_code = response.exit_code if response.exit_code is not None else 0
         return cls(
@@ -187,15 +186,44 @@ class ExecuteResult:
             data["truncated"] = self.truncated.model_dump(mode="json")
         if self.note:
             data["note"] = self.note
-        if self.background_process_id:
-            data["background_process_id"] = self.background_process_id
-        if self.running:
-            data["running"] = True
         return data
 
     def to_json(self) -> str:
         """The result as compact JSON text, non-ASCII kept readable."""
         return dump_json(self.to_dict())
+
+
+@dataclass(frozen=True, slots=True)
+class ExecuteResult(CommandResult):
+    """The JSON document ``execute`` returns to the model."""
+
+    background_process_id: str = ""
+    """The process to follow with ``process_output`` when it is still running (run in the
+    background, or past its timeout). Omitted when empty."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data, empty optional fields omitted, in Go's order."""
+        # Named, not super(): a slotted dataclass is rebuilt, which breaks the bare form.
+        data = CommandResult.to_dict(self)
+        if self.background_process_id:
+            data["background_process_id"] = self.background_process_id
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessOutputResult(CommandResult):
+    """The JSON document ``process_output`` returns to the model."""
+
+    running: bool = False
+    """The process has not exited yet. Omitted when false."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data, empty optional fields omitted, in Go's order."""
+        # Named, not super(): a slotted dataclass is rebuilt, which breaks the bare form.
+        data = CommandResult.to_dict(self)
+        if self.running:
+            data["running"] = True
+        return data
 
 
 def dump_json(data: Any) -> str:

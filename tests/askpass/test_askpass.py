@@ -30,7 +30,7 @@ from agentproc.askpass import (
     run,
 )
 from agentsdk import ControlPlaneClient, ExternalAuthResponse
-from agentsdk._controlplane import EXTERNAL_AUTH_PATH, LISTEN_HOLD_SECONDS
+from agentsdk.wire import EXTERNAL_AUTH_PATH, LISTEN_HOLD_SECONDS
 from tests.askpass._servers import isolated_git_env
 from tests.conftest import serve_in_thread
 

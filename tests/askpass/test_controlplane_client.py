@@ -14,7 +14,8 @@ from agentsdk import (
     ExternalAuthResponse,
     NotFoundError,
 )
-from agentsdk._controlplane import EXTERNAL_AUTH_PATH, encode_external_auth_query
+from agentsdk._controlplane import encode_external_auth_query
+from agentsdk.wire import EXTERNAL_AUTH_PATH
 
 BASE_URL = "http://control-plane.test"
 TOKEN = "agent-token"

@@ -1,6 +1,6 @@
 """A scripted stand-in for an agent connection, for the chattool unit tests.
 
-It satisfies ``chattool.AgentConnection`` structurally, records every call (with the
+It satisfies ``chattool.ToolConnection`` structurally, records every call (with the
 headers it was given for that call), and answers from what the test set up: a fixed
 response, an exception, or an async handler that decides per call (for waits that block,
 fail or honour ``timeout_ms``).
@@ -75,7 +75,7 @@ def process_info(process_id: str, *, is_running: bool = False, started: int = 0)
 
 @dataclass
 class FakeAgent:
-    """An ``AgentConnection`` whose answers the test scripts."""
+    """A ``ToolConnection`` whose answers the test scripts."""
 
     start_response: StartProcessResponse | Exception = field(
         default_factory=lambda: StartProcessResponse(id="proc-1", started=True)

@@ -14,7 +14,7 @@ import pytest
 
 from agentsdk import AsyncAgentConn
 from agentsdk.types import ListProcessesResponse
-from chattool import AgentConnection, Tool, ToolResult, chat_tools
+from chattool import Tool, ToolConnection, ToolResult, chat_tools
 
 from ._fakes import CHAT_ID, FakeAgent, OutputCall, exited, process_info, running
 
@@ -39,7 +39,7 @@ async def run(tool: Tool[Any], arguments: dict[str, Any]) -> ToolResult:
 
 
 def by_name(
-    connection: AgentConnection | Callable[[], Awaitable[AgentConnection]] | None,
+    connection: ToolConnection | Callable[[], Awaitable[ToolConnection]] | None,
     chat_id: str | None,
 ) -> dict[str, Tool[Any]]:
     return {tool.name: tool for tool in chat_tools(connection, chat_id=chat_id)}
@@ -125,7 +125,7 @@ async def test_resolved_connection_of_another_chat_is_refused() -> None:
     """The check applies to a connection from a resolver, at call time."""
     agent = FakeAgent(headers={"Coder-Chat-Id": OTHER_CHAT_ID})
 
-    async def resolve() -> AgentConnection:
+    async def resolve() -> ToolConnection:
         return agent
 
     result = await run(by_name(resolve, CHAT_ID)["execute"], {"command": "true"})

@@ -18,7 +18,7 @@ from agentsdk.types import (
     StartProcessRequest,
     StartProcessResponse,
 )
-from chattool import NON_INTERACTIVE_ENV, AgentConnection, ExecuteTool, ToolResult
+from chattool import NON_INTERACTIVE_ENV, ExecuteTool, ToolConnection, ToolResult
 from chattool._execute import POLL_INTERVAL_SECONDS, promote_trailing_ampersand
 from chattool._results import FILE_DUMP_NOTE, MAX_OUTPUT_BYTES, file_dump_note, truncate_output
 
@@ -51,8 +51,8 @@ def fail_waits_then(snapshot: ProcessOutputResponse | Exception, error: str = "E
 
 
 def test_fake_agent_satisfies_the_connection_protocol() -> None:
-    """The test double is an AgentConnection, so the tests exercise the real interface."""
-    assert isinstance(FakeAgent(), AgentConnection)
+    """The test double is a ToolConnection, so the tests exercise the real interface."""
+    assert isinstance(FakeAgent(), ToolConnection)
 
 
 # --- 63, 70, 71: calls that are errors before anything runs ---------------------------------
@@ -77,7 +77,7 @@ async def test_missing_resolver_is_an_error_result() -> None:
 async def test_resolver_failure_is_an_error_result() -> None:
     """Item 71: a resolver that raises becomes an error result carrying its message."""
 
-    async def offline() -> AgentConnection:
+    async def offline() -> ToolConnection:
         raise RuntimeError("workspace offline")
 
     result = await ExecuteTool(offline).run('{"command": "echo hi"}')
@@ -89,7 +89,7 @@ async def test_resolver_connection_is_used_for_the_call() -> None:
     """A resolver is awaited at call time and its connection runs the command."""
     agent = FakeAgent(output=exited("hi\n"))
 
-    async def resolve() -> AgentConnection:
+    async def resolve() -> ToolConnection:
         return agent
 
     result = await ExecuteTool(resolve).run('{"command": "echo hi"}')

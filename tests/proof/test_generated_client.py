@@ -157,7 +157,7 @@ def test_generated_client_signals_a_running_process(
             client=client,
             body=models.SignalProcessRequest(signal=models.SignalProcessRequestSignal.KILL),
         )
-        assert isinstance(answer, models.ErrorResponse)  # the documented success shape
+        assert isinstance(answer, models.SignalProcessResponse)  # the documented success shape
         assert answer.message == f'Signal "kill" sent to process "{started.id}".'
 
         output = generated.output.sync(

@@ -13,7 +13,8 @@ import respx
 
 import agentsdk
 from agentsdk import AsyncAgentConn, StartProcessRequest
-from agentsdk._agent import SERVER_WAIT_CAP_SECONDS, BaseAgentConn
+from agentsdk._base import BaseClient
+from agentsdk.wire import MAX_WAIT_SECONDS
 
 from ._data import (
     API,
@@ -44,7 +45,7 @@ def sent_headers(request: httpx.Request) -> dict[str, str]:
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retry at once, so retry tests do not sleep."""
-    monkeypatch.setattr(BaseAgentConn, "_retry_delay", lambda self, taken, retry_after: 0.0)
+    monkeypatch.setattr(BaseClient, "_retry_delay", lambda self, taken, retry_after: 0.0)
 
 
 @pytest.fixture
@@ -192,7 +193,7 @@ async def test_process_output_wait_outlasts_the_server_cap(
     request = route.calls.last.request
     assert str(request.url) == f"{API}/{PROCESS_ID}/output?wait=true"
     timeout = request.extensions["timeout"]
-    assert timeout["read"] > SERVER_WAIT_CAP_SECONDS
+    assert timeout["read"] > MAX_WAIT_SECONDS
     assert timeout["connect"] == conn.timeout.connect
 
 
@@ -363,6 +364,28 @@ async def test_start_process_rejects_a_dict_request(
     with pytest.raises(ValueError, match="StartProcessRequest"):
         await conn.start_process({"command": "ls"})  # type: ignore[arg-type]
     assert not api.calls
+
+
+async def test_start_process_rejects_a_keyword_that_is_no_field(
+    api: respx.MockRouter, conn: AsyncAgentConn
+) -> None:
+    """A misspelt field is a TypeError, as for any unknown keyword, not silently dropped."""
+    with pytest.raises(TypeError, match="'comand'"):
+        await conn.start_process(command="ls", comand="ls -l")  # type: ignore[call-arg]
+    assert not api.calls
+
+
+async def test_start_process_keywords_given_as_none_count_as_omitted(
+    api: respx.MockRouter, conn: AsyncAgentConn
+) -> None:
+    """None for an optional field sends nothing for it, beside a request or beside a command."""
+    route = api.post("/start").respond(200, json=START_BODY)
+
+    await conn.start_process(StartProcessRequest(command="ls", idempotency_key="k"), workdir=None)
+    await conn.start_process(command="ls", env=None, background=None, idempotency_key="k")
+
+    bodies = [json.loads(call.request.content) for call in route.calls]
+    assert bodies == [{"command": "ls", "idempotency_key": "k"}] * 2
 
 
 @pytest.mark.parametrize(
@@ -548,6 +571,16 @@ async def test_signal_success_that_is_not_json_raises_sdk_error(
         await conn.signal_process(PROCESS_ID, "terminate")
 
 
+async def test_signal_success_without_a_message_raises_sdk_error(
+    api: respx.MockRouter, conn: AsyncAgentConn
+) -> None:
+    """A JSON 200 that is not a SignalProcessResponse is not taken for a confirmation."""
+    api.post(f"/{PROCESS_ID}/signal").respond(200, json={"detail": "no message"})
+
+    with pytest.raises(agentsdk.AgentSDKError, match="SignalProcessResponse"):
+        await conn.signal_process(PROCESS_ID, "terminate")
+
+
 async def test_connect_error_raises_api_connection_error(api: respx.MockRouter) -> None:
     """A refused connection names method and URL and keeps the httpx error as the cause."""
     api.get("/list").mock(side_effect=httpx.ConnectError("Connection refused"))
@@ -724,11 +757,11 @@ async def test_retry_after_reaches_the_backoff(
     """The Retry-After header of each failed answer is handed to the delay computation."""
     seen: list[tuple[int, str | None]] = []
 
-    def record(self: BaseAgentConn, taken: int, retry_after: str | None) -> float:
+    def record(self: BaseClient, taken: int, retry_after: str | None) -> float:
         seen.append((taken, retry_after))
         return 0.0
 
-    monkeypatch.setattr(BaseAgentConn, "_retry_delay", record)
+    monkeypatch.setattr(BaseClient, "_retry_delay", record)
     route = api.get("/list")
     route.side_effect = [
         httpx.Response(429, json={"message": "slow"}, headers={"Retry-After": "3"}),
@@ -815,3 +848,61 @@ async def test_properties_report_the_configuration() -> None:
         assert conn.base_url == BASE_URL
         assert conn.timeout == httpx.Timeout(7.0)
         assert conn.max_retries == 5
+
+
+# -- with_options --------------------------------------------------------------------------------
+
+
+async def test_with_options_copy_shares_the_pool_and_keeps_the_class(
+    api: respx.MockRouter,
+) -> None:
+    """The copy is an AsyncAgentConn over the very same httpx client, with its own settings."""
+    route = api.get("/list").respond(200, json=LIST_BODY)
+    async with AsyncAgentConn(BASE_URL, token=TOKEN, headers={"X-Trace": "1"}) as conn:
+        copy = conn.with_options(timeout=7.5, max_retries=0)
+        await copy.list_processes()
+        await conn.list_processes()
+
+        assert type(copy) is AsyncAgentConn
+        assert copy._client is conn._client
+        assert (copy.base_url, copy.headers) == (conn.base_url, conn.headers)
+        assert (copy.timeout, copy.max_retries) == (httpx.Timeout(7.5), 0)
+    first, second = route.calls
+    assert first.request.extensions["timeout"]["read"] == 7.5
+    assert second.request.extensions["timeout"] == conn.timeout.as_dict()
+    for call in route.calls:
+        assert call.request.headers["authorization"] == f"Bearer {TOKEN}"
+        assert call.request.headers["x-trace"] == "1"
+
+
+async def test_closing_the_copy_keeps_the_pool_open(api: respx.MockRouter) -> None:
+    """Only the client that built the pool closes it; a closed copy refuses further calls."""
+    api.get("/list").respond(200, json=LIST_BODY)
+    conn = AsyncAgentConn(BASE_URL)
+    copy = conn.with_options(max_retries=0)
+
+    await copy.aclose()
+
+    assert copy.is_closed
+    assert not conn._client.is_closed
+    with pytest.raises(RuntimeError, match="closed"):
+        await copy.list_processes()
+    await conn.list_processes()
+    await conn.aclose()
+    assert conn._client.is_closed
+
+
+async def test_with_options_keeps_what_it_is_not_given() -> None:
+    """An omitted option is the original's; None is kept as "no timeout", not as omitted."""
+    async with AsyncAgentConn(BASE_URL, timeout=3.0, max_retries=4) as conn:
+        assert conn.with_options().timeout == httpx.Timeout(3.0)
+        assert conn.with_options(timeout=None).timeout == httpx.Timeout(None)
+        assert conn.with_options(timeout=9.0).max_retries == 4
+
+
+async def test_with_options_of_a_closed_client_is_refused() -> None:
+    """A closed client's pool is gone, so it cannot lend it to a copy."""
+    conn = AsyncAgentConn(BASE_URL)
+    await conn.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        conn.with_options(max_retries=0)

@@ -8,24 +8,29 @@ import httpx
 import pytest
 
 import agentsdk
-from agentsdk._agent import SERVER_WAIT_CAP_SECONDS, BaseAgentConn, process_path
+from agentsdk._agent import list_call, output_call, process_path, start_call
 from agentsdk._base import (
+    BEARER_TOKEN,
     INITIAL_RETRY_DELAY,
     MAX_RETRY_AFTER,
     MAX_RETRY_DELAY,
+    BaseClient,
     Retry,
+    TokenHeader,
     backoff_delay,
     make_status_error,
     parse_retry_after,
 )
+from agentsdk._senders import AsyncSender, SyncSender
+from agentsdk.wire import MAX_WAIT_SECONDS
 
 from ._data import API, BASE_URL, PROCESS_ID
 
 NOW = 1_750_000_000.0
 
 
-def make_base(**overrides: object) -> BaseAgentConn:
-    """A BaseAgentConn with defaults, for exercising its pure methods."""
+def make_base(**overrides: object) -> BaseClient:
+    """A BaseClient with defaults, for exercising its pure methods."""
     options: dict[str, object] = {
         "token": None,
         "timeout": 10.0,
@@ -33,7 +38,7 @@ def make_base(**overrides: object) -> BaseAgentConn:
         "headers": None,
     }
     options.update(overrides)
-    return BaseAgentConn(BASE_URL, **options)  # type: ignore[arg-type]
+    return BaseClient(BASE_URL, **options)  # type: ignore[arg-type]
 
 
 def answer(status: int, **kwargs: object) -> httpx.Response:
@@ -98,19 +103,19 @@ def test_retry_delay_falls_back_to_backoff_for_a_long_or_bad_retry_after() -> No
 def test_wait_timeout_exceeds_the_server_cap_and_keeps_other_limits() -> None:
     """A wait reads for longer than the cap; connect, write and pool stay as configured."""
     base = make_base(timeout=httpx.Timeout(10.0, connect=2.0))
-    call = base._output_call(PROCESS_ID, wait=True, timeout_ms=None)
+    call = output_call(PROCESS_ID, wait=True, timeout_ms=None)
 
     timeout = base._timeout_for(call)
 
     assert timeout.read is not None
-    assert timeout.read > SERVER_WAIT_CAP_SECONDS
+    assert timeout.read > MAX_WAIT_SECONDS
     assert (timeout.connect, timeout.write, timeout.pool) == (2.0, 10.0, 10.0)
 
 
 def test_wait_timeout_keeps_a_read_timeout_that_is_already_long_enough() -> None:
     """A configured read timeout longer than the wait is not shortened."""
     base = make_base(timeout=1000.0)
-    call = base._output_call(PROCESS_ID, wait=True, timeout_ms=100)
+    call = output_call(PROCESS_ID, wait=True, timeout_ms=100)
 
     assert base._timeout_for(call) == httpx.Timeout(1000.0)
 
@@ -118,9 +123,7 @@ def test_wait_timeout_keeps_a_read_timeout_that_is_already_long_enough() -> None
 def test_settle_retries_only_safe_calls() -> None:
     """A start without an idempotency key is never retried, even on a 503."""
     base = make_base(max_retries=0)
-    unsafe = base._start_call(
-        None, command="true", workdir=None, env=None, background=None, idempotency_key=None
-    )
+    unsafe = start_call(None, {"command": "true"}, generate_key=base.max_retries > 0)
     assert not unsafe.retry_safe
     retrying = make_base(max_retries=2)
     request = httpx.Request("POST", f"{API}/start")
@@ -132,7 +135,7 @@ def test_settle_retries_only_safe_calls() -> None:
 def test_settle_returns_a_retry_for_a_safe_transient_failure() -> None:
     """A 503 on a read with retries left yields a Retry carrying the delay and the error."""
     base = make_base()
-    call = base._list_call()
+    call = list_call()
     request = httpx.Request("GET", f"{API}/list")
 
     step = base._settle(call, request, answer(503, json={"message": "busy"}), 0)
@@ -148,7 +151,7 @@ def test_settle_raises_when_no_retry_is_left() -> None:
     request = httpx.Request("GET", f"{API}/list")
 
     with pytest.raises(agentsdk.APIConnectionError) as caught:
-        base._settle(base._list_call(), request, httpx.ConnectError("refused"), 2)
+        base._settle(list_call(), request, httpx.ConnectError("refused"), 2)
 
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
 
@@ -177,7 +180,28 @@ def test_headers_merge_caller_headers_then_token() -> None:
     base = make_base(token="t", headers={"Authorization": "Basic x", "X-A": "1"})
 
     with httpx.Client() as client:
-        request = base._build_request(client, base._list_call())
+        request = base._build_request(client, list_call())
 
     assert request.headers["authorization"] == "Bearer t"
     assert request.headers["x-a"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("client", "sender"),
+    [
+        (agentsdk.AgentConn, SyncSender),
+        (agentsdk.AsyncAgentConn, AsyncSender),
+        (agentsdk.ControlPlaneClient, SyncSender),
+        (agentsdk.AsyncControlPlaneClient, AsyncSender),
+    ],
+)
+def test_every_public_client_has_one_base_its_sender(client: type, sender: type) -> None:
+    """No public class is composed by the order of several bases: its sender is its only one."""
+    assert client.__bases__ == (sender,)
+
+
+def test_token_header_writes_the_token_in_its_header_and_scheme() -> None:
+    """The bearer scheme prefixes the token; a bare header carries it as is; no token, nothing."""
+    assert BEARER_TOKEN.headers("t") == {"Authorization": "Bearer t"}
+    assert TokenHeader("Coder-Session-Token").headers("t") == {"Coder-Session-Token": "t"}
+    assert BEARER_TOKEN.headers(None) == {}

@@ -13,7 +13,8 @@ import respx
 
 import agentsdk
 from agentsdk import AgentConn, StartProcessRequest
-from agentsdk._agent import SERVER_WAIT_CAP_SECONDS, BaseAgentConn
+from agentsdk._base import BaseClient
+from agentsdk.wire import MAX_WAIT_SECONDS
 
 from ._data import (
     API,
@@ -42,7 +43,7 @@ def sent_headers(request: httpx.Request) -> dict[str, str]:
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retry at once, so retry tests do not sleep."""
-    monkeypatch.setattr(BaseAgentConn, "_retry_delay", lambda self, taken, retry_after: 0.0)
+    monkeypatch.setattr(BaseClient, "_retry_delay", lambda self, taken, retry_after: 0.0)
 
 
 @pytest.fixture
@@ -186,7 +187,7 @@ def test_process_output_wait_outlasts_the_server_cap(
     request = route.calls.last.request
     assert str(request.url) == f"{API}/{PROCESS_ID}/output?wait=true"
     timeout = request.extensions["timeout"]
-    assert timeout["read"] > SERVER_WAIT_CAP_SECONDS
+    assert timeout["read"] > MAX_WAIT_SECONDS
     assert timeout["connect"] == conn.timeout.connect
 
 
@@ -355,6 +356,28 @@ def test_start_process_rejects_a_dict_request(api: respx.MockRouter, conn: Agent
     with pytest.raises(ValueError, match="StartProcessRequest"):
         conn.start_process({"command": "ls"})  # type: ignore[arg-type]
     assert not api.calls
+
+
+def test_start_process_rejects_a_keyword_that_is_no_field(
+    api: respx.MockRouter, conn: AgentConn
+) -> None:
+    """A misspelt field is a TypeError, as for any unknown keyword, not silently dropped."""
+    with pytest.raises(TypeError, match="'comand'"):
+        conn.start_process(command="ls", comand="ls -l")  # type: ignore[call-arg]
+    assert not api.calls
+
+
+def test_start_process_keywords_given_as_none_count_as_omitted(
+    api: respx.MockRouter, conn: AgentConn
+) -> None:
+    """None for an optional field sends nothing for it, beside a request or beside a command."""
+    route = api.post("/start").respond(200, json=START_BODY)
+
+    conn.start_process(StartProcessRequest(command="ls", idempotency_key="k"), workdir=None)
+    conn.start_process(command="ls", env=None, background=None, idempotency_key="k")
+
+    bodies = [json.loads(call.request.content) for call in route.calls]
+    assert bodies == [{"command": "ls", "idempotency_key": "k"}] * 2
 
 
 @pytest.mark.parametrize(
@@ -534,6 +557,16 @@ def test_signal_success_that_is_not_json_raises_sdk_error(
         conn.signal_process(PROCESS_ID, "terminate")
 
 
+def test_signal_success_without_a_message_raises_sdk_error(
+    api: respx.MockRouter, conn: AgentConn
+) -> None:
+    """A JSON 200 that is not a SignalProcessResponse is not taken for a confirmation."""
+    api.post(f"/{PROCESS_ID}/signal").respond(200, json={"detail": "no message"})
+
+    with pytest.raises(agentsdk.AgentSDKError, match="SignalProcessResponse"):
+        conn.signal_process(PROCESS_ID, "terminate")
+
+
 def test_connect_error_raises_api_connection_error(api: respx.MockRouter) -> None:
     """A refused connection names method and URL and keeps the httpx error as the cause."""
     api.get("/list").mock(side_effect=httpx.ConnectError("Connection refused"))
@@ -707,11 +740,11 @@ def test_retry_after_reaches_the_backoff(
     """The Retry-After header of each failed answer is handed to the delay computation."""
     seen: list[tuple[int, str | None]] = []
 
-    def record(self: BaseAgentConn, taken: int, retry_after: str | None) -> float:
+    def record(self: BaseClient, taken: int, retry_after: str | None) -> float:
         seen.append((taken, retry_after))
         return 0.0
 
-    monkeypatch.setattr(BaseAgentConn, "_retry_delay", record)
+    monkeypatch.setattr(BaseClient, "_retry_delay", record)
     route = api.get("/list")
     route.side_effect = [
         httpx.Response(429, json={"message": "slow"}, headers={"Retry-After": "3"}),
@@ -795,3 +828,75 @@ def test_properties_report_the_configuration() -> None:
         assert conn.base_url == BASE_URL
         assert conn.timeout == httpx.Timeout(7.0)
         assert conn.max_retries == 5
+
+
+# -- with_options --------------------------------------------------------------------------------
+
+
+def test_with_options_copy_shares_the_pool_and_keeps_the_class(api: respx.MockRouter) -> None:
+    """The copy is an AgentConn over the very same httpx client, with its own settings."""
+    route = api.get("/list").respond(200, json=LIST_BODY)
+    with AgentConn(BASE_URL, token=TOKEN, headers={"X-Trace": "1"}) as conn:
+        copy = conn.with_options(timeout=7.5, max_retries=0)
+        copy.list_processes()
+        conn.list_processes()
+
+        assert type(copy) is AgentConn
+        assert copy._client is conn._client
+        assert (copy.base_url, copy.headers) == (conn.base_url, conn.headers)
+        assert (copy.timeout, copy.max_retries) == (httpx.Timeout(7.5), 0)
+        assert (conn.timeout, conn.max_retries) != (copy.timeout, copy.max_retries)
+    first, second = route.calls
+    assert first.request.extensions["timeout"]["read"] == 7.5
+    assert second.request.extensions["timeout"] == conn.timeout.as_dict()
+    for call in route.calls:
+        assert call.request.headers["authorization"] == f"Bearer {TOKEN}"
+        assert call.request.headers["x-trace"] == "1"
+
+
+def test_closing_the_copy_keeps_the_pool_open(api: respx.MockRouter) -> None:
+    """Only the client that built the pool closes it; a closed copy refuses further calls."""
+    api.get("/list").respond(200, json=LIST_BODY)
+    conn = AgentConn(BASE_URL)
+    copy = conn.with_options(max_retries=0)
+
+    copy.close()
+
+    assert copy.is_closed
+    assert not conn._client.is_closed
+    with pytest.raises(RuntimeError, match="closed"):
+        copy.list_processes()
+    conn.list_processes()
+    conn.close()
+    assert conn._client.is_closed
+
+
+def test_with_options_keeps_what_it_is_not_given() -> None:
+    """An omitted option is the original's; None is kept as "no timeout", not as omitted."""
+    with AgentConn(BASE_URL, timeout=3.0, max_retries=4) as conn:
+        assert conn.with_options().timeout == httpx.Timeout(3.0)
+        assert conn.with_options(max_retries=1).timeout == httpx.Timeout(3.0)
+        assert conn.with_options(timeout=None).timeout == httpx.Timeout(None)
+        assert conn.with_options(timeout=9.0).max_retries == 4
+
+
+def test_with_options_checks_its_arguments_and_refuses_a_closed_client() -> None:
+    """A bad retry count is a ValueError; a closed client has no pool to lend."""
+    conn = AgentConn(BASE_URL)
+    with pytest.raises(ValueError, match="pass 0"):
+        conn.with_options(max_retries=None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_retries"):
+        conn.with_options(max_retries=-1)
+    conn.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        conn.with_options(max_retries=0)
+
+
+def test_a_copy_without_retries_sends_a_start_once(api: respx.MockRouter) -> None:
+    """The copy's max_retries decides: no retries means no generated key and no second try."""
+    route = api.post("/start").respond(503, json={"message": "busy"})
+    with AgentConn(BASE_URL) as conn, pytest.raises(agentsdk.InternalServerError):
+        conn.with_options(max_retries=0).start_process(command="true")
+
+    assert route.call_count == 1
+    assert "idempotency_key" not in json.loads(route.calls.last.request.content)

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from functools import partial
-from typing import Protocol
+from typing import Protocol, Unpack
 
 import httpx
 import pytest
@@ -28,6 +28,7 @@ from agentsdk import (
     ListProcessesResponse,
     ProcessOutputResponse,
     Signal,
+    StartProcessParams,
     StartProcessRequest,
     StartProcessResponse,
 )
@@ -49,12 +50,7 @@ class Conn(Protocol):
     def start_process(
         self,
         request: StartProcessRequest | None = None,
-        *,
-        command: str | None = None,
-        workdir: str | None = None,
-        env: Mapping[str, str] | None = None,
-        background: bool | None = None,
-        idempotency_key: str | None = None,
+        **fields: Unpack[StartProcessParams],
     ) -> StartProcessResponse:
         """See AgentConn.start_process."""
         ...
@@ -84,25 +80,10 @@ class PortalConn:
     def start_process(
         self,
         request: StartProcessRequest | None = None,
-        *,
-        command: str | None = None,
-        workdir: str | None = None,
-        env: Mapping[str, str] | None = None,
-        background: bool | None = None,
-        idempotency_key: str | None = None,
+        **fields: Unpack[StartProcessParams],
     ) -> StartProcessResponse:
         """Await AsyncAgentConn.start_process on the portal."""
-        return self._portal.call(
-            partial(
-                self._conn.start_process,
-                request,
-                command=command,
-                workdir=workdir,
-                env=env,
-                background=background,
-                idempotency_key=idempotency_key,
-            )
-        )
+        return self._portal.call(partial(self._conn.start_process, request, **fields))
 
     def list_processes(self) -> ListProcessesResponse:
         """Await AsyncAgentConn.list_processes on the portal."""

@@ -21,7 +21,7 @@ from agentsdk import (
     ControlPlaneClient,
     ExternalAuthResponse,
 )
-from agentsdk._agent import BaseAgentConn
+from agentsdk._base import BaseClient
 
 from ._data import (
     BASE_URL,
@@ -86,7 +86,7 @@ def expected(extra: Mapping[str, str], *, body: bool) -> dict[str, str]:
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retry at once, so retry tests do not sleep."""
-    monkeypatch.setattr(BaseAgentConn, "_retry_delay", lambda self, taken, retry_after: 0.0)
+    monkeypatch.setattr(BaseClient, "_retry_delay", lambda self, taken, retry_after: 0.0)
 
 
 # -- extra_headers: one call, over everything else ------------------------------------------

@@ -25,10 +25,11 @@ from agentsdk import (
     ProcessInfo,
     ProcessOutputResponse,
     ProcessTruncation,
+    StartProcessParams,
     StartProcessRequest,
     StartProcessResponse,
 )
-from chattool import AgentConnection
+from chattool import ToolConnection
 
 __all__ = ["run_async", "run_sync", "tool_connection"]
 
@@ -48,6 +49,12 @@ def run_sync(transport: httpx.BaseTransport) -> ProcessOutputResponse:
         assert_type(started.attached, bool | None)
         again = agent.start_process(StartProcessRequest(command="make test", idempotency_key="k"))
         assert_type(again.id, str)
+        params: StartProcessParams = {"command": "make lint", "workdir": "/work"}
+        assert_type(agent.start_process(**params), StartProcessResponse)
+
+        patient = agent.with_options(timeout=120.0, max_retries=0)
+        assert_type(patient, AgentConn)
+        assert_type(patient.list_processes(), ListProcessesResponse)
 
         listing = agent.list_processes()
         assert_type(listing, ListProcessesResponse)
@@ -79,6 +86,7 @@ async def run_async(transport: httpx.AsyncBaseTransport) -> ProcessOutputRespons
         assert_type(listing.processes, list[ProcessInfo])
         output = await agent.process_output(started.id, wait=True)
         assert_type(output, ProcessOutputResponse)
+        assert_type(agent.with_options(max_retries=0), AsyncAgentConn)
         try:
             await agent.signal_process(started.id, "kill")
         except NotFoundError as exc:
@@ -88,7 +96,7 @@ async def run_async(transport: httpx.AsyncBaseTransport) -> ProcessOutputRespons
         return output
 
 
-def tool_connection(agent: AsyncAgentConn) -> AgentConnection:
+def tool_connection(agent: AsyncAgentConn) -> ToolConnection:
     """An AsyncAgentConn is what the chat tools take as their connection."""
     return agent
 
@@ -99,4 +107,6 @@ def misuses(agent: AgentConn) -> None:
     agent.process_output("id", True)  # type: ignore[call-arg]
     agent.start_process(command=["make", "test"])  # type: ignore[arg-type]
     agent.start_process({"command": "ls"})  # type: ignore[arg-type]
+    agent.start_process(comand="ls")  # type: ignore[call-arg]
+    agent.with_options(max_retries="3")  # type: ignore[arg-type]
     AgentConn("http://agent.test:4", http_client=httpx.AsyncClient())  # type: ignore[arg-type]

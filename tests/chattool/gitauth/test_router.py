@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-import agentsdk._controlplane
+import agentsdk.wire
 import chattool.gitauth
 from agentsdk import parse_chat_id
 from agentsdk.types import ExternalAuthResponse
@@ -116,8 +116,8 @@ def test_chat_id_is_canonical_or_none(raw: str | None, expected: str | None) -> 
 
 def test_the_router_shares_the_sdks_path_and_token_header() -> None:
     """The router and the SDK's client use one definition of each, so they cannot drift."""
-    assert chattool.gitauth.EXTERNAL_AUTH_PATH is agentsdk._controlplane.EXTERNAL_AUTH_PATH
-    assert chattool.gitauth.SESSION_TOKEN_HEADER is agentsdk._controlplane.SESSION_TOKEN_HEADER
+    assert chattool.gitauth.EXTERNAL_AUTH_PATH is agentsdk.wire.EXTERNAL_AUTH_PATH
+    assert chattool.gitauth.SESSION_TOKEN_HEADER is agentsdk.wire.SESSION_TOKEN_HEADER
 
 
 # -- authentication and validation ----------------------------------------------------------

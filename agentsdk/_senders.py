@@ -1,19 +1,17 @@
-"""``SyncShell`` and ``AsyncShell``: the transport half every public client shares.
+"""``SyncSender`` and ``AsyncSender``: the transport half every public client shares.
 
-A public client is an API's pure logic (a subclass of ``agentsdk._base.BaseClient`` that
-describes the API's calls, such as ``BaseAgentConn``) plus one of these shells, which owns
-the ``httpx`` client, sends, sleeps between retries and closes. Keeping the I/O here, once
-per flavour, lets ``AgentConn`` and ``ControlPlaneClient`` (and their async twins) hold
-nothing but their public methods.
+A public client is one of these senders, which owns the ``httpx`` client, sends, sleeps
+between retries and closes, plus its API's public methods. Each method describes its call
+with its API's call functions (``agentsdk._agent``, ``agentsdk._controlplane``) and hands
+it to ``_request``. Keeping the I/O here, once per flavour, lets ``AgentConn`` and
+``ControlPlaneClient`` (and their async twins) hold nothing but their public methods.
 
-A shell connects over TCP by default, through a Unix socket with ``uds=``, or through
+A sender connects over TCP by default, through a Unix socket with ``uds=``, or through
 the ``transport`` or ``http_client`` it is given; only one of the last three may be set.
 
-The shells derive from ``BaseClient`` alone, so they carry no API's calls. A public class
-lists its API base before the shell, e.g.
-``class ControlPlaneClient(BaseControlPlaneClient, SyncShell)``, so an API's overrides
-(such as ``_auth_headers``) come first in the method order; the shells override nothing
-of ``BaseClient``.
+Each public class has exactly one base, its sender; what an API changes (its calls, the
+header its token goes in) is data the class passes or declares, never an override whose
+effect would depend on the order of base classes.
 """
 
 from __future__ import annotations
@@ -29,7 +27,7 @@ import httpx
 
 from agentsdk._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseClient, Call, Retry
 
-__all__ = ["AsyncShell", "SyncShell", "unix_socket_path"]
+__all__ = ["AsyncSender", "SyncSender", "unix_socket_path"]
 
 T = TypeVar("T")
 
@@ -53,7 +51,7 @@ def unix_socket_path(
     return path
 
 
-class SyncShell(BaseClient):
+class SyncSender(BaseClient):
     """Sends an API's calls over one pooled ``httpx.Client``.
 
     The constructor's arguments are documented on each public class (e.g. ``AgentConn``).
@@ -83,7 +81,7 @@ class SyncShell(BaseClient):
             transport = httpx.HTTPTransport(uds=socket_path)
         if http_client is not None and not isinstance(http_client, httpx.Client):
             raise ValueError(f"Expected an httpx.Client but received {type(http_client).__name__}")
-        self._owns_client = http_client is None
+        self._releases_pool = http_client is None
         self._client = (
             httpx.Client(transport=transport, timeout=self.timeout)
             if http_client is None
@@ -91,8 +89,11 @@ class SyncShell(BaseClient):
         )
 
     def close(self) -> None:
-        """Release the connection pool; safe to call twice. An injected client stays open."""
-        if self._mark_closed() and self._owns_client:
+        """Release the connection pool; safe to call twice.
+
+        An injected client stays open, and so does the pool a ``with_options`` copy borrows.
+        """
+        if self._mark_closed():
             self._client.close()
 
     def __enter__(self) -> Self:
@@ -124,7 +125,7 @@ class SyncShell(BaseClient):
             retries_taken += 1
 
 
-class AsyncShell(BaseClient):
+class AsyncSender(BaseClient):
     """Sends an API's calls over one pooled ``httpx.AsyncClient``.
 
     The constructor's arguments are documented on each public class (e.g. ``AsyncAgentConn``).
@@ -156,7 +157,7 @@ class AsyncShell(BaseClient):
             raise ValueError(
                 f"Expected an httpx.AsyncClient but received {type(http_client).__name__}"
             )
-        self._owns_client = http_client is None
+        self._releases_pool = http_client is None
         self._client = (
             httpx.AsyncClient(transport=transport, timeout=self.timeout)
             if http_client is None
@@ -164,8 +165,11 @@ class AsyncShell(BaseClient):
         )
 
     async def aclose(self) -> None:
-        """Release the connection pool; safe to call twice. An injected client stays open."""
-        if self._mark_closed() and self._owns_client:
+        """Release the connection pool; safe to call twice.
+
+        An injected client stays open, and so does the pool a ``with_options`` copy borrows.
+        """
+        if self._mark_closed():
             await self._client.aclose()
 
     async def __aenter__(self) -> Self:
