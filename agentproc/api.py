@@ -31,15 +31,13 @@ from agentsdk.types import (
     StartProcessRequest,
     StartProcessResponse,
 )
+from agentsdk.wire import API_PREFIX, MAX_WAIT_MS, TOKEN_VARIABLE
 
-__all__ = ["MAX_WAIT_MS", "api_router", "health_router"]
-
-MAX_WAIT_MS = 5 * 60 * 1000
-"""Cap of ``?wait=true``: a long poll must end before proxies and clients give up (Coder)."""
+__all__ = ["api_router", "health_router"]
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="The agent's token, from `agentproc serve --token` or `AGENTPROC_TOKEN`.",
+    description=f"The agent's token, from `agentproc serve --token` or `{TOKEN_VARIABLE}`.",
 )
 
 
@@ -170,7 +168,7 @@ def _json_body(model: type[BaseModel]) -> dict[str, Any]:
 
 
 api_router = APIRouter(
-    prefix="/api/v0/processes",
+    prefix=API_PREFIX,
     tags=["processes"],
     # The chat header is checked on every route, even one that does not use the chat, so a
     # malformed header is refused everywhere (FastAPI runs a shared dependency once).

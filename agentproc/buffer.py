@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from agentsdk.wire import omission_marker
+
 __all__ = [
     "DEFAULT_HEAD_BYTES",
     "DEFAULT_MAX_LINE_BYTES",
@@ -203,7 +205,7 @@ class HeadTailBuffer:
         if not tail:
             return self._cut_lines(head).decode("utf-8", "replace"), None
         omitted = total - len(head) - len(tail)
-        separator = f"\n\n... [omitted {omitted} bytes] ...\n\n".encode() if omitted else b"\n"
+        separator = omission_marker(omitted).encode() if omitted else b"\n"
         text = self._cut_lines(head) + separator + self._cut_lines(tail)
         truncation = Truncation(
             original_bytes=total, retained_bytes=len(text), omitted_bytes=omitted

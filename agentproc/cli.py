@@ -54,6 +54,7 @@ from agentproc.options import (
     text,
 )
 from agentproc.settings import ANY_HOST, InvalidSettings, Settings
+from agentsdk.wire import API_PREFIX, CONTROL_PLANE_TOKEN_VARIABLE, TOKEN_VARIABLE
 
 __all__ = [
     "DEFAULT_PORT",
@@ -82,7 +83,7 @@ SERVE_OPTIONS: tuple[Option, ...] = (
            "serve on this Unix socket (mode 0600) instead of TCP; excludes --host and --port",
            metavar="PATH"),
     # Who may use it.
-    Option("--token", "AGENTPROC_TOKEN", secret, None, "bearer token required on /api/"),
+    Option("--token", TOKEN_VARIABLE, secret, None, "bearer token required on /api/"),
     Option("--token-file", "AGENTPROC_TOKEN_FILE", path, None,
            "read the bearer token from this file (trimmed), so no argv or environment shows it",
            metavar="PATH"),
@@ -137,7 +138,7 @@ SERVE_OPTIONS: tuple[Option, ...] = (
            "needs the two options below", sets=True),
     Option("--control-plane-url", "AGENTPROC_CONTROL_PLANE_URL", http_url, None,
            "the control plane's address, given to git as CODER_AGENT_URL", metavar="URL"),
-    Option("--control-plane-token", "AGENTPROC_CONTROL_PLANE_TOKEN", secret, None,
+    Option("--control-plane-token", CONTROL_PLANE_TOKEN_VARIABLE, secret, None,
            "this agent's token at the control plane, given to git as CODER_AGENT_TOKEN",
            metavar="TOKEN"),
     Option("--log-level", "AGENTPROC_LOG_LEVEL", choice(*LOG_LEVELS), "info",
@@ -297,13 +298,14 @@ class AgentServer(uvicorn.Server):
             for sock in server.sockets:
                 if sock.family == socket.AF_UNIX:
                     logger.info(
-                        "process API on unix socket %s at /api/v0/processes, docs at /docs",
+                        "process API on unix socket %s at %s, docs at /docs",
                         sock.getsockname(),
+                        API_PREFIX,
                     )
                     continue
                 host, port = sock.getsockname()[:2]
                 base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-                logger.info("process API at %s/api/v0/processes, docs at %s/docs", base, base)
+                logger.info("process API at %s%s, docs at %s/docs", base, API_PREFIX, base)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         begin_shutdown(self._app)
