@@ -32,6 +32,7 @@ import anyio.abc
 
 from agentproc import sessions
 from agentproc.buffer import HeadTailBuffer
+from agentproc.children import wait_child
 from agentproc.errors import (
     IdempotencyConflict,
     InvalidWorkdir,
@@ -379,7 +380,7 @@ class ProcessManager:
                 drained = anyio.Event()
                 pump_scope = anyio.CancelScope()
                 tg.start_soon(self._pump, popen, process.buffer, pump_scope, drained)
-                status = await _wait_child(popen, self._wait_limiter)
+                status = await wait_child(popen, self._wait_limiter)
                 with anyio.move_on_after(self._settings.drain_seconds):
                     await drained.wait()
                 if not drained.is_set():
@@ -395,7 +396,7 @@ class ProcessManager:
                 if status is None:
                     # Cancelled or failed before the shell exited: do not leave it behind.
                     _signal_or_log(popen.pid, signal.SIGKILL)
-                    status = await _wait_child(popen, self._wait_limiter)
+                    status = await wait_child(popen, self._wait_limiter)
                 self._record_exit(process, status, abandoned)
 
     async def _pump(
@@ -672,21 +673,3 @@ def _signal_or_log(pgid: int, sig: signal.Signals) -> None:
         sessions.signal_group(pgid, sig)
     except OSError as exc:
         logger.error("sending %s to process group %d failed: %s", sig.name, pgid, exc)
-
-
-async def _wait_child(popen: subprocess.Popen[bytes], limiter: anyio.CapacityLimiter) -> int:
-    """Await the child's exit without a thread; returns Popen-style status (negative=signal)."""
-    try:
-        pidfd = os.pidfd_open(popen.pid)
-    except OSError:
-        pidfd = None
-    if pidfd is not None:
-        try:
-            await anyio.wait_readable(pidfd)
-        finally:
-            anyio.notify_closing(pidfd)
-            os.close(pidfd)
-        return popen.wait()
-    # No pidfd (old kernel): a worker thread blocks in waitpid instead.
-    # Its own limiter, so waiting children never starve the worker threads of /proc scans.
-    return await anyio.to_thread.run_sync(popen.wait, abandon_on_cancel=True, limiter=limiter)
