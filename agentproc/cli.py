@@ -6,6 +6,7 @@ Every flag has an ``AGENTPROC_*`` environment variable; a flag wins over its var
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import ipaddress
 import json
 import logging
@@ -23,7 +24,7 @@ from agentproc import settings as defaults
 from agentproc.app import begin_shutdown, create_app
 from agentproc.askpass import askpass_environment
 from agentproc.manager import SHUTDOWN_SLACK_SECONDS
-from agentproc.settings import Settings
+from agentproc.settings import Settings, default_state_dir
 
 __all__ = [
     "DEFAULT_PORT",
@@ -153,6 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not adopt and reap orphaned grandchildren (AGENTPROC_REAP_ORPHANS=0)",
     )
     serve.add_argument(
+        "--state-dir",
+        type=Path,
+        default=_env("STATE_DIR") or None,
+        help="where the agent records the processes it starts, so that the next agent ends "
+        "what a crashed one left (AGENTPROC_STATE_DIR; default $XDG_STATE_HOME/agentproc or "
+        "~/.local/state/agentproc)",
+    )
+    serve.add_argument(
         "--git-askpass",
         action="store_true",
         default=_env("GIT_ASKPASS", "0") in ("1", "true"),
@@ -235,6 +244,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         oom_score_adj=args.oom_score_adj,
         env=_child_env(args),
         reap_orphans=not args.no_reap_orphans,
+        state_dir=args.state_dir,
     )
 
 
@@ -269,8 +279,13 @@ class AgentServer(uvicorn.Server):
 
 
 def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
-    """Run the agent until SIGTERM or SIGINT."""
-    app = create_app(settings)
+    """Run the agent until SIGTERM or SIGINT, as the only program of this process.
+
+    Unlike an app inside another program, it claims every orphan that comes to it and keeps
+    records, in :func:`~agentproc.settings.default_state_dir` unless told otherwise.
+    """
+    state_dir = settings.state_dir or default_state_dir()
+    app = create_app(dataclasses.replace(settings, owns_process=True, state_dir=state_dir))
     config = uvicorn.Config(
         app,
         host=host,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,8 +14,10 @@ __all__ = [
     "DEFAULT_MAX_RUNNING",
     "DEFAULT_RETENTION_SECONDS",
     "DEFAULT_SHUTDOWN_GRACE_SECONDS",
+    "HIDDEN_VARIABLES",
     "MAX_ARG_STRLEN",
     "Settings",
+    "default_state_dir",
 ]
 
 DEFAULT_RETENTION_SECONDS = 300.0
@@ -42,6 +45,19 @@ DEFAULT_SHUTDOWN_GRACE_SECONDS = 5.0
 
 DEFAULT_DRAIN_SECONDS = 5.0
 """After the shell exits, a backgrounded grandchild may hold the pipe; wait this long (Coder)."""
+
+HIDDEN_VARIABLES = ("AGENTPROC_TOKEN", "AGENTPROC_CONTROL_PLANE_TOKEN")
+"""Kept out of commands' environment so that ``env`` does not print the agent's tokens into a
+model's context. Not isolation: a process of the same user can read the agent's /proc."""
+
+
+def default_state_dir() -> Path:
+    """Where ``agentproc serve`` keeps its records: ``$XDG_STATE_HOME/agentproc``, or
+    ``~/.local/state/agentproc`` (the XDG base directory default)."""
+    base = os.environ.get("XDG_STATE_HOME", "")
+    # The XDG spec says to ignore a relative path.
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
+    return root / "agentproc"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +108,18 @@ class Settings:
     reap_orphans: bool = True
     """Adopt and reap the orphaned grandchildren of our commands, so none is left a zombie
     when the system's init does not reap (as in many containers)."""
+
+    owns_process: bool = False
+    """The agent has its process to itself (``agentproc serve`` sets this), so every orphan
+    re-parented to it is one of its commands' and it ends them all. In a host process (a
+    test, a server that embeds the app) the host's orphans come to it too: then it claims
+    only those that carry its instance marker in their environment."""
+
+    state_dir: Path | None = None
+    """Where the agent records the processes it started, so that the next agent can end what
+    a crashed one left. ``None``: ``agentproc serve`` uses :func:`default_state_dir`, and an
+    app inside another program (a test) keeps no records, touching no directory of the
+    user's."""
 
     def __post_init__(self) -> None:
         at_least = {

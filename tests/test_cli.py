@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agentproc.cli import build_parser, settings_from_args
-from agentproc.settings import Settings
+from agentproc.settings import Settings, default_state_dir
 
 
 def settings_for(*argv: str) -> Settings:
@@ -129,3 +129,25 @@ def test_settings_reject_an_empty_token() -> None:
 def test_max_retained_flag() -> None:
     """--max-retained sets how many exited processes are kept."""
     assert settings_for("--max-retained", "7").max_retained == 7
+
+
+def test_state_dir_comes_from_the_flag_or_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """--state-dir (AGENTPROC_STATE_DIR) says where the records go; the flag wins."""
+    monkeypatch.setenv("AGENTPROC_STATE_DIR", str(tmp_path / "from-env"))
+    assert settings_for().state_dir == tmp_path / "from-env"
+    assert settings_for("--state-dir", str(tmp_path / "flag")).state_dir == tmp_path / "flag"
+
+
+def test_default_state_dir_follows_the_xdg_base_directories(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """$XDG_STATE_HOME/agentproc, or ~/.local/state/agentproc when it is unset or relative."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert default_state_dir() == tmp_path / "state" / "agentproc"
+    monkeypatch.setenv("XDG_STATE_HOME", "relative/state")
+    assert default_state_dir() == tmp_path / "home" / ".local" / "state" / "agentproc"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    assert default_state_dir() == tmp_path / "home" / ".local" / "state" / "agentproc"
