@@ -10,6 +10,7 @@ reaps them, and they would linger as zombies.
 from __future__ import annotations
 
 import ctypes
+import errno
 import logging
 import os
 import signal
@@ -41,9 +42,17 @@ def become_subreaper() -> bool:
 def signal_group(pgid: int, sig: signal.Signals) -> bool:
     """Send ``sig`` to a process group; False when no process of the group exists.
 
+    ``pgid`` is a command's shell, which leads its own group. A group that cannot be one
+    (init's, or 0 and below, which mean the caller's group or every process) or that is the
+    agent's own is refused, so that no fault elsewhere can make this hit the agent's host.
+
     Raises:
-        OSError: the signal reached no member (e.g. PermissionError after a setuid).
+        OSError: the signal reached no member (e.g. PermissionError after a setuid), or
+            ``pgid`` is refused.
     """
+    if pgid <= 1 or pgid in (os.getpid(), os.getpgrp()):
+        logger.error("refusing to send %s to process group %d: it is no command's", sig.name, pgid)
+        raise PermissionError(errno.EPERM, f"process group {pgid} is no command's")
     try:
         os.killpg(pgid, sig)
     except ProcessLookupError:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agentproc import claims, procfs
+from agentproc import claims, procfs, sessions
 from agentproc.claims import Claims, claim_line, forget_line
 from agentproc.procfs import Identity, Proc
 
@@ -91,6 +91,14 @@ def test_a_sweep_claiming_the_sweepers_ancestors_signals_none_of_them(sent: Sent
         claimed.processes[pid] = start
     assert claims.sweep(claimed, seconds=0.05) == claims.SweepResult(0, ())
     assert claims.signal_all(claimed, signal.SIGTERM) == 0
+    assert sent == []
+
+
+@pytest.mark.parametrize("pgid", [0, -1, 1, os.getpid(), os.getpgrp()])
+def test_signal_group_refuses_a_group_that_is_no_commands(pgid: int, sent: Sent) -> None:
+    """Only a command's own group is signalled as a whole, never the agent's or init's."""
+    with pytest.raises(PermissionError, match="no command's"):
+        sessions.signal_group(pgid, signal.SIGTERM)
     assert sent == []
 
 
