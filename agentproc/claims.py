@@ -45,6 +45,7 @@ import collections
 import contextlib
 import logging
 import os
+import re
 import signal
 import time
 from collections.abc import Callable, Collection
@@ -54,6 +55,7 @@ from agentproc import procfs
 from agentproc.procfs import Identity, Proc
 
 __all__ = [
+    "INSTANCE_PATTERN",
     "INSTANCE_VARIABLE",
     "Claims",
     "SweepResult",
@@ -70,6 +72,9 @@ logger = logging.getLogger(__name__)
 
 INSTANCE_VARIABLE = "AGENTPROC_INSTANCE"
 """Set in every command's environment to the agent's instance id (rule 3)."""
+
+INSTANCE_PATTERN = re.compile(r"[0-9a-f]{32}")
+"""An instance id: a random UUID's 128 bits in hex, which no other process carries."""
 
 SESSION = "S"
 PROCESS = "P"
@@ -98,6 +103,14 @@ class Claims:
     """The sessions and processes one agent instance claims, and its instance marker."""
 
     def __init__(self, instance: str) -> None:
+        """Claims of agent instance ``instance``.
+
+        Raises:
+            ValueError: ``instance`` is not 32 lowercase hex digits (``uuid4().hex``): a
+                short or guessable marker could be carried by processes of someone else's.
+        """
+        if INSTANCE_PATTERN.fullmatch(instance) is None:
+            raise ValueError(f"not an instance id: {instance!r}")
         self.instance = instance
         self.sessions: dict[int, int] = {}
         """Session id (the shell's pid) → the shell's start time."""

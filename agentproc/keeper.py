@@ -70,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("instance", help="the agent's instance id, as in AGENTPROC_INSTANCE")
     parser.add_argument("records", nargs="?", type=Path, help="the agent's records file")
     args = parser.parse_args(argv)
+    try:
+        claims = Claims(args.instance)
+    except ValueError as exc:
+        parser.error(str(exc))
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -78,7 +82,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     for sig in IGNORED_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     agent = os.getppid()
-    claims = Claims(args.instance)
     if _read_claims(claims):
         return 0
     result = claims_module.sweep(claims)

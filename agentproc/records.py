@@ -35,7 +35,7 @@ from typing import Self
 
 from agentproc import claims as claims_module
 from agentproc import procfs
-from agentproc.claims import Claims
+from agentproc.claims import INSTANCE_PATTERN, Claims
 from agentproc.procfs import Identity
 
 __all__ = ["Records", "clean_up_after_predecessors", "prepare"]
@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 HEADER = "agentproc records 1 boot="
 """The first line, followed by the boot id."""
 
-NAME = re.compile(r"^(\d+)-(\d+)-([0-9a-f]{32})\.records$")
+NAME = re.compile(rf"^(\d+)-(\d+)-({INSTANCE_PATTERN.pattern})\.records$")
 """``<owner pid>-<owner start>-<instance>.records``."""
 
 COMPACT_LINES = 1024

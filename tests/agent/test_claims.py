@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -130,6 +131,28 @@ def test_a_line_that_is_no_claim_is_refused(line: str) -> None:
     which name groups or every process, are never claimed."""
     with pytest.raises(ValueError):
         Claims("0" * 32).apply(line)
+
+
+@pytest.mark.parametrize("instance", ["", "x", "0" * 31, "0" * 33, "A" * 32, "0" * 31 + "\n"])
+def test_an_instance_id_that_others_could_carry_is_refused(instance: str) -> None:
+    """Only a random 128-bit id makes a marker no process of someone else's carries."""
+    with pytest.raises(ValueError, match="not an instance id"):
+        Claims(instance)
+
+
+def test_the_keeper_refuses_an_instance_id_before_it_reads_anything() -> None:
+    """A keeper started by hand with a guessable id exits with a usage error, sweeping nothing."""
+    result = subprocess.run(
+        [sys.executable, "-m", "agentproc.keeper", "x"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "not an instance id: 'x'" in result.stderr
+    assert "killed" not in result.stderr
 
 
 # -- the rule --------------------------------------------------------------------------------
