@@ -74,6 +74,10 @@ os.wait()
 orphaned at once, in a session and group of its own, holding none of the command's pipes."""
 
 
+OWN_GROUP = "import os, time; os.setpgid(0, 0); time.sleep(300)"
+"""A background child that leaves the shell's process group, though not its session."""
+
+
 class Leftover(NamedTuple):
     """A command that leaves processes behind."""
 
@@ -88,6 +92,10 @@ class Leftover(NamedTuple):
 LEFTOVERS = {
     "background child": Leftover("sleep 300 & echo $$; sleep 300", 3),
     "ignores SIGTERM": Leftover("trap '' TERM; sleep 300 & echo $$; sleep 300", 3),
+    "nohup": Leftover("nohup sleep 300 >/dev/null 2>&1 & echo $$; sleep 300", 3),
+    "own process group": Leftover(
+        f"{shlex.quote(sys.executable)} -c {shlex.quote(OWN_GROUP)} & echo $$; sleep 300", 3
+    ),
     "setsid double fork": Leftover(
         f"daemon=$({shlex.quote(sys.executable)} -c {shlex.quote(DOUBLE_FORK)}); "
         "sleep 300 & echo $$; echo $daemon; wait",
