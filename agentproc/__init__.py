@@ -1,6 +1,22 @@
 """agentproc: run shell commands for AI coding agents over HTTP, with bounded output."""
 
-from agentproc.app import create_app as create_app
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from agentproc.settings import Settings as Settings
 
+if TYPE_CHECKING:
+    from agentproc.app import create_app as create_app
+
 __all__ = ["Settings", "create_app"]
+
+
+def __getattr__(name: str) -> object:
+    # The web stack is imported on first use, so that ``python -m agentproc.keeper``, which
+    # runs beside every agent, starts small and fast.
+    if name == "create_app":
+        from agentproc.app import create_app
+
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -53,7 +53,7 @@ from agentproc.options import (
     source_of,
     text,
 )
-from agentproc.settings import ANY_HOST, InvalidSettings, Settings
+from agentproc.settings import ANY_HOST, InvalidSettings, Settings, default_state_dir
 from agentsdk.wire import API_PREFIX, CONTROL_PLANE_TOKEN_VARIABLE, TOKEN_VARIABLE
 
 __all__ = [
@@ -122,6 +122,10 @@ SERVE_OPTIONS: tuple[Option, ...] = (
            "oom_score_adj of child processes"),
     Option("--env", None, key_value, [], "variable injected into every child; repeatable",
            repeat=True, metavar="KEY=VALUE"),
+    Option("--state-dir", "AGENTPROC_STATE_DIR", path, None,
+           "where the agent records the processes it starts, so that the next agent ends what "
+           "a crashed one left (default $XDG_STATE_HOME/agentproc or ~/.local/state/agentproc)",
+           metavar="DIR"),
     Option("--no-reap-orphans", "AGENTPROC_REAP_ORPHANS", boolean, True,
            "do not adopt and reap orphaned grandchildren", dest="reap_orphans", sets=False),
     # Connections.
@@ -331,7 +335,10 @@ def serve(
     uds: Path | None = None,
 ) -> None:
     """Run the agent until SIGTERM or SIGINT, on ``host``:``port`` or on the Unix socket
-    ``uds`` (created with mode 0600, removed at exit).
+    ``uds`` (created with mode 0600, removed at exit), as the only program of this process.
+
+    Unlike an app inside another program, it claims every orphan that comes to it and keeps
+    records, in :func:`~agentproc.settings.default_state_dir` unless told otherwise.
 
     Raises:
         SystemExit: the Unix socket could not be created.
@@ -348,7 +355,8 @@ def serve(
     guard = ConnectionGuard(
         header_timeout=settings.header_timeout_seconds, max_connections=budget.max_connections
     )
-    app = create_app(settings)
+    state_dir = settings.state_dir or default_state_dir()
+    app = create_app(dataclasses.replace(settings, owns_process=True, state_dir=state_dir))
     config = uvicorn.Config(
         app,
         host=host,

@@ -7,8 +7,11 @@ the manager's task group, waits for the shell (through a pidfd, so no thread and
 SIGCHLD handler), drains the pipe, and only then records the exit, so that a reader who sees
 ``running: false`` always sees the complete output.
 
-Shutdown is terminate → grace → kill for every session, then the orphans are reaped, so no
-process the agent started survives it and none is left a zombie.
+What the commands leave behind — background children, orphans, daemons that left the
+session — is in the custody of :class:`~agentproc.custody.Custody`, which the manager tells
+of every shell it starts and reaps. Shutdown is terminate → grace → kill for every process
+group, then custody kills and reaps everything else of the agent's, so no process the agent
+started survives it and none is left a zombie.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import anyio.abc
 
 from agentproc import sessions
 from agentproc.buffer import HeadTailBuffer
+from agentproc.children import wait_child
+from agentproc.custody import Custody
 from agentproc.errors import (
     IdempotencyConflict,
     InvalidWorkdir,
@@ -49,6 +54,7 @@ from agentsdk.types import (
     ProcessTruncation,
     Signal,
 )
+from agentsdk.wire import CHAT_ID_VARIABLE, HIDDEN_VARIABLES
 
 __all__ = ["ManagedProcess", "ProcessManager", "StartRequest", "StartResult"]
 
@@ -60,21 +66,8 @@ READ_CHUNK = 64 * 1024
 SWEEP_INTERVAL_SECONDS = 30.0
 """How often exited processes past retention are forgotten when nobody asks the agent."""
 
-ORPHAN_SCAN_MIN_SECONDS = 0.05
-"""First re-scan of a session whose shell exited: its killed children die within moments."""
-
-ORPHAN_SCAN_MAX_SECONDS = 5.0
-"""Slowest re-scan of sessions whose background children live on."""
-
 SHUTDOWN_SLACK_SECONDS = 5.0
 """After the grace and the drain bound, how long shutdown waits before reporting survivors."""
-
-HIDDEN_VARIABLES = ("AGENTPROC_TOKEN", "AGENTPROC_CONTROL_PLANE_TOKEN")
-"""Kept out of commands' environment so that ``env`` does not print the agent's tokens into a
-model's context. Not isolation: a process of the same user can read the agent's /proc."""
-
-FINAL_REAP_SECONDS = 2.0
-"""After SIGKILL at shutdown, how long to wait for the last orphans to die and be reaped."""
 
 SIGNALS: Mapping[Signal, signal.Signals] = {
     "terminate": signal.SIGTERM,
@@ -223,8 +216,7 @@ class ProcessManager:
         # The exited subset of _processes, in the order they exited (oldest first).
         self._exited: dict[str, ManagedProcess] = {}
         self._keys: dict[tuple[str | None, str], str] = {}
-        self._lingering: set[int] = set()
-        self._lingering_changed = anyio.Event()
+        self._custody = Custody(settings, keeper_env=_own_environment())
         self._running = 0
         self._all_exited = anyio.Event()
         self._all_exited.set()
@@ -239,16 +231,15 @@ class ProcessManager:
         self._shell = shutil.which("sh") or "sh"
 
     async def __aenter__(self) -> Self:
-        if self._settings.reap_orphans:
-            sessions.become_subreaper()
         self._nice_delta, self._oom_text = await anyio.to_thread.run_sync(
             _usable_priority, self._settings
         )
         stack = contextlib.AsyncExitStack()
+        # Entered first, so it is left last: after every supervisor has finished.
+        await stack.enter_async_context(self._custody)
         self._task_group = await stack.enter_async_context(anyio.create_task_group())
         self._exit_stack = stack
         self._task_group.start_soon(self._sweep_expired)
-        self._task_group.start_soon(self._reap_lingering)
         return self
 
     async def __aexit__(
@@ -292,6 +283,7 @@ class ProcessManager:
         workdir = self._resolve_workdir(request.workdir)
         buffer = HeadTailBuffer()
         popen = self._spawn(request, workdir)
+        self._custody.started(popen.pid)
         process = ManagedProcess(
             process_id=str(uuid.uuid4()),
             request=request,
@@ -341,12 +333,14 @@ class ProcessManager:
 
     def _environment(self, request: StartRequest) -> dict[str, str]:
         # Last wins: the agent's own, then configured injection, then the request, then the
-        # chat id (a caller must not be able to impersonate another chat through env).
-        env = {k: v for k, v in os.environ.items() if k not in HIDDEN_VARIABLES}
+        # chat id (a caller must not be able to impersonate another chat through env), then
+        # the instance marker (nor hide a process from the agent's custody).
+        env = _own_environment()
         env.update(self._settings.env)
         env.update(request.env)
         if request.chat_id is not None:
-            env["CODER_CHAT_ID"] = request.chat_id
+            env[CHAT_ID_VARIABLE] = request.chat_id
+        env.update(self._custody.environment())
         return env
 
     def _argv(self, command: str) -> list[str]:
@@ -383,7 +377,7 @@ class ProcessManager:
                 drained = anyio.Event()
                 pump_scope = anyio.CancelScope()
                 tg.start_soon(self._pump, popen, process.buffer, pump_scope, drained)
-                status = await _wait_child(popen, self._wait_limiter)
+                status = await wait_child(popen, self._wait_limiter)
                 with anyio.move_on_after(self._settings.drain_seconds):
                     await drained.wait()
                 if not drained.is_set():
@@ -399,7 +393,7 @@ class ProcessManager:
                 if status is None:
                     # Cancelled or failed before the shell exited: do not leave it behind.
                     _signal_or_log(popen.pid, signal.SIGKILL)
-                    status = await _wait_child(popen, self._wait_limiter)
+                    status = await wait_child(popen, self._wait_limiter)
                 self._record_exit(process, status, abandoned)
 
     async def _pump(
@@ -441,9 +435,8 @@ class ProcessManager:
         self._running -= 1
         if self._running == 0:
             self._all_exited.set()
-        # Descendants may outlive the shell in its session; watch them until they are gone.
-        self._lingering.add(process.pid)
-        self._lingering_changed.set()
+        # Descendants may outlive the shell; custody watches them until they are gone.
+        self._custody.exited(process.pid)
         logger.info(
             "process %s exited with %d%s",
             process.id,
@@ -451,35 +444,6 @@ class ProcessManager:
             " (output abandoned)" if abandoned else "",
             extra={"process_id": process.id, "chat_id": process.chat_id},
         )
-
-    async def _reap_lingering(self) -> None:
-        interval = ORPHAN_SCAN_MIN_SECONDS
-        while True:
-            if not self._lingering:
-                await self._lingering_changed.wait()
-                interval = ORPHAN_SCAN_MIN_SECONDS
-            # Let exits that come together share one scan, and keep the scan off the path of
-            # the requests that are reading those exits right now.
-            await anyio.sleep(ORPHAN_SCAN_MIN_SECONDS)
-            self._lingering_changed = anyio.Event()
-            await self._scan_lingering()
-            if self._lingering:
-                # Long-lived background children are common; look less often as they persist,
-                # but soon again when another process exits.
-                with anyio.move_on_after(interval):
-                    await self._lingering_changed.wait()
-                interval = min(interval * 2, ORPHAN_SCAN_MAX_SECONDS)
-
-    async def _scan_lingering(self) -> None:
-        """Reap the lingering sessions' zombies; forget the sessions that have emptied."""
-        watched = frozenset(self._lingering)
-        try:
-            alive = await anyio.to_thread.run_sync(sessions.reap_orphans, watched)
-        except Exception:
-            # A failed scan must not end the loop (and with it the manager): try again later.
-            logger.exception("scanning sessions %s for orphans failed", sorted(watched))
-            return
-        self._lingering -= watched - alive
 
     # -- queries and signals ------------------------------------------------------------
 
@@ -570,16 +534,13 @@ class ProcessManager:
 
     async def _escalate(self) -> None:
         grace = self._settings.shutdown_grace_seconds
-        # Children that outlived their shell get the same SIGTERM and grace as the rest.
-        lingering = frozenset(self._lingering)
-        if lingering:
-            await anyio.to_thread.run_sync(sessions.signal_sessions, lingering, signal.SIGTERM)
+        # Children that outlived their shell or left its group get the same SIGTERM and grace
+        # as the rest; the groups signalled above do not get it twice.
+        signalled = frozenset(p.pid for p in self._processes.values() if p.running)
+        await self._custody.terminate(skip_groups=signalled)
         with anyio.move_on_after(grace):
             await self._all_exited.wait()
-            while self._lingering:
-                await self._scan_lingering()
-                if self._lingering:
-                    await anyio.sleep(ORPHAN_SCAN_MIN_SECONDS)  # no event tells of a grandchild
+            await self._custody.settle()
         for process in self._processes.values():
             if process.running:
                 logger.warning("process %s ignored SIGTERM; killing it", process.id)
@@ -597,27 +558,11 @@ class ProcessManager:
         survivors = [p.id for p in self._processes.values() if p.running]
         if survivors:
             logger.error("processes %s did not exit after SIGKILL; giving up on them", survivors)
-        # Only sessions known to be ours now: an exited shell's pid may have been reused by an
-        # unrelated session leader since its session emptied.
-        running = frozenset(p.pid for p in self._processes.values() if p.running)
-        every_session = running | self._lingering
-        await anyio.to_thread.run_sync(self._final_reap, every_session)
         stack, self._exit_stack = self._exit_stack, None
         assert self._task_group is not None  # noqa: S101 - set together with the stack
         self._task_group.cancel_scope.cancel()
         await stack.aclose()
         self._task_group = None
-
-    def _final_reap(self, every_session: frozenset[int]) -> None:
-        # Grandchildren that left the process group (setpgid) are still in the session.
-        sessions.signal_sessions(every_session, signal.SIGKILL)
-        deadline = time.monotonic() + FINAL_REAP_SECONDS
-        alive = sessions.reap_orphans(every_session)
-        while alive and time.monotonic() < deadline:
-            time.sleep(0.01)  # worker thread: only the scan's cadence, not the loop
-            alive = sessions.reap_orphans(alive)
-        if alive:
-            logger.error("processes of sessions %s survived shutdown", sorted(alive))
 
 
 def _usable_priority(settings: Settings) -> tuple[int, str]:
@@ -671,27 +616,14 @@ def _probe(argv: list[str]) -> str:
     return ""
 
 
+def _own_environment() -> dict[str, str]:
+    """The agent's environment without its secrets: what children start from."""
+    return {k: v for k, v in os.environ.items() if k not in HIDDEN_VARIABLES}
+
+
 def _signal_or_log(pgid: int, sig: signal.Signals) -> None:
     # For shutdown and cleanup, where there is no caller to hand a refusal to.
     try:
         sessions.signal_group(pgid, sig)
     except OSError as exc:
         logger.error("sending %s to process group %d failed: %s", sig.name, pgid, exc)
-
-
-async def _wait_child(popen: subprocess.Popen[bytes], limiter: anyio.CapacityLimiter) -> int:
-    """Await the child's exit without a thread; returns Popen-style status (negative=signal)."""
-    try:
-        pidfd = os.pidfd_open(popen.pid)
-    except OSError:
-        pidfd = None
-    if pidfd is not None:
-        try:
-            await anyio.wait_readable(pidfd)
-        finally:
-            anyio.notify_closing(pidfd)
-            os.close(pidfd)
-        return popen.wait()
-    # No pidfd (old kernel): a worker thread blocks in waitpid instead.
-    # Its own limiter, so waiting children never starve the worker threads of /proc scans.
-    return await anyio.to_thread.run_sync(popen.wait, abandon_on_cancel=True, limiter=limiter)

@@ -1,55 +1,26 @@
-"""Linux process sessions: find, signal and reap everything a command left behind.
+"""Linux process sessions and groups: signalling a command's group, adopting orphans.
 
-Every command runs as the leader of a new session, so its session id is the shell's pid and
-every descendant that did not call ``setsid`` itself carries it, even after the shell is
-gone. That makes the session the unit the agent cleans up. Orphaned descendants are adopted
-by the agent (it registers as a child subreaper) and reaped here, because the init of many
-containers never reaps them and they would linger as zombies.
-
-Everything here is synchronous and short; callers run the ``/proc`` scans in a worker thread.
+Every command runs as the leader of a new session and process group, so its group id is the
+shell's pid and a signal to the group reaches the pipeline and its background children.
+Orphaned descendants are adopted by the agent (it registers as a child subreaper), so that
+they can be reaped and found (:mod:`agentproc.custody`): the init of many containers never
+reaps them, and they would linger as zombies.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import errno
 import logging
 import os
 import signal
-from dataclasses import dataclass
-from pathlib import Path
 
-__all__ = [
-    "Member",
-    "become_subreaper",
-    "members",
-    "reap_orphans",
-    "signal_group",
-    "signal_sessions",
-]
+__all__ = ["become_subreaper", "signal_group"]
 
 logger = logging.getLogger(__name__)
 
 PR_SET_CHILD_SUBREAPER = 36
 """prctl option from <linux/prctl.h>: orphaned descendants are re-parented to us."""
-
-PROC = Path("/proc")
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    """One process of a session, as ``/proc/<pid>/stat`` describes it."""
-
-    pid: int
-    ppid: int
-    session: int
-    state: str
-
-    @property
-    def zombie(self) -> bool:
-        """True when the process has exited and waits to be reaped."""
-        return self.state == "Z"
 
 
 def become_subreaper() -> bool:
@@ -68,75 +39,22 @@ def become_subreaper() -> bool:
     return True
 
 
-def _parse_stat(pid: int, text: str) -> Member | None:
-    # The command name may contain spaces and parentheses; the fields after the last ')'
-    # are fixed: state, ppid, pgrp, session, ...
-    _, _, rest = text.rpartition(")")
-    fields = rest.split()
-    if len(fields) < 4:
-        return None
-    return Member(pid=pid, ppid=int(fields[1]), session=int(fields[3]), state=fields[0])
-
-
-def members(sessions: set[int] | frozenset[int]) -> list[Member]:
-    """Every live or zombie process whose session id is in ``sessions``."""
-    if not sessions:
-        return []
-    found = []
-    for entry in os.scandir(PROC):
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue  # exited while we looked
-        member = _parse_stat(int(entry.name), text)
-        if member is not None and member.session in sessions:
-            found.append(member)
-    return found
-
-
-def reap_orphans(sessions: set[int] | frozenset[int]) -> set[int]:
-    """Reap our zombie children in ``sessions``; returns the sessions that still have members.
-
-    Only zombies whose parent is this process and that belong to one of ``sessions`` are
-    reaped, so children that other code in this process started are never touched.
-    """
-    me = os.getpid()
-    alive: set[int] = set()
-    for member in members(sessions):
-        if member.zombie and member.ppid == me and member.pid != member.session:
-            # ChildProcessError: someone else reaped it first; gone either way.
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(member.pid, os.WNOHANG)
-            continue
-        alive.add(member.session)
-    return alive
-
-
 def signal_group(pgid: int, sig: signal.Signals) -> bool:
     """Send ``sig`` to a process group; False when no process of the group exists.
 
+    ``pgid`` is a command's shell, which leads its own group. A group that cannot be one
+    (init's, or 0 and below, which mean the caller's group or every process) or that is the
+    agent's own is refused, so that no fault elsewhere can make this hit the agent's host.
+
     Raises:
-        OSError: the signal reached no member (e.g. PermissionError after a setuid).
+        OSError: the signal reached no member (e.g. PermissionError after a setuid), or
+            ``pgid`` is refused.
     """
+    if pgid <= 1 or pgid in (os.getpid(), os.getpgrp()):
+        logger.error("refusing to send %s to process group %d: it is no command's", sig.name, pgid)
+        raise PermissionError(errno.EPERM, f"process group {pgid} is no command's")
     try:
         os.killpg(pgid, sig)
     except ProcessLookupError:
         return False
     return True
-
-
-def signal_sessions(sessions: set[int] | frozenset[int], sig: signal.Signals) -> int:
-    """Send ``sig`` to every live member of ``sessions``, even ones that left the group."""
-    sent = 0
-    for member in members(sessions):
-        if member.zombie:
-            continue
-        try:
-            os.kill(member.pid, sig)
-            sent += 1
-        except OSError as exc:
-            if exc.errno != errno.ESRCH:
-                logger.error("signal %s to pid %d failed: %s", sig.name, member.pid, exc)
-    return sent

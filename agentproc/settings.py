@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ __all__ = [
     "SETTING_BOUNDS",
     "InvalidSettings",
     "Settings",
+    "default_state_dir",
 ]
 
 DEFAULT_RETENTION_SECONDS = 300.0
@@ -87,6 +89,15 @@ class InvalidSettings(ValueError):
         self.problems = problems
 
 
+def default_state_dir() -> Path:
+    """Where ``agentproc serve`` keeps its records: ``$XDG_STATE_HOME/agentproc``, or
+    ``~/.local/state/agentproc`` (the XDG base directory default)."""
+    base = os.environ.get("XDG_STATE_HOME", "")
+    # The XDG spec says to ignore a relative path.
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
+    return root / "agentproc"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the service can be configured with.
@@ -150,6 +161,18 @@ class Settings:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     """Open connections at most; beyond, the longest-idle one is closed, or the new one is
     answered 503 when every open one is busy with a request."""
+
+    owns_process: bool = False
+    """The agent has its process to itself (``agentproc serve`` sets this), so every orphan
+    re-parented to it is one of its commands' and it ends them all. In a host process (a
+    test, a server that embeds the app) the host's orphans come to it too: then it claims
+    only those that carry its instance marker in their environment."""
+
+    state_dir: Path | None = None
+    """Where the agent records the processes it started, so that the next agent can end what
+    a crashed one left. ``None``: ``agentproc serve`` uses :func:`default_state_dir`, and an
+    app inside another program (a test) keeps no records, touching no directory of the
+    user's."""
 
     def __post_init__(self) -> None:
         problems: list[tuple[str, str]] = []

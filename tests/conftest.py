@@ -13,9 +13,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,15 @@ PORT_LINE = re.compile(r"process API at http://127\.0\.0\.1:(\d+)/api/v0/process
 
 SERVED_TOKEN = "served-token"
 """The bearer token of agents started by :func:`serve_agent` unless a test picks its own."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Agents served by the command line keep records under ``$XDG_STATE_HOME`` by default:
+    point it at a temporary directory, so that no test writes into the user's home."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state-home")))
+        yield
 
 
 @pytest.fixture
@@ -158,6 +168,8 @@ class ServedAgent:
     process: subprocess.Popen[str]
     base_url: str
     token: str
+    state_dir: Path
+    """Where the agent keeps its records (``--state-dir``)."""
     log: list[str] = field(default_factory=list)
     """Every line the agent wrote so far, stdout (the access log) and stderr interleaved."""
 
@@ -207,7 +219,10 @@ def _pump_log(stream: Iterator[str], lines: list[str], ports: queue.Queue[int | 
 
 @contextmanager
 def serve_agent(
-    *flags: str, token: str = SERVED_TOKEN, wrapper: Sequence[str] = ()
+    *flags: str,
+    token: str = SERVED_TOKEN,
+    wrapper: Sequence[str] = (),
+    state_dir: Path | None = None,
 ) -> Iterator[ServedAgent]:
     """Run ``python -m agentproc serve --port 0`` with ``flags`` until the block ends.
 
@@ -218,8 +233,21 @@ def serve_agent(
         flags: extra command-line flags for ``serve`` (e.g. ``--workdir``, ``--log-level``).
         token: the bearer token the agent requires.
         wrapper: a command that execs the agent (e.g. ``setpriv`` dropping capabilities).
+        state_dir: the agent's ``--state-dir``; a fresh temporary directory by default.
     """
+    with ExitStack() as stack:
+        if state_dir is None:
+            state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="state-")))
+        with _served(flags, token, wrapper, state_dir) as agent:
+            yield agent
+
+
+@contextmanager
+def _served(
+    flags: Sequence[str], token: str, wrapper: Sequence[str], state_dir: Path
+) -> Iterator[ServedAgent]:
     argv = [sys.executable, "-m", "agentproc", "serve", "--port", "0", "--token", token]
+    argv += ["--state-dir", str(state_dir)]
     process = subprocess.Popen(
         [*wrapper, *argv, *flags],
         stdin=subprocess.DEVNULL,
@@ -240,7 +268,7 @@ def serve_agent(
         except queue.Empty:
             port = None
         assert port is not None, "the agent did not start:\n" + "".join(lines)
-        yield ServedAgent(process, f"http://127.0.0.1:{port}", token, lines)
+        yield ServedAgent(process, f"http://127.0.0.1:{port}", token, state_dir, lines)
     finally:
         if process.poll() is None:
             # Not stopped by the test (or it failed midway): SIGTERM lets the agent stop its

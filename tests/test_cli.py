@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agentproc.cli import SERVE_OPTIONS, build_parser, main, settings_from_args
-from agentproc.settings import InvalidSettings, Settings
+from agentproc.settings import InvalidSettings, Settings, default_state_dir
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -403,3 +403,25 @@ def test_every_option_is_in_the_readme() -> None:
         assert option.flag in rows, option.flag
         if option.variable is not None:
             assert f"`{option.variable}" in rows[option.flag], rows[option.flag]
+
+
+def test_state_dir_comes_from_the_flag_or_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """--state-dir (AGENTPROC_STATE_DIR) says where the records go; the flag wins."""
+    monkeypatch.setenv("AGENTPROC_STATE_DIR", str(tmp_path / "from-env"))
+    assert settings_for().state_dir == tmp_path / "from-env"
+    assert settings_for("--state-dir", str(tmp_path / "flag")).state_dir == tmp_path / "flag"
+
+
+def test_default_state_dir_follows_the_xdg_base_directories(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """$XDG_STATE_HOME/agentproc, or ~/.local/state/agentproc when it is unset or relative."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert default_state_dir() == tmp_path / "state" / "agentproc"
+    monkeypatch.setenv("XDG_STATE_HOME", "relative/state")
+    assert default_state_dir() == tmp_path / "home" / ".local" / "state" / "agentproc"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    assert default_state_dir() == tmp_path / "home" / ".local" / "state" / "agentproc"

@@ -24,16 +24,22 @@ import httpx
 __all__ = [
     "PROCESSES",
     "SAFETY_TIMEOUT_SECONDS",
+    "Identity",
     "RawResponse",
+    "end_processes",
+    "identity_of",
     "kill_sessions",
     "leftovers",
     "open_raw_get",
     "output",
+    "present",
     "read_raw_response",
+    "running",
     "send",
     "session_of",
     "start",
     "wait_sessions_gone",
+    "wait_stopped_running",
 ]
 
 PROCESSES = "/api/v0/processes"
@@ -88,6 +94,62 @@ def wait_sessions_gone(sessions: Iterable[int]) -> dict[int, list[tuple[int, str
         time.sleep(POLL_SECONDS)
         found = leftovers(wanted)
     return found
+
+
+Identity = tuple[int, int]
+"""A pid with its start time (field 22 of ``/proc/<pid>/stat``): a pid alone may be reused."""
+
+
+def identity_of(pid: int) -> Identity | None:
+    """The process ``pid`` as an identity, or None when there is none."""
+    fields = _stat_fields(str(pid))
+    if fields is None or len(fields) < 20:
+        return None
+    return pid, int(fields[19])
+
+
+def _state(identity: Identity) -> str | None:
+    fields = _stat_fields(str(identity[0]))
+    if fields is None or len(fields) < 20 or int(fields[19]) != identity[1]:
+        return None  # gone, and maybe its pid taken by another process
+    return fields[0]
+
+
+def present(identities: Iterable[Identity]) -> list[Identity]:
+    """The processes of ``identities`` that still exist, zombies included."""
+    return [identity for identity in identities if _state(identity) is not None]
+
+
+def running(identities: Iterable[Identity]) -> list[Identity]:
+    """The processes of ``identities`` that have not exited (neither gone nor zombies)."""
+    return [identity for identity in identities if _state(identity) not in (None, "Z", "X")]
+
+
+def wait_stopped_running(identities: Iterable[Identity]) -> list[Identity]:
+    """Poll until none of ``identities`` runs, bounded; returns those still running."""
+    wanted = list(identities)
+    deadline = time.monotonic() + SAFETY_TIMEOUT_SECONDS
+    alive = running(wanted)
+    while alive and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        alive = running(alive)
+    return alive
+
+
+def end_processes(identities: Iterable[Identity]) -> None:
+    """Cleanup after a failure: SIGKILL what runs of ``identities`` and reap our zombies.
+
+    Orphans come to this process when an in-thread agent made it a subreaper; anyone else's
+    zombies are not ours to reap.
+    """
+    wanted = list(identities)
+    for pid, _ in running(wanted):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    wait_stopped_running(wanted)
+    for pid, _ in present(wanted):
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
 
 
 def kill_sessions(sessions: Iterable[int]) -> None:

@@ -72,6 +72,15 @@ def _processes() -> dict[int, Proc]:
     return table
 
 
+def _is_keeper(pid: int) -> bool:
+    # The agent's keeper (python -m agentproc.keeper) lives beside it as its child for as
+    # long as it runs: part of the agent, not something a command left.
+    try:
+        return b"agentproc.keeper" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def _descendants(root: int, table: dict[int, Proc]) -> list[Proc]:
     children: dict[int, list[Proc]] = collections.defaultdict(list)
     for proc in table.values():
@@ -80,6 +89,8 @@ def _descendants(root: int, table: dict[int, Proc]) -> list[Proc]:
     stack = [root]
     while stack:
         for child in children[stack.pop()]:
+            if child.ppid == root and _is_keeper(child.pid):
+                continue
             found.append(child)
             stack.append(child.pid)
     return found
@@ -94,7 +105,7 @@ def _children(pid: int) -> set[int]:
             )
         except OSError:
             continue  # the thread ended while we looked
-    return found
+    return {child for child in found if not _is_keeper(child)}
 
 
 def _open_fds(pid: int) -> int:
