@@ -29,6 +29,7 @@ from agentproc import settings as defaults
 from agentproc.app import begin_shutdown, create_app
 from agentproc.askpass import askpass_environment
 from agentproc.connections import (
+    PARSER_HEADER_BYTES,
     ConnectionGuard,
     connection_budget,
     guarded_http_protocol,
@@ -362,6 +363,7 @@ def serve(
         host=host,
         port=port,
         http=guarded_http_protocol(guard),
+        h11_max_incomplete_event_size=PARSER_HEADER_BYTES,
         backlog=budget.backlog,
         log_level=log_level,
         lifespan="on",

@@ -30,7 +30,9 @@ from agentsdk.types import ErrorResponse
 
 __all__ = [
     "CONNECTION_SHARE",
+    "MAX_HEADER_BYTES",
     "MIN_BACKLOG",
+    "PARSER_HEADER_BYTES",
     "SOCKET_MODE",
     "UVICORN_BACKLOG",
     "ConnectionBudget",
@@ -52,6 +54,14 @@ UVICORN_BACKLOG = 2048
 
 MIN_BACKLOG = 16
 """A few clients connecting at once must not find the listen queue full."""
+
+MAX_HEADER_BYTES = 16 * 1024
+"""Request headers larger than this answer 431: h11's own bound, which without the guard
+ends such a connection with a bare 400. uvicorn's parser is given a larger bound
+(:data:`PARSER_HEADER_BYTES`) so the guard, which answers in the error shape, speaks first."""
+
+PARSER_HEADER_BYTES = 4 * MAX_HEADER_BYTES
+"""For ``uvicorn.Config(h11_max_incomplete_event_size=...)``: above the guard's bound."""
 
 SOCKET_MODE = 0o600
 """``--uds`` sockets: only the agent's own user may connect."""
@@ -126,6 +136,8 @@ class _Watch:
     """Closes the connection unless its request headers are complete by then."""
     request: object | None = None
     """The request it last started (uvicorn's cycle), to tell when the next one starts."""
+    pending: int = 0
+    """Bytes received since it last started a request, while it serves none: headers."""
 
 
 class ConnectionGuard:
@@ -136,7 +148,8 @@ class ConnectionGuard:
     ``max_connections`` are open: a new one beyond that closes the open connection whose last
     request started longest ago (or that never started one) and is not serving a request
     now; when every one is serving a request, the new one is answered 503 with
-    ``Retry-After`` and closed at once.
+    ``Retry-After`` and closed at once. Request headers over :data:`MAX_HEADER_BYTES` are
+    answered 431 and the connection is closed.
 
     Args:
         header_timeout: seconds allowed for a request's headers.
@@ -147,6 +160,7 @@ class ConnectionGuard:
         self.header_timeout = header_timeout
         self.max_connections = max_connections
         self._refusal = _refusal(max_connections)
+        self._too_large = _headers_too_large()
         self._refusing = False
         # Insertion order is eviction order: a connection moves to the end when it starts a
         # request, so the front holds those that have waited longest without one.
@@ -171,8 +185,8 @@ class ConnectionGuard:
         self._refusing = False
         self._open[connection] = _Watch(transport, self._deadline(connection))
 
-    def received(self, connection: asyncio.Protocol) -> None:
-        """Note that ``connection`` was handed bytes (and parsed them)."""
+    def received(self, connection: asyncio.Protocol, size: int) -> None:
+        """Note that ``connection`` was handed ``size`` bytes (and parsed them)."""
         watch = self._open.get(connection)
         if watch is None:
             return
@@ -180,11 +194,20 @@ class ConnectionGuard:
         if request is not None and request is not watch.request:
             # Its headers are complete: no deadline while the request is served.
             watch.request = request
+            watch.pending = 0
             self._disarm(watch)
             self._open[connection] = self._open.pop(connection)
-        elif not _serving(connection) and watch.deadline is None:
-            # The first bytes of its next request: the headers are due from now.
-            watch.deadline = self._deadline(connection)
+        elif not _serving(connection):
+            watch.pending += size
+            if watch.pending > MAX_HEADER_BYTES:
+                logger.debug(
+                    "closing a connection: request headers over %d bytes", MAX_HEADER_BYTES
+                )
+                watch.transport.write(self._too_large)
+                self._close(connection)
+            elif watch.deadline is None:
+                # The first bytes of its next request: the headers are due from now.
+                watch.deadline = self._deadline(connection)
 
     def closed(self, connection: asyncio.Protocol) -> None:
         """Forget a connection that is gone."""
@@ -231,12 +254,24 @@ def _serving(connection: asyncio.Protocol) -> bool:
 
 def _refusal(limit: int) -> bytes:
     message = f"Too many open connections ({limit}); retry shortly."
+    return _closing_answer(
+        "503 Service Unavailable", message, f"retry-after: {RETRY_AFTER_SECONDS}\r\n"
+    )
+
+
+def _headers_too_large() -> bytes:
+    message = f"Request headers are larger than {MAX_HEADER_BYTES} bytes."
+    return _closing_answer("431 Request Header Fields Too Large", message)
+
+
+def _closing_answer(status: str, message: str, extra_headers: str = "") -> bytes:
+    # Written by the guard itself, outside any request, so in the error shape by hand.
     body = ErrorResponse(message=message).model_dump_json(exclude_none=True).encode()
     head = (
-        "HTTP/1.1 503 Service Unavailable\r\n"
+        f"HTTP/1.1 {status}\r\n"
         "content-type: application/json\r\n"
         f"content-length: {len(body)}\r\n"
-        f"retry-after: {RETRY_AFTER_SECONDS}\r\n"
+        f"{extra_headers}"
         "connection: close\r\n\r\n"
     )
     return head.encode() + body
@@ -253,7 +288,7 @@ class _Guarded(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        self.guard.received(self)
+        self.guard.received(self, len(data))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.guard.closed(self)

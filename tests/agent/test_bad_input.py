@@ -143,11 +143,10 @@ def test_huge_timeout_ms_is_capped_and_the_wait_ends_at_exit(
 
 
 def test_headers_too_large_are_a_4xx_and_the_agent_serves_on(live_agent: LiveAgent) -> None:
-    """20 KiB of unfinished headers is a 4xx (uvicorn answers 400) and breaks nothing else.
+    """20 KiB of unfinished headers is a 4xx and breaks nothing else, on any server.
 
-    uvicorn's h11 protocol gives up on headers over 16 KiB that have not ended; it answers
-    400 and closes the connection. 431 is what the contract asks for; both are accepted
-    until the server answers it.
+    Served bare (as here), uvicorn's h11 protocol gives up on headers over 16 KiB with a 400;
+    ``agentproc serve`` answers 431 in the error shape first (tests/agent/test_connections.py).
     """
     host, _, port = live_agent.base_url.removeprefix("http://").partition(":")
     with socket.create_connection((host, int(port)), timeout=SAFETY_TIMEOUT_SECONDS) as sock:

@@ -299,3 +299,42 @@ def test_the_agent_raises_its_soft_open_file_limit_to_the_hard_limit() -> None:
         log = agent.log_text()
     assert limits == (400, 400)
     assert "open-file limit raised from 200 to the hard limit 400" in log
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    """Everything the agent writes on ``sock`` until it closes the connection."""
+    sock.settimeout(SAFETY_TIMEOUT_SECONDS)
+    answer = bytearray()
+    while chunk := sock.recv(65536):
+        answer += chunk
+    return bytes(answer)
+
+
+@pytest.mark.parametrize("chunks", [1, 40], ids=["at-once", "in-pieces"])
+def test_headers_too_large_are_a_431_in_the_error_shape_and_the_agent_serves_on(
+    chunks: int,
+) -> None:
+    """20 KiB of headers that never end: 431 with the error body, then the connection closes."""
+    padding = b"a" * 20_480
+    request = PARTIAL_HEADERS + b"X-Padding: " + padding
+    piece = -(-len(request) // chunks)
+    with serve_agent() as agent:
+        with socket.create_connection(("127.0.0.1", port_of(agent))) as sock:
+            for start in range(0, len(request), piece):
+                sock.sendall(request[start : start + piece])
+            answer = read_until_closed(sock)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 431 "), answer
+        assert httpx.Response(200, content=body).json() == {
+            "message": "Request headers are larger than 16384 bytes."
+        }
+        with httpx.Client(base_url=agent.base_url) as anyone:
+            assert anyone.get("/healthz").status_code == 200
+
+
+def test_a_large_body_right_behind_its_headers_is_not_mistaken_for_headers() -> None:
+    """Only header bytes count: a 100 KiB body in the same write as its headers is served."""
+    with serve_agent() as agent, agent.client() as client:
+        body = b'{"command": "true", "env": {"PAD": "' + b"p" * 100_000 + b'"}}'
+        answer = client.post("/api/v0/processes/start", content=body)
+        assert answer.status_code == 200, answer.text
