@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from agentproc.redaction import split_credentials
 from agentsdk import ExternalAuthResponse
 
 __all__ = ["AskpassPrompt", "choose_answer", "parse_prompt"]
@@ -52,7 +53,8 @@ def parse_prompt(prompt: str) -> AskpassPrompt:
         raise ValueError(f"parse host {described!r}: {exc}") from exc
     if not parts.scheme or not parts.netloc:
         raise ValueError(f"parse host: {described!r} is not a URL")
-    host = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    # Rebuilt by urlunsplit (lower-case scheme, no empty "?" or "#") before the user goes.
+    _, host = split_credentials(urlunsplit(parts))
     return AskpassPrompt(kind=kind, user=user, host=host)
 
 

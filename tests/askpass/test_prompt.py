@@ -56,6 +56,21 @@ def test_other_prompts_are_rejected(prompt: str, message: str) -> None:
         parse_prompt(prompt)
 
 
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("Password for 'ftp://me@files.example.com': ", "ftp://files.example.com"),
+        ("Password for 'HTTPS://me@github.com/o/r?': ", "https://github.com/o/r"),
+    ],
+)
+def test_the_host_url_loses_the_user_whatever_the_scheme_and_is_normalised(
+    prompt: str, expected: str
+) -> None:
+    """The user is reported apart, never inside the host; the scheme is lower-cased and an
+    empty query dropped, as urllib reads the URL."""
+    assert parse_prompt(prompt) == AskpassPrompt("Password", "me", expected)
+
+
 def test_username_prompt_gets_the_username_and_password_prompt_the_password() -> None:
     """GitLab-style credentials answer each prompt with its own half."""
     answer = ExternalAuthResponse.model_validate(GITLAB_TOKEN)
