@@ -37,13 +37,13 @@ from agentproc.askpass.git import git_context
 from agentproc.askpass.prompt import choose_answer, parse_prompt
 from agentproc.redaction import redact_urls
 from agentsdk import (
+    LISTEN_HOLD_SECONDS,
     AgentSDKError,
     ControlPlaneClient,
     ExternalAuthRequest,
     ExternalAuthResponse,
     NotFoundError,
 )
-from agentsdk._controlplane import LISTEN_HOLD_SECONDS
 
 __all__ = [
     "DEFAULT_LISTEN_SECONDS",

@@ -25,8 +25,7 @@ from agentproc.askpass.program import (
     main,
     run,
 )
-from agentsdk import ControlPlaneClient
-from agentsdk._controlplane import EXTERNAL_AUTH_PATH, LISTEN_HOLD_SECONDS
+from agentsdk import EXTERNAL_AUTH_PATH, LISTEN_HOLD_SECONDS, ControlPlaneClient
 from tests.askpass._samples import GITHUB_TOKEN, GITLAB_TOKEN, git
 from tests.askpass._servers import isolated_git_env
 from tests.conftest import serve_in_thread
