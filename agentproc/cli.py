@@ -27,7 +27,7 @@ from fastapi import FastAPI
 
 from agentproc import settings as defaults
 from agentproc.app import begin_shutdown, create_app
-from agentproc.askpass import askpass_environment
+from agentproc.askpass.environment import askpass_environment
 from agentproc.connections import (
     PARSER_HEADER_BYTES,
     ConnectionGuard,

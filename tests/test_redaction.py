@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentproc.redaction import redact_urls, without_credentials
+from agentproc.redaction import redact_urls, split_credentials, without_credentials
 
 
 @pytest.mark.parametrize(
@@ -25,6 +25,24 @@ from agentproc.redaction import redact_urls, without_credentials
 def test_a_url_is_shown_without_its_credentials(url: str, shown: str) -> None:
     """The password always goes; for HTTP(S) the user name too, since it may be a token."""
     assert without_credentials(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "credentials", "bare"),
+    [
+        ("https://x:ghp_secret@github.com/o/r.git", "x:ghp_secret", "https://github.com/o/r.git"),
+        ("ssh://git@github.com/o/r.git", "git", "ssh://github.com/o/r.git"),
+        ("ftp://user:p@ss@host/a@b?c@d", "user:p@ss", "ftp://host/a@b?c@d"),
+        ("http://user:s3cret@[::1", "user:s3cret", "http://[::1"),
+        ("https://github.com/a@b", "", "https://github.com/a@b"),
+        ("git@github.com:o/r.git", "", "git@github.com:o/r.git"),
+    ],
+)
+def test_split_credentials_cuts_the_whole_userinfo_whatever_the_scheme(
+    url: str, credentials: str, bare: str
+) -> None:
+    """User and password both come out, and only from before the path: no scheme keeps them."""
+    assert split_credentials(url) == (credentials, bare)
 
 
 def test_every_url_in_a_message_loses_its_credentials() -> None:

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from agentproc.askpass import ASKPASS_SCRIPT, askpass_environment, find_askpass_program
+from agentproc.askpass.environment import (
+    ASKPASS_SCRIPT,
+    askpass_environment,
+    find_askpass_program,
+)
 from agentproc.cli import build_parser, settings_from_args
 from agentproc.settings import Settings
 

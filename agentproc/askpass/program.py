@@ -13,68 +13,49 @@ URL and polls until the token exists, with backoff, for a bounded time.
 
 The agent (``agentproc serve --git-askpass``) puts ``GIT_ASKPASS``, ``CODER_AGENT_URL`` and
 ``CODER_AGENT_TOKEN`` in the environment of every command it starts; see
-:func:`askpass_environment`.
+:mod:`agentproc.askpass.environment`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal, TextIO
-from urllib.parse import urlsplit, urlunsplit
+from typing import TextIO
 
 import httpx
 
-from agentproc.redaction import redact_urls, without_credentials
+from agentproc.askpass.environment import (
+    AGENT_TOKEN_VARIABLE,
+    AGENT_URL_VARIABLE,
+    ASKPASS_SCRIPT,
+    CHAT_ID_VARIABLE,
+)
+from agentproc.askpass.git import git_context
+from agentproc.askpass.prompt import choose_answer, parse_prompt
+from agentproc.redaction import redact_urls
 from agentsdk import (
+    LISTEN_HOLD_SECONDS,
     AgentSDKError,
     ControlPlaneClient,
     ExternalAuthRequest,
     ExternalAuthResponse,
     NotFoundError,
 )
-from agentsdk._controlplane import LISTEN_HOLD_SECONDS
 
 __all__ = [
-    "AGENT_TOKEN_VARIABLE",
-    "AGENT_URL_VARIABLE",
-    "ASKPASS_SCRIPT",
-    "CHAT_ID_VARIABLE",
     "DEFAULT_LISTEN_SECONDS",
     "INITIAL_POLL_DELAY",
     "LISTEN_POLL_TIMEOUT_SECONDS",
     "LISTEN_READ_MARGIN_SECONDS",
     "LISTEN_SECONDS_VARIABLE",
     "MAX_POLL_DELAY",
-    "AskpassPrompt",
-    "askpass_environment",
-    "choose_answer",
-    "find_askpass_program",
-    "git_context",
     "listen_poll_timeout",
     "main",
-    "parse_prompt",
     "run",
 ]
-
-ASKPASS_SCRIPT = "agentproc-askpass"
-"""The console script's name; the agent looks for it next to its own Python."""
-
-AGENT_URL_VARIABLE = "CODER_AGENT_URL"
-"""Coder's name for the control plane's address, so a workspace image works with either agent."""
-
-AGENT_TOKEN_VARIABLE = "CODER_AGENT_TOKEN"  # noqa: S105 - a variable name, not a secret
-"""Coder's name for the agent token the control plane authenticates the agent by."""
-
-CHAT_ID_VARIABLE = "CODER_CHAT_ID"
-"""The agent sets it in every process started for a chat."""
 
 LISTEN_SECONDS_VARIABLE = "AGENTPROC_ASKPASS_LISTEN_SECONDS"
 """Overrides how long to wait for the user to authenticate."""
@@ -87,9 +68,6 @@ INITIAL_POLL_DELAY = 0.25
 
 MAX_POLL_DELAY = 10.0
 """Backoff ceiling: a user who takes minutes to sign in is noticed within 10 s of finishing."""
-
-GIT_DETECT_TIMEOUT_SECONDS = 5.0
-"""Branch and origin are best effort; a git stuck on a lock must not stall the push we serve."""
 
 CONNECT_TIMEOUT_SECONDS = 5.0
 """A control plane that does not accept a connection in 5 s is not going to."""
@@ -114,91 +92,6 @@ FALLBACK_MESSAGE = (
     "The control plane could not handle this git request; git falls back to its default behaviour."
 )
 """Tells the user why git prompts (or fails) on its own next (Coder warns the same way)."""
-
-
-@dataclass(frozen=True, slots=True)
-class AskpassPrompt:
-    """What git asked for, parsed from its prompt."""
-
-    kind: Literal["Username", "Password"]
-    """Whether git wants the username or the password."""
-
-    user: str
-    """The username git already has (it is in a password prompt), else empty."""
-
-    host: str
-    """The URL git talks to, without credentials, e.g. ``https://github.com``."""
-
-
-def parse_prompt(prompt: str) -> AskpassPrompt:
-    """Parse git's credential prompt, e.g. ``Password for 'https://me@github.com': ``.
-
-    Git writes ``<Username|Password> for '<protocol>://[<user>@]<host>[/<path>]': ``; for
-    HTTP the path is present only with ``credential.useHttpPath``.
-
-    Raises:
-        ValueError: The prompt is not one of git's credential prompts.
-    """
-    words = prompt.split()
-    if len(words) < 3:
-        raise ValueError(f"expected a prompt of at least 3 words, got {len(words)}: {prompt!r}")
-    kind: Literal["Username", "Password"]
-    if words[0] == "Username":
-        kind = "Username"
-    elif words[0] == "Password":
-        kind = "Password"
-    else:
-        raise ValueError(f"unknown prompt type {words[0]!r} in {prompt!r}")
-    described = words[2].removesuffix(":").removeprefix("'").removesuffix("'")
-    try:
-        parts = urlsplit(described)
-        user = parts.username or ""
-    except ValueError as exc:
-        raise ValueError(f"parse host {described!r}: {exc}") from exc
-    if not parts.scheme or not parts.netloc:
-        raise ValueError(f"parse host: {described!r} is not a URL")
-    host = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-    return AskpassPrompt(kind=kind, user=user, host=host)
-
-
-def choose_answer(prompt: AskpassPrompt, answer: ExternalAuthResponse) -> str:
-    """What to print for git: the username or the password it asked for.
-
-    Providers that take the token as the username (GitHub) answer with an empty password;
-    the username is then the right answer to both prompts.
-    """
-    if prompt.kind == "Password" and answer.password:
-        return answer.password
-    return answer.username
-
-
-def git_context(cwd: str | os.PathLike[str] | None = None) -> tuple[str, str]:
-    """The current branch and ``remote.origin.url`` of the repository at ``cwd``, best effort.
-
-    Either is empty when unknown: outside a repository, on a detached HEAD, without an
-    origin, or when git fails. Credentials in an HTTP(S) origin are removed before it leaves
-    the workspace.
-    """
-    # symbolic-ref, unlike rev-parse, also names the branch of a repository with no commit.
-    branch = _git_output(["git", "symbolic-ref", "--quiet", "--short", "HEAD"], cwd)
-    origin = _git_output(["git", "config", "--get", "remote.origin.url"], cwd)
-    return branch, without_credentials(origin)
-
-
-def _git_output(argv: list[str], cwd: str | os.PathLike[str] | None) -> str:
-    try:
-        done = subprocess.run(
-            argv,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=GIT_DETECT_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def run(
@@ -326,48 +219,6 @@ def _report_fallback(error: NotFoundError, stderr: TextIO) -> None:
         stderr.write(f"{redact_urls(error.detail)}\n")
 
 
-def askpass_environment(
-    control_plane_url: str, control_plane_token: str, *, program: str | None = None
-) -> dict[str, str]:
-    """The variables that let git in a child process reach the control plane.
-
-    Args:
-        control_plane_url: The control plane's address, for ``CODER_AGENT_URL``.
-        control_plane_token: The agent token, for ``CODER_AGENT_TOKEN``. Every command the
-            agent runs can read it, as with Coder's agent.
-        program: The askpass program; found with :func:`find_askpass_program` when omitted.
-
-    Raises:
-        FileNotFoundError: ``program`` was omitted and the askpass program is not installed.
-    """
-    return {
-        "GIT_ASKPASS": program if program is not None else find_askpass_program(),
-        AGENT_URL_VARIABLE: control_plane_url,
-        AGENT_TOKEN_VARIABLE: control_plane_token,
-    }
-
-
-def find_askpass_program() -> str:
-    """The absolute path of the ``agentproc-askpass`` script this Python installed.
-
-    The script next to the running interpreter wins, so the agent and its askpass come
-    from the same installation; ``PATH`` is searched otherwise.
-
-    Raises:
-        FileNotFoundError: The script is not installed.
-    """
-    beside = Path(sys.executable).parent / ASKPASS_SCRIPT
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside.absolute())
-    found = shutil.which(ASKPASS_SCRIPT)
-    if found is not None:
-        return str(Path(found).absolute())
-    raise FileNotFoundError(
-        f"{ASKPASS_SCRIPT} is neither next to {sys.executable} nor on PATH; "
-        "reinstall agentproc to get it"
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``agentproc-askpass`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -415,7 +266,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     finally:
         sdk_logger.removeHandler(quiet)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""The askpass program: prompt parsing, repository detection, answers, fallback and polling."""
+"""The askpass program: the control-plane conversation, fallback, polling and command line."""
 
 from __future__ import annotations
 
@@ -16,154 +16,28 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from agentproc.askpass import (
+from agentproc.askpass.environment import find_askpass_program
+from agentproc.askpass.program import (
     DEFAULT_LISTEN_SECONDS,
     INITIAL_POLL_DELAY,
     LISTEN_READ_MARGIN_SECONDS,
     MAX_POLL_DELAY,
-    AskpassPrompt,
-    choose_answer,
-    find_askpass_program,
-    git_context,
     main,
-    parse_prompt,
     run,
 )
-from agentsdk import ControlPlaneClient, ExternalAuthResponse
+from agentsdk import ControlPlaneClient
 from agentsdk.wire import EXTERNAL_AUTH_PATH, LISTEN_HOLD_SECONDS
+from tests.askpass._samples import GITHUB_TOKEN, GITLAB_TOKEN, git
 from tests.askpass._servers import isolated_git_env
 from tests.conftest import serve_in_thread
 
 CHAT_ID = "6f0d8a52-3c1e-4b7a-9f41-2d5c0a9e7b13"
 BASE_URL = "http://control-plane.test"
-GITLAB_TOKEN = {
-    "access_token": "glpat",
-    "type": "gitlab",
-    "username": "oauth2",
-    "password": "glpat",
-}
-GITHUB_TOKEN = {"access_token": "gho_x", "type": "github", "username": "gho_x", "password": ""}
 AUTH_URL = "https://cp.test/external-auth/github"
 PROGRAM_TIMEOUT_SECONDS = 60.0
 """Safety net for one run of the installed program; it normally takes well under a second."""
 
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-# -- prompt parsing -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("prompt", "expected"),
-    [
-        (
-            "Username for 'https://github.com': ",
-            AskpassPrompt("Username", "", "https://github.com"),
-        ),
-        (
-            "Password for 'https://octocat@github.com': ",
-            AskpassPrompt("Password", "octocat", "https://github.com"),
-        ),
-        (
-            "Username for 'http://127.0.0.1:8080': ",
-            AskpassPrompt("Username", "", "http://127.0.0.1:8080"),
-        ),
-        (
-            "Password for 'https://oauth2@gitlab.example.com/group/repo.git': ",
-            AskpassPrompt("Password", "oauth2", "https://gitlab.example.com/group/repo.git"),
-        ),
-        (
-            "Password for 'http://user@[::1]:3000': ",
-            AskpassPrompt("Password", "user", "http://[::1]:3000"),
-        ),
-        ("Username for 'https://github.com':", AskpassPrompt("Username", "", "https://github.com")),
-    ],
-)
-def test_git_prompts_parse_into_kind_user_and_host(prompt: str, expected: AskpassPrompt) -> None:
-    """Each of git's prompt shapes yields what was asked, the known user and the bare host URL."""
-    assert parse_prompt(prompt) == expected
-
-
-@pytest.mark.parametrize(
-    ("prompt", "message"),
-    [
-        ("", "at least 3 words"),
-        ("Username for", "at least 3 words"),
-        ("Enter passphrase for '/home/me/.ssh/id_ed25519': ", "unknown prompt type"),
-        ("Username for 'github.com': ", "not a URL"),
-        ("Password for 'http://[::1': ", "parse host"),
-    ],
-)
-def test_other_prompts_are_rejected(prompt: str, message: str) -> None:
-    """Anything that is not a git credential prompt for a URL raises ValueError."""
-    with pytest.raises(ValueError, match=message):
-        parse_prompt(prompt)
-
-
-def test_username_prompt_gets_the_username_and_password_prompt_the_password() -> None:
-    """GitLab-style credentials answer each prompt with its own half."""
-    answer = ExternalAuthResponse.model_validate(GITLAB_TOKEN)
-    assert choose_answer(parse_prompt("Username for 'https://gitlab.com': "), answer) == "oauth2"
-    assert choose_answer(parse_prompt("Password for 'https://oauth2@gitlab.com': "), answer) == (
-        "glpat"
-    )
-
-
-def test_a_provider_without_password_gets_the_username_for_both_prompts() -> None:
-    """GitHub takes the token as the username, so both prompts get the token."""
-    answer = ExternalAuthResponse.model_validate(GITHUB_TOKEN)
-    assert choose_answer(parse_prompt("Username for 'https://github.com': "), answer) == "gho_x"
-    assert choose_answer(parse_prompt("Password for 'https://gho_x@github.com': "), answer) == (
-        "gho_x"
-    )
-
-
-# -- repository detection -------------------------------------------------------------------
-
-
-def git(cwd: Path, *args: str) -> None:
-    """Run a git command in ``cwd`` that must succeed, isolated from the user's config."""
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=git_env())
-
-
-def git_env() -> dict[str, str]:
-    """The environment without the machine's git configuration."""
-    return {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-
-
-def test_git_context_reads_branch_and_origin_of_a_repository_without_commits(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A fresh repository reports its unborn branch and its origin URL."""
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    git(tmp_path, "init", "-q", "-b", "feature/x")
-    git(tmp_path, "remote", "add", "origin", "https://github.com/o/r.git")
-    assert git_context(tmp_path) == ("feature/x", "https://github.com/o/r.git")
-
-
-def test_git_context_drops_credentials_from_an_https_origin(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A token embedded in the origin URL never leaves the workspace."""
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    git(tmp_path, "init", "-q", "-b", "main")
-    git(tmp_path, "remote", "add", "origin", "https://x:ghp_secret@github.com/o/r.git")
-    assert git_context(tmp_path) == ("main", "https://github.com/o/r.git")
-
-
-def test_git_context_keeps_an_scp_style_origin(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``git@host:path`` origins carry no secret and are reported unchanged."""
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    git(tmp_path, "init", "-q", "-b", "main")
-    git(tmp_path, "remote", "add", "origin", "git@github.com:o/r.git")
-    assert git_context(tmp_path) == ("main", "git@github.com:o/r.git")
-
-
-def test_git_context_outside_a_repository_is_empty(tmp_path: Path) -> None:
-    """Outside any repository both values are empty rather than an error."""
-    assert git_context(tmp_path) == ("", "")
 
 
 # -- the control-plane conversation ---------------------------------------------------------
