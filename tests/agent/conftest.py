@@ -1,4 +1,4 @@
-"""Fixtures shared by the tests of the agent's process API.
+"""Fixtures shared by the tests of the agent (the ``agentproc`` package).
 
 Where HTTP itself is not under test, a test talks to the app in this process, through
 ``agentproc.testing`` (the ``agent`` and ``make_agent`` fixtures): no socket, and a fresh
