@@ -91,15 +91,19 @@ async def lifespan_running(app: ASGIApp) -> AsyncIterator[ASGIApp]:
             await to_app.send({"type": f"lifespan.{phase}"})
             reply = await from_app.receive()
         except (anyio.BrokenResourceError, anyio.EndOfStream):
-            reply = {"type": "none", "message": "the lifespan ended without a reply"}
+            reply = {"type": "none"}
         if reply["type"] == f"lifespan.{phase}.complete":
             return None
-        # After a failure the app ends its lifespan; once it has, its exception is known.
+        # Nothing more will be sent, so even an app that waits for another message ends its
+        # lifespan now; once it has, its exception (if any) is known.
+        to_app.close()
         async for _ in from_app:
             pass
         cause = crashed[0] if crashed else None
-        # Starlette's message is the whole traceback, which the cause carries already.
-        reason = repr(cause) if cause is not None else reply.get("message") or "no reason given"
+        # Starlette's message is a whole traceback, which the cause carries already; its
+        # last line names the exception.
+        lines = str(reply.get("message") or "").strip().splitlines()
+        reason = lines[-1] if lines else repr(cause) if cause is not None else "no reason given"
         error = RuntimeError(f"the app's lifespan {phase} failed: {reason}")
         error.__cause__ = cause
         return error

@@ -9,6 +9,7 @@ import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from agentproc.app import create_app
 from agentproc.settings import Settings
@@ -142,6 +143,23 @@ async def test_failed_startup_is_a_runtime_error_caused_by_the_apps_own() -> Non
             lifespan.events.append("block")
     assert isinstance(caught.value.__cause__, ValueError)
     assert lifespan.events == ["startup"]
+
+
+@pytest.mark.anyio
+async def test_app_that_fails_startup_and_waits_on_is_not_waited_for() -> None:
+    """An app that reports a failed startup, then waits for more, gets no more: it ends."""
+
+    async def stubborn(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "no database"})
+        await receive()
+
+    with (
+        anyio.fail_after(SAFETY_TIMEOUT_SECONDS),
+        pytest.raises(RuntimeError, match="startup failed: no database"),
+    ):
+        async with lifespan_running(stubborn):
+            pass
 
 
 def test_failed_shutdown_is_a_runtime_error_caused_by_the_apps_own() -> None:
