@@ -1,10 +1,10 @@
 """Fixtures shared by the tests of the agent (the ``agentproc`` package).
 
 Where HTTP itself is not under test, a test talks to the app in this process, through
-``agentproc.testing`` (the ``agent`` and ``make_agent`` fixtures): no socket, and a fresh
-agent per test, whose processes end with it. Requests still start real processes. What
-needs a server (disconnects, connection reuse, raw sockets, shutdown, the browser rules)
-uses the real uvicorn server of ``tests.conftest`` (``live_agent``, ``make_live_agent``).
+``agentproc.testing`` (the ``agent`` and ``make_agent`` fixtures): no socket, though
+requests still start real processes. What needs a server (disconnects, connection reuse,
+raw sockets, shutdown, the browser rules) uses the real uvicorn server of ``tests.conftest``
+(``live_agent``, ``make_live_agent``).
 """
 
 from __future__ import annotations
@@ -56,9 +56,13 @@ def run_in_process(settings: Settings) -> Iterator[InProcessAgent]:
         yield InProcessAgent(running, settings)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def agent() -> Iterator[InProcessAgent]:
-    """An agent of this test alone, in process, with token ``test-token``."""
+    """One agent in process for the whole session, with token ``test-token``.
+
+    Shared, as ``live_agent`` is: a test that lists processes works in a fresh chat, and a
+    test stops what it started. (An agent per test costs about as much as the requests.)
+    """
     with run_in_process(Settings(token=TEST_TOKEN)) as running:
         yield running
 

@@ -31,7 +31,7 @@ WAIT = {"wait": "true", "timeout_ms": "60000"}
 
 @pytest.fixture
 def client(agent: InProcessAgent) -> Iterator[httpx.Client]:
-    """An authenticated client of the test's agent."""
+    """An authenticated client of the shared in-process agent."""
     with agent.client() as c:
         yield c
 

@@ -66,7 +66,7 @@ PYTHON_REPR = re.compile(r"\b[A-Z]\w*(Error|Exception)\(")
 
 @pytest.fixture
 def client(agent: InProcessAgent) -> Iterator[httpx.Client]:
-    """An authenticated client of the test's agent, in process."""
+    """An authenticated client of the shared in-process agent."""
     with agent.client() as c:
         yield c
 
