@@ -1,7 +1,8 @@
-"""The process API's contract, end to end against a real agent on 127.0.0.1.
+"""The process API's contract, against the agent's app in process (``agentproc.testing``).
 
-Numbers in docstrings refer to the behaviour checklist of Coder's tests (section 6.2/6.3
-of the Coder notes) where a test mirrors one.
+Only what needs a server, a client that goes away mid-request, runs against a real agent on
+127.0.0.1. Numbers in docstrings refer to the behaviour checklist of Coder's tests (section
+6.2/6.3 of the Coder notes) where a test mirrors one.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +22,17 @@ from agentproc.settings import Settings
 from tests.conftest import LiveAgent
 
 from ._live_processes import start
+from .conftest import InProcessAgent, MakeAgent
 
 API = "/api/v0/processes"
 WAIT = {"wait": "true", "timeout_ms": "60000"}
 """Waits are bounded by the server's cap anyway; 60 s is only a safety net."""
 
-MakeAgent = Callable[[Settings], AbstractContextManager[LiveAgent]]
-
 
 @pytest.fixture
-def client(live_agent: LiveAgent) -> Iterator[httpx.Client]:
-    """An authenticated client for the shared agent."""
-    with live_agent.client() as c:
+def client(agent: InProcessAgent) -> Iterator[httpx.Client]:
+    """An authenticated client of the shared in-process agent."""
+    with agent.client() as c:
         yield c
 
 
@@ -217,39 +216,37 @@ class TestStart:
 
 
 class TestConfiguredAgent:
-    def test_configured_workdir_is_the_default(
-        self, make_live_agent: MakeAgent, tmp_path: Path
-    ) -> None:
+    def test_configured_workdir_is_the_default(self, make_agent: MakeAgent, tmp_path: Path) -> None:
         """43. A configured working directory that exists is used when the request names none."""
-        with make_live_agent(Settings(workdir=tmp_path)) as agent, agent.client() as c:
+        with make_agent(Settings(workdir=tmp_path)) as agent, agent.client() as c:
             body = run(c, "pwd")
         assert body["output"].strip() == str(tmp_path.resolve())
 
     def test_missing_configured_workdir_falls_back_to_home(
-        self, make_live_agent: MakeAgent, tmp_path: Path
+        self, make_agent: MakeAgent, tmp_path: Path
     ) -> None:
         """44. A configured directory that does not exist falls back to $HOME."""
-        with make_live_agent(Settings(workdir=tmp_path / "gone")) as agent, agent.client() as c:
+        with make_agent(Settings(workdir=tmp_path / "gone")) as agent, agent.client() as c:
             body = run(c, "pwd")
         assert body["output"].strip() == os.path.realpath(os.environ["HOME"])
 
-    def test_injected_env_is_visible_and_request_env_wins(self, make_live_agent: MakeAgent) -> None:
+    def test_injected_env_is_visible_and_request_env_wins(self, make_agent: MakeAgent) -> None:
         """23, 24. Configured variables reach the child; the request's value wins over them."""
         settings = Settings(env={"KEY": "from_hook", "ONLY_HOOK": "injected_by_hook"})
-        with make_live_agent(settings) as agent, agent.client() as c:
+        with make_agent(settings) as agent, agent.client() as c:
             hooked = run(c, "printenv ONLY_HOOK")
             overridden = run(c, "printenv KEY", env={"KEY": "from_request"})
         assert hooked["output"].strip() == "injected_by_hook"
         assert overridden["output"].strip() == "from_request"
 
-    def test_open_agent_needs_no_token(self, make_live_agent: MakeAgent) -> None:
+    def test_open_agent_needs_no_token(self, make_agent: MakeAgent) -> None:
         """Without a configured token the API is open (the CLI then binds loopback only)."""
-        with make_live_agent(Settings()) as agent, httpx.Client(base_url=agent.base_url) as c:
+        with make_agent(Settings()) as agent, agent.anonymous() as c:
             assert c.get(f"{API}/list").status_code == 200
 
-    def test_oversized_body_is_a_413(self, make_live_agent: MakeAgent) -> None:
+    def test_oversized_body_is_a_413(self, make_agent: MakeAgent) -> None:
         """A body over the configured limit answers 413 in the error shape, read or declared."""
-        with make_live_agent(Settings(max_body_bytes=1024)) as agent, agent.client() as c:
+        with make_agent(Settings(max_body_bytes=1024)) as agent, agent.client() as c:
             response = c.post(f"{API}/start", json={"command": "x" * 2048})
             assert response.status_code == 413
             assert "1024" in response.json()["message"]
@@ -263,10 +260,10 @@ class TestConfiguredAgent:
             assert streamed.status_code == 413
 
     def test_exited_processes_beyond_the_cap_are_forgotten_oldest_first(
-        self, make_live_agent: MakeAgent
+        self, make_agent: MakeAgent
     ) -> None:
         """With max_retained=2, a third exit makes the oldest exited process a 404."""
-        with make_live_agent(Settings(max_retained=2)) as agent, agent.client() as c:
+        with make_agent(Settings(max_retained=2)) as agent, agent.client() as c:
             ids = []
             for _ in range(3):
                 ids.append(start(c, "true"))
@@ -275,18 +272,18 @@ class TestConfiguredAgent:
             assert listed == [ids[2], ids[1]]
             assert c.get(f"{API}/{ids[0]}/output").status_code == 404
 
-    def test_overlong_command_is_a_400(self, make_live_agent: MakeAgent) -> None:
+    def test_overlong_command_is_a_400(self, make_agent: MakeAgent) -> None:
         """A command longer than the configured limit answers 400 naming the limit."""
-        with make_live_agent(Settings(max_command_bytes=10)) as agent, agent.client() as c:
+        with make_agent(Settings(max_command_bytes=10)) as agent, agent.client() as c:
             response = c.post(f"{API}/start", json={"command": "echo 0123456789"})
         assert response.status_code == 400
         assert "limit is 10" in response.json()["message"]
 
 
 class TestList:
-    def test_list_is_an_array(self, live_agent: LiveAgent) -> None:
+    def test_list_is_an_array(self, agent: InProcessAgent) -> None:
         """25. The list is always an array; an unrelated chat sees an empty one."""
-        with live_agent.client({"Coder-Chat-Id": str(uuid.uuid4())}) as c:
+        with agent.client({"Coder-Chat-Id": str(uuid.uuid4())}) as c:
             response = c.get(f"{API}/list")
         assert response.status_code == 200
         assert response.json() == {"processes": []}
@@ -312,13 +309,13 @@ class TestList:
         assert by_id[done_in_chat]["exited_at_unix"] >= by_id[done_in_chat]["started_at_unix"]
         kill(client, running)
 
-    def test_list_is_scoped_by_chat(self, live_agent: LiveAgent) -> None:
+    def test_list_is_scoped_by_chat(self, agent: InProcessAgent) -> None:
         """51, 52. A chat lists only its processes; without the header everything is listed."""
         chat_a, chat_b = str(uuid.uuid4()), str(uuid.uuid4())
         with (
-            live_agent.client({"Coder-Chat-Id": chat_a}) as a,
-            live_agent.client({"Coder-Chat-Id": chat_b}) as b,
-            live_agent.client() as anyone,
+            agent.client({"Coder-Chat-Id": chat_a}) as a,
+            agent.client({"Coder-Chat-Id": chat_b}) as b,
+            agent.client() as anyone,
         ):
             a_ids = {finish(a, i) and i for i in (start(a, "true"), start(a, "true"))}
             b_id = start(b, "true")
@@ -328,9 +325,9 @@ class TestList:
             everything = {p["id"] for p in anyone.get(f"{API}/list").json()["processes"]}
             assert a_ids | {b_id} <= everything
 
-    def test_invalid_chat_header_is_a_400(self, live_agent: LiveAgent) -> None:
+    def test_invalid_chat_header_is_a_400(self, agent: InProcessAgent) -> None:
         """A chat header that is not a UUID is refused, not read as "no chat" (security §2)."""
-        with live_agent.client({"Coder-Chat-Id": "not-a-uuid"}) as c:
+        with agent.client({"Coder-Chat-Id": "not-a-uuid"}) as c:
             listed = c.get(f"{API}/list")
             started = c.post(f"{API}/start", json={"command": "echo end"})
         for response in (listed, started):
@@ -392,33 +389,33 @@ class TestOutput:
         body = run(client, r"printf 'ok \377\376 end'")
         assert body["output"] == "ok \ufffd\ufffd end"
 
-    def test_chat_isolation_on_output(self, live_agent: LiveAgent) -> None:
+    def test_chat_isolation_on_output(self, agent: InProcessAgent) -> None:
         """55. Another chat's process is a 404; without a chat header it is visible."""
         with (
-            live_agent.client({"Coder-Chat-Id": str(uuid.uuid4())}) as a,
-            live_agent.client({"Coder-Chat-Id": str(uuid.uuid4())}) as b,
-            live_agent.client() as anyone,
+            agent.client({"Coder-Chat-Id": str(uuid.uuid4())}) as a,
+            agent.client({"Coder-Chat-Id": str(uuid.uuid4())}) as b,
+            agent.client() as anyone,
         ):
             process_id = start(a, "echo mine")
             finish(a, process_id)
             assert b.get(f"{API}/{process_id}/output").status_code == 404
             assert anyone.get(f"{API}/{process_id}/output").status_code == 200
 
-    def test_untagged_process_is_hidden_from_every_chat(self, live_agent: LiveAgent) -> None:
+    def test_untagged_process_is_hidden_from_every_chat(self, agent: InProcessAgent) -> None:
         """A process started without a chat is a 404 to any chat, as the list hides it."""
         with (
-            live_agent.client() as anyone,
-            live_agent.client({"Coder-Chat-Id": str(uuid.uuid4())}) as chat,
+            agent.client() as anyone,
+            agent.client({"Coder-Chat-Id": str(uuid.uuid4())}) as chat,
         ):
             process_id = start(anyone, "echo shared")
             finish(anyone, process_id)
             assert chat.get(f"{API}/{process_id}/output").status_code == 404
             assert anyone.get(f"{API}/{process_id}/output").status_code == 200
 
-    def test_chat_id_reaches_the_child(self, live_agent: LiveAgent) -> None:
+    def test_chat_id_reaches_the_child(self, agent: InProcessAgent) -> None:
         """The chat id of the header is CODER_CHAT_ID in the child, over any request value."""
         chat = str(uuid.uuid4())
-        with live_agent.client({"Coder-Chat-Id": chat.upper()}) as c:
+        with agent.client({"Coder-Chat-Id": chat.upper()}) as c:
             body = run(c, "printenv CODER_CHAT_ID", env={"CODER_CHAT_ID": "spoofed"})
         assert body["output"].strip() == chat
 
@@ -447,6 +444,7 @@ class TestWait:
         assert response.json()["running"] is True
         kill(client, process_id)
 
+    @pytest.mark.e2e
     def test_client_going_away_ends_the_wait(self, live_agent: LiveAgent) -> None:
         """A waiter whose client gives up is released by the server; the process runs on."""
         with live_agent.client() as c:
@@ -542,11 +540,11 @@ class TestSignal:
         assert response.status_code == 400
         assert response.json()["message"] == "Request body must be valid JSON."
 
-    def test_chat_isolation_on_signal(self, live_agent: LiveAgent) -> None:
+    def test_chat_isolation_on_signal(self, agent: InProcessAgent) -> None:
         """Another chat cannot signal a process: 404, and the process keeps running."""
         with (
-            live_agent.client({"Coder-Chat-Id": str(uuid.uuid4())}) as owner,
-            live_agent.client({"Coder-Chat-Id": str(uuid.uuid4())}) as other,
+            agent.client({"Coder-Chat-Id": str(uuid.uuid4())}) as owner,
+            agent.client({"Coder-Chat-Id": str(uuid.uuid4())}) as other,
         ):
             process_id = start(owner, "sleep 300")
             response = other.post(f"{API}/{process_id}/signal", json={"signal": "kill"})
@@ -581,21 +579,21 @@ class TestIdempotency:
         assert key in response.json()["message"]
         finish(client, process_id)
 
-    def test_same_key_in_two_chats_starts_twice(self, live_agent: LiveAgent) -> None:
+    def test_same_key_in_two_chats_starts_twice(self, agent: InProcessAgent) -> None:
         """Keys are per chat: the same key in another chat starts its own process."""
         key = str(uuid.uuid4())
         ids = []
         for _ in range(2):
-            with live_agent.client({"Coder-Chat-Id": str(uuid.uuid4())}) as c:
+            with agent.client({"Coder-Chat-Id": str(uuid.uuid4())}) as c:
                 ids.append(start(c, "true", idempotency_key=key))
                 finish(c, ids[-1])
         assert ids[0] != ids[1]
 
 
 class TestHttp:
-    def test_missing_token_is_a_401(self, live_agent: LiveAgent) -> None:
+    def test_missing_token_is_a_401(self, agent: InProcessAgent) -> None:
         """Every /api/ path needs the bearer token: 401 in the error shape without it."""
-        with httpx.Client(base_url=live_agent.base_url) as c:
+        with agent.anonymous() as c:
             for method, path in [("GET", "/list"), ("POST", "/start"), ("GET", "/x/output")]:
                 response = c.request(method, f"{API}{path}")
                 assert response.status_code == 401
@@ -607,28 +605,26 @@ class TestHttp:
         [("GET", "/api/v1/nothing"), ("GET", f"{API}/nothing"), ("DELETE", f"{API}/list")],
     )
     def test_unmatched_api_paths_need_the_token_too(
-        self, live_agent: LiveAgent, method: str, path: str
+        self, agent: InProcessAgent, method: str, path: str
     ) -> None:
         """Without the token every /api/ path is a 401, so unknown paths reveal nothing."""
-        with httpx.Client(base_url=live_agent.base_url) as anonymous:
+        with agent.anonymous() as anonymous:
             response = anonymous.request(method, path)
         assert response.status_code == 401
         assert "token" in response.json()["message"]
-        with live_agent.client() as c:
+        with agent.client() as c:
             authenticated = c.request(method, path)
         assert authenticated.status_code in (404, 405)
         assert "message" in authenticated.json()
 
-    def test_wrong_token_is_a_401(self, live_agent: LiveAgent) -> None:
+    def test_wrong_token_is_a_401(self, agent: InProcessAgent) -> None:
         """A wrong token answers 401 too."""
-        with httpx.Client(
-            base_url=live_agent.base_url, headers={"Authorization": "Bearer no"}
-        ) as c:
+        with agent.anonymous({"Authorization": "Bearer no"}) as c:
             assert c.get(f"{API}/list").status_code == 401
 
-    def test_open_paths_need_no_token(self, live_agent: LiveAgent) -> None:
+    def test_open_paths_need_no_token(self, agent: InProcessAgent) -> None:
         """Liveness, the OpenAPI document and the docs page with its assets are open."""
-        with httpx.Client(base_url=live_agent.base_url) as c:
+        with agent.anonymous() as c:
             assert c.get("/healthz").json() == {"status": "ok"}
             assert c.get("/openapi.json").status_code == 200
             page = c.get("/docs")

@@ -3,6 +3,9 @@
 Each body below is valid JSON syntax, or close to it, that Python's decoder or the UTF-8
 encoder chokes on: nesting deeper than the decoder recurses, lone surrogates (JSON escapes
 that decode to text no encoder accepts), integers longer than CPython converts.
+
+Answers are checked against the agent's app in process. Whether the connection survives,
+and what raw requests get, is checked against a real agent on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from fastapi import FastAPI
 
 from agentproc.app import create_app
 from agentproc.settings import Settings
-from tests.conftest import LiveAgent, serve_in_thread
+from agentproc.testing import app_client
+from tests.conftest import LiveAgent
 
 from ._live_processes import (
     SAFETY_TIMEOUT_SECONDS,
@@ -26,6 +30,7 @@ from ._live_processes import (
     read_raw_response,
     start,
 )
+from .conftest import InProcessAgent
 
 API = "/api/v0/processes"
 DEEP = 100_000
@@ -60,8 +65,15 @@ PYTHON_REPR = re.compile(r"\b[A-Z]\w*(Error|Exception)\(")
 
 
 @pytest.fixture
-def client(live_agent: LiveAgent) -> Iterator[httpx.Client]:
-    """An authenticated client of the shared agent: one connection, reused while it lives."""
+def client(agent: InProcessAgent) -> Iterator[httpx.Client]:
+    """An authenticated client of the shared in-process agent."""
+    with agent.client() as c:
+        yield c
+
+
+@pytest.fixture
+def live_client(live_agent: LiveAgent) -> Iterator[httpx.Client]:
+    """An authenticated client of the shared real agent: one connection, reused while it lives."""
     with live_agent.client() as c:
         yield c
 
@@ -84,18 +96,20 @@ def assert_refused_and_still_connected(client: httpx.Client, response: httpx.Res
     assert _connection(following) == _connection(response)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("body", HOSTILE_STARTS.values(), ids=HOSTILE_STARTS.keys())
-def test_hostile_start_body_is_a_400(client: httpx.Client, body: bytes) -> None:
+def test_hostile_start_body_is_a_400(live_client: httpx.Client, body: bytes) -> None:
     """Deep nesting, lone surrogates, long numbers and NULs in a start answer 400."""
-    response = client.post(f"{API}/start", content=body)
-    assert_refused_and_still_connected(client, response)
+    response = live_client.post(f"{API}/start", content=body)
+    assert_refused_and_still_connected(live_client, response)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("body", HOSTILE_SIGNALS.values(), ids=HOSTILE_SIGNALS.keys())
-def test_hostile_signal_body_is_a_400(client: httpx.Client, body: bytes) -> None:
+def test_hostile_signal_body_is_a_400(live_client: httpx.Client, body: bytes) -> None:
     """The signal endpoint decodes its body the same way: 400, never a 500."""
-    response = client.post(f"{API}/nonexistent/signal", content=body)
-    assert_refused_and_still_connected(client, response)
+    response = live_client.post(f"{API}/nonexistent/signal", content=body)
+    assert_refused_and_still_connected(live_client, response)
 
 
 def test_lone_surrogate_names_the_field_in_escaped_form(client: httpx.Client) -> None:
@@ -126,15 +140,16 @@ def test_timeout_ms_of_thousands_of_digits_is_read_as_its_value(client: httpx.Cl
     client.post(f"{API}/{process_id}/signal", json={"signal": "kill"})
 
 
+@pytest.mark.e2e
 def test_huge_timeout_ms_is_capped_and_the_wait_ends_at_exit(
-    client: httpx.Client, live_agent: LiveAgent
+    live_client: httpx.Client, live_agent: LiveAgent
 ) -> None:
     """A timeout_ms of 5,001 nines is capped like any large value: the wait ends at exit."""
-    process_id = start(client, "sleep 300")
+    process_id = start(live_client, "sleep 300")
     path = f"{API}/{process_id}/output?wait=true&timeout_ms={'9' * DIGITS}"
     waiting = open_raw_get(live_agent.base_url, path, live_agent.token)
-    assert client.get(f"{API}/list").status_code == 200  # the wait is being served now
-    killed = client.post(f"{API}/{process_id}/signal", json={"signal": "kill"})
+    assert live_client.get(f"{API}/list").status_code == 200  # the wait is being served now
+    killed = live_client.post(f"{API}/{process_id}/signal", json={"signal": "kill"})
     assert killed.status_code == 200
     answer = read_raw_response(waiting)
     assert answer.status == 200
@@ -142,6 +157,7 @@ def test_huge_timeout_ms_is_capped_and_the_wait_ends_at_exit(
     assert answer.body["running"] is False
 
 
+@pytest.mark.e2e
 def test_headers_too_large_are_a_4xx_and_the_agent_serves_on(live_agent: LiveAgent) -> None:
     """20 KiB of unfinished headers is a 4xx and breaks nothing else, on any server.
 
@@ -172,7 +188,7 @@ def test_unexpected_failure_is_logged_and_answered_without_internals(
     async def broken() -> None:
         raise RuntimeError("internal state the client must not see")
 
-    with serve_in_thread(app) as served, httpx.Client(base_url=served.base_url) as c:
+    with app_client(app, raise_app_exceptions=False) as c:
         response = c.get("/api/v0/broken")
     assert response.status_code == 500
     assert response.json() == {

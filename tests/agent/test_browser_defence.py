@@ -26,6 +26,8 @@ from agentproc.cli import AgentServer
 from agentproc.settings import Settings
 from tests.conftest import SAFETY_TIMEOUT_SECONDS, LiveAgent, run_live_agent
 
+pytestmark = pytest.mark.e2e
+
 API = "/api/v0/processes"
 EVIL_PAGE = "https://evil.example"
 EVIL_HOST = "evil.example"

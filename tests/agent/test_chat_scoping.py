@@ -1,4 +1,4 @@
-"""Chat isolation fails closed (security §2), end to end against a real agent on 127.0.0.1.
+"""Chat isolation fails closed (security §2), against the agent's app in process.
 
 A request with a ``Coder-Chat-Id`` reaches only its own chat's processes: another chat's and
 untagged ones are hidden from the list and answer 404 everywhere else, exactly as an unknown
@@ -15,9 +15,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.conftest import LiveAgent
-
 from ._live_processes import PROCESSES, start
+from .conftest import InProcessAgent
 
 LONG_COMMAND = "sleep 300"
 """Runs until the fixture kills it."""
@@ -50,7 +49,7 @@ class Scene:
     untagged_process: str
 
 
-def chat_client(agent: LiveAgent, chat_id: str | None = None) -> httpx.Client:
+def chat_client(agent: InProcessAgent, chat_id: str | None = None) -> httpx.Client:
     """A client of ``agent`` whose every request carries ``chat_id`` (none when None)."""
     return agent.client({} if chat_id is None else {"Coder-Chat-Id": chat_id})
 
@@ -76,12 +75,12 @@ def not_found(process_id: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def scene(live_agent: LiveAgent) -> Iterator[Scene]:
+def scene(agent: InProcessAgent) -> Iterator[Scene]:
     """Chat A's process and an untagged one, running; both killed afterwards."""
     with (
-        chat_client(live_agent, str(uuid.uuid4())) as chat_a,
-        chat_client(live_agent, str(uuid.uuid4())) as chat_b,
-        chat_client(live_agent) as anyone,
+        chat_client(agent, str(uuid.uuid4())) as chat_a,
+        chat_client(agent, str(uuid.uuid4())) as chat_b,
+        chat_client(agent) as anyone,
     ):
         a_process = start(chat_a, LONG_COMMAND)
         untagged_process = start(anyone, LONG_COMMAND)
@@ -146,11 +145,11 @@ def test_request_without_chat_header_reaches_every_process(scene: Scene) -> None
 
 @pytest.mark.parametrize("value", MALFORMED_CHAT_IDS)
 def test_malformed_chat_header_is_a_400_on_every_endpoint(
-    live_agent: LiveAgent, scene: Scene, value: str
+    agent: InProcessAgent, scene: Scene, value: str
 ) -> None:
     """start, list, output and signal answer 400 in the error shape and do nothing."""
     marker = f"echo {uuid.uuid4()}"
-    with chat_client(live_agent, value) as bad:
+    with chat_client(agent, value) as bad:
         responses = {
             "start": bad.post(f"{PROCESSES}/start", json={"command": marker}),
             "list": bad.get(f"{PROCESSES}/list"),
@@ -168,36 +167,36 @@ def test_malformed_chat_header_is_a_400_on_every_endpoint(
 
 
 @pytest.mark.parametrize("same", [True, False], ids=["same-id-twice", "two-ids"])
-def test_chat_header_sent_twice_is_a_400(live_agent: LiveAgent, same: bool) -> None:
+def test_chat_header_sent_twice_is_a_400(agent: InProcessAgent, same: bool) -> None:
     """Two Coder-Chat-Id headers are not one chat id, even when they agree."""
     first = str(uuid.uuid4())
     second = first if same else str(uuid.uuid4())
     headers = httpx.Headers([("Coder-Chat-Id", first), ("Coder-Chat-Id", second)])
-    with live_agent.client() as c:
+    with agent.client() as c:
         response = c.get(f"{PROCESSES}/list", headers=headers)
     assert response.status_code == 400
     assert response.json()["message"] == "Invalid Coder-Chat-Id header."
     assert response.json()["detail"] == "Coder-Chat-Id must be sent once, but it was sent 2 times."
 
 
-def test_token_is_checked_before_the_chat_header(live_agent: LiveAgent) -> None:
+def test_token_is_checked_before_the_chat_header(agent: InProcessAgent) -> None:
     """Without the token a malformed header still answers 401: nothing is learnt first."""
-    with httpx.Client(base_url=live_agent.base_url, timeout=30) as c:
+    with agent.anonymous() as c:
         response = c.get(f"{PROCESSES}/list", headers={"Coder-Chat-Id": "not-a-uuid"})
     assert response.status_code == 401
 
 
-def test_liveness_ignores_the_chat_header(live_agent: LiveAgent) -> None:
+def test_liveness_ignores_the_chat_header(agent: InProcessAgent) -> None:
     """/healthz is not part of the API: any header answers 200."""
-    with chat_client(live_agent, "not-a-uuid") as bad:
+    with chat_client(agent, "not-a-uuid") as bad:
         assert bad.get("/healthz").status_code == 200
 
 
-def test_any_uuid_spelling_scopes_to_the_canonical_chat(live_agent: LiveAgent) -> None:
+def test_any_uuid_spelling_scopes_to_the_canonical_chat(agent: InProcessAgent) -> None:
     """Upper case, no hyphens or braces name the same chat as the canonical form."""
     chat = uuid.uuid4()
-    with chat_client(live_agent, str(chat)) as canonical:
+    with chat_client(agent, str(chat)) as canonical:
         process_id = start(canonical, "true")
         for spelling in (str(chat).upper(), chat.hex, f"{{{chat}}}"):
-            with chat_client(live_agent, spelling) as other_spelling:
+            with chat_client(agent, spelling) as other_spelling:
                 assert listed(other_spelling) == {process_id}, spelling

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import serve_agent
+
+pytestmark = pytest.mark.e2e
 
 TOKEN = "token-that-must-not-be-logged"
 ENV_VALUE = "env-value-that-must-not-be-logged"

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 import agentsdk.wire
 import chattool.gitauth
+from agentproc.testing import lifespan_running
 from agentsdk import parse_chat_id
 from agentsdk.types import ExternalAuthResponse
 from chattool.gitauth import (
@@ -39,7 +40,6 @@ from tests.chattool.gitauth._data import (
     make_store,
     no_sleep,
 )
-from tests.sdk._asgi import lifespan_running
 
 pytestmark = pytest.mark.anyio
 
