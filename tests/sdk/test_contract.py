@@ -22,6 +22,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 import agentsdk
 from agentproc.app import create_app
 from agentproc.settings import Settings
+from agentproc.testing import PortalTransport, lifespan_running
 from agentsdk import (
     AgentConn,
     AsyncAgentConn,
@@ -32,8 +33,6 @@ from agentsdk import (
     StartProcessRequest,
     StartProcessResponse,
 )
-
-from ._asgi import PortalTransport, lifespan_running
 
 IN_PROCESS_URL = "http://agent.in-process"
 IN_PROCESS_TOKEN = "in-process-token"
