@@ -187,7 +187,7 @@ def _version() -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the agent's ASGI app. Its lifespan starts and stops the process manager.
 
-    Serve it with ``agentproc serve`` (``agentproc.cli.AgentServer``). Another server must
+    Serve it with ``agentproc serve`` (``agentproc.server.AgentServer``). Another server must
     run the lifespan and call :func:`begin_shutdown` when told to stop, before it waits for
     open requests; otherwise long polls hold its shutdown until they time out or are cut.
 

@@ -17,7 +17,8 @@ from urllib.parse import quote
 import httpx
 import pydantic
 
-from agentsdk._base import Call, encode_json, header_items, model_parser
+from agentsdk._call import Call, encode_json, header_items
+from agentsdk._responses import model_parser
 from agentsdk.types import (
     ListProcessesResponse,
     ProcessOutputResponse,

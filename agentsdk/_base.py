@@ -17,103 +17,49 @@ once here, in ``BaseClient``:
 client is one sender plus its API's methods; what differs between APIs is data (the call
 descriptions and the ``TokenHeader``), not an override, so no class depends on the order
 of its bases.
+
+The steps' pieces have a module each, all pure:
+
+- ``agentsdk._call``: ``Call``, the caller's headers checked into it, the JSON body;
+- ``agentsdk._auth``: ``TokenHeader``, where an API reads the token;
+- ``agentsdk._urls``: the base URL;
+- ``agentsdk._responses``: a success decoded as its model, an error status mapped to its
+  exception (the one status table);
+- ``agentsdk._retry``: which failures are retried, and how long to wait first.
 """
 
 from __future__ import annotations
 
 import copy
-import email.utils
 import enum
 import logging
-import math
-import random
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import ClassVar, Generic, Literal, Self, TypeVar
+from collections.abc import Mapping
+from typing import ClassVar, Self, TypeVar
 
 import httpx
-import pydantic
 
-from agentsdk._exceptions import (
-    AgentSDKError,
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    InternalServerError,
-    NotFoundError,
-    PayloadTooLargeError,
-    RateLimitError,
-)
-from agentsdk.types import FieldValidation
+from agentsdk._auth import BEARER_TOKEN, TokenHeader
+from agentsdk._call import Call, header_items
+from agentsdk._exceptions import AgentSDKError, APIConnectionError, APITimeoutError
+from agentsdk._responses import make_status_error
+from agentsdk._retry import Retry, is_transient, retry_delay
+from agentsdk._urls import parse_base_url
 
-__all__ = [
-    "BEARER_TOKEN",
-    "DEFAULT_MAX_RETRIES",
-    "DEFAULT_TIMEOUT",
-    "INITIAL_RETRY_DELAY",
-    "MAX_RETRY_AFTER",
-    "MAX_RETRY_DELAY",
-    "WAIT_READ_MARGIN_SECONDS",
-    "BaseClient",
-    "Call",
-    "Retry",
-    "TokenHeader",
-    "backoff_delay",
-    "encode_json",
-    "header_items",
-    "make_status_error",
-    "model_parser",
-    "parse_retry_after",
-]
+__all__ = ["DEFAULT_TIMEOUT", "WAIT_READ_MARGIN_SECONDS", "BaseClient"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 # Every call but a wait answers at once, so a minute is a safety net, not a budget; a short
 # connect timeout fails fast on a server that is not there.
-
-DEFAULT_MAX_RETRIES = 2
-# Two retries ride out a restarting server or a dropped connection without hiding an outage.
-
-INITIAL_RETRY_DELAY = 0.5
-# First backoff step; doubled per retry.
-
-MAX_RETRY_DELAY = 8.0
-# Backoff ceiling: beyond this the caller is better served by an error than by waiting.
-
-MAX_RETRY_AFTER = 60.0
-# A Retry-After longer than this is not honoured (the backoff is used), so a confused server
-# cannot park a caller for minutes.
-
-RETRY_JITTER = 0.25
-# Up to a quarter of each backoff is random, so many clients do not retry in lockstep.
 
 WAIT_READ_MARGIN_SECONDS = 30.0
 # Room after a held request's wait for the server to render and send its answer (Coder's
 # agent extends its write deadline by the same amount), so the read timeout never fires
 # before the server's cap.
 
-MAX_ERROR_DETAIL_CHARS = 2048
-# A non-JSON error body (a proxy's HTML page) is kept as detail, cut to what a log can hold.
-
-_TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
-# Transport failures that a second attempt may not meet; a bad URL or a proxy refusal would.
-
-_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    404: NotFoundError,
-    409: ConflictError,
-    413: PayloadTooLargeError,
-    429: RateLimitError,
-}
-
 _logger = logging.getLogger("agentsdk")
 
 T = TypeVar("T")
-M = TypeVar("M", bound=pydantic.BaseModel)
 
 
 class _State(enum.Enum):
@@ -129,62 +75,6 @@ class _Keep(enum.Enum):
 
 
 _KEEP = _Keep.KEEP
-
-
-@dataclass(frozen=True, slots=True)
-class TokenHeader:
-    """Where an API reads a client's token from: the header's name and the value's scheme."""
-
-    name: str
-    """The header, e.g. ``Authorization``."""
-
-    scheme: str = ""
-    """Written before the token with a space, e.g. ``Bearer``; empty for the bare token."""
-
-    def headers(self, token: str | None) -> dict[str, str]:
-        """The header that carries ``token``; none without a token."""
-        if token is None:
-            return {}
-        return {self.name: f"{self.scheme} {token}" if self.scheme else token}
-
-
-BEARER_TOKEN = TokenHeader("Authorization", "Bearer")
-"""The process API's scheme, as Coder's agent and HTTP's bearer-token standard have it."""
-
-
-@dataclass(frozen=True, slots=True)
-class Call(Generic[T]):
-    """One API call, described before any I/O.
-
-    Attributes:
-        method: The HTTP method.
-        path: The path under the base URL, already escaped.
-        parse: Turns a success response into the method's result.
-        params: Query parameters, in order.
-        body: The encoded JSON body, if any.
-        retry_safe: Whether sending the call twice cannot do a thing twice.
-        wait_seconds: How long the server may hold the request open, for the read timeout.
-        extra_headers: Headers of this call only, over every other header (the caller's
-            ``extra_headers=``, checked by ``header_items``).
-    """
-
-    method: Literal["GET", "POST"]
-    path: str
-    parse: Callable[[httpx.Response], T]
-    params: tuple[tuple[str, str], ...] = ()
-    body: bytes | None = None
-    retry_safe: bool = True
-    wait_seconds: float | None = None
-    extra_headers: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Retry:
-    """The sender should sleep ``delay`` seconds and send the call again."""
-
-    delay: float
-    error: AgentSDKError = field(repr=False)
-    """The failure being retried, for the log line."""
 
 
 class BaseClient:
@@ -217,7 +107,7 @@ class BaseClient:
         max_retries: int,
         headers: Mapping[str, str] | None,
     ) -> None:
-        self._base_url = _parse_base_url(base_url)
+        self._base_url = parse_base_url(base_url)
         if token is not None and (not isinstance(token, str) or not token):
             raise ValueError(f"Expected a non-empty token or None but received {token!r}")
         _check_max_retries(max_retries)
@@ -368,7 +258,6 @@ class BaseClient:
             if outcome.is_success:
                 return call.parse(outcome)
             error = make_status_error(outcome)
-            transient = outcome.status_code == 429 or outcome.status_code >= 500
             retry_after = outcome.headers.get("Retry-After")
         else:
             error_type = (
@@ -377,9 +266,8 @@ class BaseClient:
                 else APIConnectionError
             )
             error = error_type(method=request.method, url=str(request.url), cause=outcome)
-            transient = isinstance(outcome, _TRANSIENT_ERRORS)
             retry_after = None
-        if not (transient and call.retry_safe and retries_taken < self._max_retries):
+        if not (is_transient(outcome) and call.retry_safe and retries_taken < self._max_retries):
             if isinstance(outcome, httpx.RequestError):
                 raise error from outcome
             raise error
@@ -397,10 +285,8 @@ class BaseClient:
 
     def _retry_delay(self, retries_taken: int, retry_after: str | None) -> float:
         """Seconds to sleep before retry number ``retries_taken + 1``."""
-        honoured = parse_retry_after(retry_after, now=time.time())
-        if honoured is not None and honoured <= MAX_RETRY_AFTER:
-            return honoured
-        return backoff_delay(retries_taken)
+        # The clock is read here, so the policy of agentsdk._retry stays a pure function.
+        return retry_delay(retries_taken, retry_after, now=time.time())
 
 
 def _as_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
@@ -412,160 +298,3 @@ def _check_max_retries(max_retries: object) -> None:
         raise ValueError("max_retries must be an int; pass 0 to disable retries")
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ValueError(f"Expected max_retries >= 0 but received {max_retries!r}")
-
-
-def backoff_delay(retries_taken: int) -> float:
-    """Exponential backoff with jitter: 0.5 s, 1 s, 2 s, ... up to 8 s, minus up to 25 %."""
-    base = min(INITIAL_RETRY_DELAY * 2.0**retries_taken, MAX_RETRY_DELAY)
-    # Not security-sensitive: the jitter only spreads retries out.
-    return base * (1.0 - RETRY_JITTER * random.random())  # noqa: S311
-
-
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), if valid.
-
-    Args:
-        value: The header's value, or ``None`` when absent.
-        now: The current Unix time, for the date form.
-
-    Returns:
-        The delay in seconds (0 for a date in the past), or ``None`` when absent or invalid.
-    """
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
-        except (TypeError, ValueError, IndexError):
-            return None
-    if not math.isfinite(seconds) or seconds < 0:
-        return None
-    return seconds
-
-
-def make_status_error(response: httpx.Response) -> APIStatusError:
-    """Build the exception for an error answer, tolerating bodies that are not the API's."""
-    message, detail, validations = _read_error_body(response)
-    status = response.status_code
-    error_type = _STATUS_ERRORS.get(status)
-    if error_type is None:
-        error_type = InternalServerError if status >= 500 else APIStatusError
-    return error_type(message, response=response, detail=detail, validations=validations)
-
-
-def header_items(headers: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
-    """Headers given by the caller (``headers=``, ``extra_headers=``), checked before any I/O.
-
-    Returns:
-        The name-value pairs, in order; none for ``None``.
-
-    Raises:
-        ValueError: ``headers`` is not a mapping of non-empty string names to string values.
-    """
-    if headers is None:
-        return ()
-    if not isinstance(headers, Mapping):
-        raise ValueError(f"Expected headers as a mapping but received {type(headers).__name__}")
-    # An httpx.Headers joins a repeated name into one value; its raw pairs keep each one.
-    pairs = headers.multi_items() if isinstance(headers, httpx.Headers) else headers.items()
-    items = tuple(pairs)
-    for name, value in items:
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"Expected a non-empty string header name but received {name!r}")
-        if not isinstance(value, str):
-            # The value is not shown: it may be a credential.
-            raise ValueError(
-                f"Expected the value of header {name!r} to be a string "
-                f"but received {type(value).__name__}"
-            )
-    return items
-
-
-def encode_json(model: pydantic.BaseModel) -> bytes:
-    """The body of a call: compact JSON with ``None`` fields left out."""
-    # Omitempty-style, like Go's encoding/json: the exact body Coder's servers expect.
-    return model.model_dump_json(exclude_none=True).encode()
-
-
-def model_parser(model: type[M]) -> Callable[[httpx.Response], M]:
-    """A ``Call.parse`` that decodes a success answer as ``model``.
-
-    The parser raises ``AgentSDKError`` for a body that does not fit the model.
-    """
-
-    def parse(response: httpx.Response) -> M:
-        try:
-            return model.model_validate_json(response.content)
-        except pydantic.ValidationError as exc:
-            request = response.request
-            raise AgentSDKError(
-                f"{request.method} {request.url}: decode response body as {model.__name__}: "
-                f"{exc.error_count()} error(s): {_first_error(exc)}"
-            ) from exc
-
-    return parse
-
-
-def _read_error_body(response: httpx.Response) -> tuple[str, str | None, list[FieldValidation]]:
-    content_type = response.headers.get("Content-Type", "")
-    text = response.text
-    if not _is_json(content_type):
-        shown = content_type or "no content type"
-        return f'unexpected non-JSON response "{shown}"', _cut(text) or None, []
-    if not text.strip():
-        return "empty response body", None, []
-    try:
-        body = response.json()
-    except ValueError as exc:
-        return f"invalid JSON error body: {exc}", _cut(text), []
-    message = body.get("message") if isinstance(body, dict) else None
-    if not isinstance(message, str) or not message:
-        no_message = f"unexpected status code {response.status_code}, response has no message"
-        return no_message, _cut(text), []
-    detail = body.get("detail")
-    return message, detail if isinstance(detail, str) and detail else None, _validations(body)
-
-
-def _validations(body: dict[str, object]) -> list[FieldValidation]:
-    raw = body.get("validations")
-    if not isinstance(raw, list):
-        return []
-    found = []
-    for item in raw:
-        # One malformed entry should not hide the error the server is reporting.
-        try:
-            found.append(FieldValidation.model_validate(item))
-        except pydantic.ValidationError:
-            continue
-    return found
-
-
-def _is_json(content_type: str) -> bool:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or media_type.endswith("+json")
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_ERROR_DETAIL_CHARS else text[:MAX_ERROR_DETAIL_CHARS] + "..."
-
-
-def _first_error(exc: pydantic.ValidationError) -> str:
-    first = exc.errors(include_url=False)[0]
-    location = ".".join(str(part) for part in first["loc"]) or "body"
-    return f"{location}: {first['msg']}"
-
-
-def _parse_base_url(base_url: str) -> httpx.URL:
-    if not isinstance(base_url, str) or not base_url:
-        raise ValueError(f"Expected a base URL like 'http://host:4' but received {base_url!r}")
-    try:
-        url = httpx.URL(base_url)
-    except httpx.InvalidURL as exc:
-        raise ValueError(f"Invalid base URL {base_url!r}: {exc}") from exc
-    if url.scheme not in {"http", "https"} or not url.host:
-        raise ValueError(f"Expected an http(s) base URL with a host but received {base_url!r}")
-    if url.query or url.fragment:
-        raise ValueError(f"The base URL must not carry a query or fragment: {base_url!r}")
-    return url.copy_with(raw_path=url.raw_path.rstrip(b"/"))

@@ -4,7 +4,7 @@ Each public method asks a call function of ``agentsdk._agent`` for a ``Call`` (a
 are checked there, before any I/O) and hands it to ``_request``. The constructor,
 ``with_options``, closing and ``_request``, the only place that sends and sleeps, come from
 the senders in ``agentsdk._senders``. The two classes mirror each other line for line; all
-decisions live in ``agentsdk._agent`` and ``agentsdk._base``.
+decisions live in ``agentsdk._agent`` and in the pure steps of ``agentsdk._base``.
 """
 
 from __future__ import annotations

@@ -19,7 +19,9 @@ from urllib.parse import urlencode
 
 import pydantic
 
-from agentsdk._base import Call, TokenHeader, header_items, model_parser
+from agentsdk._auth import TokenHeader
+from agentsdk._call import Call, header_items
+from agentsdk._responses import model_parser
 from agentsdk._senders import AsyncSender, SyncSender
 from agentsdk.types import ExternalAuthRequest, ExternalAuthResponse
 from agentsdk.wire import EXTERNAL_AUTH_PATH, SESSION_TOKEN_HEADER

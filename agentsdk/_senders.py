@@ -25,7 +25,9 @@ from typing import Self, TypeVar
 import anyio
 import httpx
 
-from agentsdk._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseClient, Call, Retry
+from agentsdk._base import DEFAULT_TIMEOUT, BaseClient
+from agentsdk._call import Call
+from agentsdk._retry import DEFAULT_MAX_RETRIES, Retry
 
 __all__ = ["AsyncSender", "SyncSender", "unix_socket_path"]
 

@@ -26,7 +26,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from agentproc.app import create_app
-from agentproc.cli import AgentServer
+from agentproc.server import AgentServer
 from agentproc.settings import Settings
 
 TEST_TOKEN = "test-token"
@@ -118,7 +118,7 @@ def serve_in_thread(app: FastAPI, *, uds: Path | None = None) -> Iterator[Served
 
     With ``uds``, the app listens on that Unix socket instead of TCP.
 
-    The server is the agent's own :class:`~agentproc.cli.AgentServer`, so an agent app stops
+    The server is the agent's own :class:`~agentproc.server.AgentServer`, so an agent app stops
     its processes before open requests are drained, as in production; for any other app its
     shutdown hook does nothing. The caller keeps ``app`` and can act on it through
     :meth:`ServedApp.call_soon` (e.g. ``agentproc.app.begin_shutdown(app)``).

@@ -22,7 +22,7 @@ import pytest
 import uvicorn
 
 from agentproc.app import create_app
-from agentproc.cli import AgentServer
+from agentproc.server import AgentServer
 from agentproc.settings import Settings
 from tests.conftest import SAFETY_TIMEOUT_SECONDS, LiveAgent, run_live_agent
 

@@ -9,16 +9,15 @@ import pytest
 
 import agentsdk
 from agentsdk._agent import list_call, output_call, process_path, start_call
-from agentsdk._base import (
-    BEARER_TOKEN,
+from agentsdk._auth import BEARER_TOKEN, TokenHeader
+from agentsdk._base import BaseClient
+from agentsdk._responses import make_status_error
+from agentsdk._retry import (
     INITIAL_RETRY_DELAY,
     MAX_RETRY_AFTER,
     MAX_RETRY_DELAY,
-    BaseClient,
     Retry,
-    TokenHeader,
     backoff_delay,
-    make_status_error,
     parse_retry_after,
 )
 from agentsdk._senders import AsyncSender, SyncSender

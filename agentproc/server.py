@@ -1,0 +1,134 @@
+"""Serving the agent as a program of its own, on uvicorn, over TCP or a Unix socket.
+
+:func:`serve` is what ``agentproc serve`` runs once the command line (``agentproc.cli``) has
+become :class:`~agentproc.settings.Settings`: it raises the open-file limit, derives the
+connection cap and listen backlog from it, guards uvicorn's HTTP protocol against idle and
+slow connections (``agentproc.connections``), and runs :class:`AgentServer` until SIGTERM or
+SIGINT. :class:`AgentServer` is uvicorn, told to stop the processes before it waits for open
+requests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import socket
+from contextlib import ExitStack
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+from fastapi import FastAPI
+
+from agentproc.app import begin_shutdown, create_app
+from agentproc.connections import (
+    PARSER_HEADER_BYTES,
+    ConnectionGuard,
+    connection_budget,
+    guarded_http_protocol,
+    raise_open_file_limit,
+    unix_listener,
+)
+from agentproc.manager import SHUTDOWN_SLACK_SECONDS
+from agentproc.settings import Settings, default_state_dir
+from agentsdk.wire import API_PREFIX
+
+__all__ = ["DEFAULT_PORT", "AgentServer", "serve"]
+
+logger = logging.getLogger("agentproc")
+
+DEFAULT_PORT = 7420
+"""Any free port works; this one is merely easy to remember."""
+
+
+class AgentServer(uvicorn.Server):
+    """uvicorn, told to stop the processes before it waits for open requests."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self._app = app
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        for server in self.servers:
+            for sock in server.sockets:
+                if sock.family == socket.AF_UNIX:
+                    logger.info(
+                        "process API on unix socket %s at %s, docs at /docs",
+                        sock.getsockname(),
+                        API_PREFIX,
+                    )
+                    continue
+                host, port = sock.getsockname()[:2]
+                base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+                logger.info("process API at %s%s, docs at %s/docs", base, API_PREFIX, base)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        begin_shutdown(self._app)
+        await super().shutdown(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        # uvicorn re-raises the stop signal after a graceful shutdown, so the agent would die
+        # of its own SIGTERM (status -15/143) even when every process was stopped cleanly.
+        # A stop that was asked for and completed is a success: exit 0. (A private list of
+        # uvicorn's; tests/agent/test_lifecycle.py fails if it stops working.)
+        captured: list[int] | None = getattr(self, "_captured_signals", None)
+        if captured is not None:
+            captured.clear()
+
+
+def serve(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    log_level: str = "info",
+    *,
+    uds: Path | None = None,
+) -> None:
+    """Run the agent until SIGTERM or SIGINT, on ``host``:``port`` or on the Unix socket
+    ``uds`` (created with mode 0600, removed at exit), as the only program of this process.
+
+    Unlike an app inside another program, it claims every orphan that comes to it and keeps
+    records, in :func:`~agentproc.settings.default_state_dir` unless told otherwise.
+
+    Raises:
+        SystemExit: the Unix socket could not be created.
+    """
+    open_files = raise_open_file_limit()
+    budget = connection_budget(settings.max_connections, open_files)
+    if budget.max_connections < settings.max_connections:
+        logger.warning(
+            "at most %d open connections, not %d: the open-file limit is %d",
+            budget.max_connections,
+            settings.max_connections,
+            open_files,
+        )
+    guard = ConnectionGuard(
+        header_timeout=settings.header_timeout_seconds, max_connections=budget.max_connections
+    )
+    state_dir = settings.state_dir or default_state_dir()
+    app = create_app(dataclasses.replace(settings, owns_process=True, state_dir=state_dir))
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=guarded_http_protocol(guard),
+        h11_max_incomplete_event_size=PARSER_HEADER_BYTES,
+        backlog=budget.backlog,
+        log_level=log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=int(
+            settings.shutdown_grace_seconds + settings.drain_seconds + SHUTDOWN_SLACK_SECONDS
+        ),
+    )
+    server = AgentServer(config, app)
+    if uds is None:
+        server.run()
+        return
+    with ExitStack() as stack:
+        try:
+            sock = stack.enter_context(unix_listener(uds))
+        except OSError as exc:
+            raise SystemExit(f"agentproc: cannot listen on {uds}: {exc}") from exc
+        server.run(sockets=[sock])
