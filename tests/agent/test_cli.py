@@ -15,7 +15,7 @@ import pytest
 from agentproc.cli import SERVE_OPTIONS, build_parser, main, settings_from_args
 from agentproc.settings import InvalidSettings, Settings, default_state_dir
 
-README = Path(__file__).parent.parent / "README.md"
+README = Path(__file__).parents[2] / "README.md"
 
 
 def settings_for(*argv: str) -> Settings:
