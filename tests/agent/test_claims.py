@@ -52,7 +52,9 @@ def _ancestry() -> list[int]:
 # -- the guard -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pid", [0, -1, -os.getpid(), 1])
+@pytest.mark.parametrize(
+    "pid", [0, -1, -os.getpid(), 1], ids=["zero", "everyone", "own-group", "init"]
+)
 def test_send_refuses_a_pid_that_names_a_group_everyone_or_init(
     pid: int, sent: Sent, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -95,7 +97,11 @@ def test_a_sweep_claiming_the_sweepers_ancestors_signals_none_of_them(sent: Sent
     assert sent == []
 
 
-@pytest.mark.parametrize("pgid", [0, -1, 1, os.getpid(), os.getpgrp()])
+@pytest.mark.parametrize(
+    "pgid",
+    [0, -1, 1, os.getpid(), os.getpgrp()],
+    ids=["zero", "everyone", "init", "own-pid", "own-group"],
+)
 def test_signal_group_refuses_a_group_that_is_no_commands(pgid: int, sent: Sent) -> None:
     """Only a command's own group is signalled as a whole, never the agent's or init's."""
     with pytest.raises(PermissionError, match="no command's"):
