@@ -25,7 +25,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -48,6 +48,7 @@ from agentproc.errors import (
     TooManyProcesses,
 )
 from agentproc.settings import Settings
+from agentproc.spec import ProcessSpec
 from agentsdk.types import (
     ProcessInfo,
     ProcessOutputResponse,
@@ -56,7 +57,7 @@ from agentsdk.types import (
 )
 from agentsdk.wire import CHAT_ID_VARIABLE, HIDDEN_VARIABLES
 
-__all__ = ["ManagedProcess", "ProcessManager", "StartRequest", "StartResult"]
+__all__ = ["ManagedProcess", "ProcessManager", "StartResult"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,22 +87,6 @@ PRIORITY_PROBE_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
-class StartRequest:
-    """A validated start: what to run, where, and for which chat."""
-
-    command: str
-    workdir: str | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-    background: bool = False
-    idempotency_key: str | None = None
-    chat_id: str | None = None
-
-    def fingerprint(self) -> tuple[object, ...]:
-        """What must match for a repeated idempotency key to attach instead of conflict."""
-        return (self.command, self.workdir, tuple(sorted(self.env.items())), self.background)
-
-
-@dataclass(frozen=True, slots=True)
 class StartResult:
     """The process a start produced or attached to."""
 
@@ -116,7 +101,7 @@ class ManagedProcess:
         self,
         *,
         process_id: str,
-        request: StartRequest,
+        request: ProcessSpec,
         workdir: str,
         pid: int,
         buffer: HeadTailBuffer,
@@ -201,7 +186,7 @@ class ProcessManager:
     Use as an async context manager; leaving it shuts every process down::
 
         async with ProcessManager(settings) as manager:
-            result = manager.start(StartRequest(command="echo hi"))
+            result = manager.start(ProcessSpec(command="echo hi"))
             await result.process.wait()
 
     Args:
@@ -257,7 +242,7 @@ class ProcessManager:
 
     # -- start ------------------------------------------------------------------------
 
-    def start(self, request: StartRequest) -> StartResult:
+    def start(self, request: ProcessSpec) -> StartResult:
         """Start ``sh -c <command>``, or attach to the process of a repeated idempotency key.
 
         Synchronous on purpose: with no await between the key lookup and the registration,
@@ -306,7 +291,7 @@ class ProcessManager:
         )
         return StartResult(process, started=True)
 
-    def _attach(self, request: StartRequest, key: str) -> ManagedProcess | None:
+    def _attach(self, request: ProcessSpec, key: str) -> ManagedProcess | None:
         process_id = self._keys.get((request.chat_id, key))
         if process_id is None:
             return None
@@ -331,7 +316,7 @@ class ProcessManager:
             return home
         return os.getcwd()
 
-    def _environment(self, request: StartRequest) -> dict[str, str]:
+    def _environment(self, request: ProcessSpec) -> dict[str, str]:
         # Last wins: the agent's own, then configured injection, then the request, then the
         # chat id (a caller must not be able to impersonate another chat through env), then
         # the instance marker (nor hide a process from the agent's custody).
@@ -349,7 +334,7 @@ class ProcessManager:
             return ["sh", "-c", command]
         return ["sh", "-c", PRIORITY_SCRIPT, "agentproc", oom_text, str(delta), command]
 
-    def _spawn(self, request: StartRequest, workdir: str) -> subprocess.Popen[bytes]:
+    def _spawn(self, request: ProcessSpec, workdir: str) -> subprocess.Popen[bytes]:
         # Popen forks and execs synchronously; that takes about a millisecond and lets us
         # reap the child ourselves through a pidfd instead of asyncio's watcher threads.
         try:
