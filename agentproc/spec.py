@@ -98,8 +98,9 @@ class ProcessSpec:
     ) -> ProcessSpec:
         """The spec of a decoded start request, checked against ``settings``' limits.
 
-        Go's zero values mean "not given": an empty ``workdir`` or ``idempotency_key`` is
-        none, as Coder's agent reads them.
+        Each request field goes to the spec field of its name. Go's zero values mean "not
+        given", as Coder's agent reads them: an empty ``workdir`` or ``idempotency_key`` is
+        none, and the spec's default stands.
 
         Raises:
             CommandRequired: the command is empty.
@@ -115,14 +116,12 @@ class ProcessSpec:
                 f"Command is too long ({size} bytes; the limit is {settings.max_command_bytes}).",
                 validations=(FieldError("command", "too long"),),
             )
-        return cls(
-            command=request.command,
-            workdir=request.workdir or None,
-            env=request.env or {},
-            background=bool(request.background),
-            idempotency_key=request.idempotency_key or None,
-            chat_id=chat_id,
-        )
+        given = {
+            name: value
+            for name in type(request).model_fields
+            if (value := getattr(request, name))  # falsy: Go's zero value
+        }
+        return cls(**given, chat_id=chat_id)
 
     def fingerprint(self) -> tuple[tuple[str, object], ...]:
         """What must match for a repeated idempotency key to attach instead of conflict.

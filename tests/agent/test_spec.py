@@ -76,6 +76,23 @@ def test_from_request_reads_go_zero_values_as_not_given() -> None:
     assert spec == ProcessSpec(command="ls", chat_id="c")
 
 
+def test_from_request_carries_every_field_the_request_sets() -> None:
+    """Each request field reaches the spec field of its name."""
+    request = StartProcessRequest(
+        command="ls", workdir="/tmp", env={"A": "1"}, background=True, idempotency_key="k"
+    )
+    spec = ProcessSpec.from_request(request, chat_id=None, settings=SETTINGS)
+    assert spec == ProcessSpec(
+        command="ls", workdir="/tmp", env={"A": "1"}, background=True, idempotency_key="k"
+    )
+
+
+def test_every_start_request_field_has_a_spec_field() -> None:
+    """A new wire field needs a spec field of its name, or from_request would drop it."""
+    spec_fields = {f.name for f in dataclasses.fields(ProcessSpec)}
+    assert set(StartProcessRequest.model_fields) <= spec_fields
+
+
 def test_from_request_applies_the_configured_command_limit() -> None:
     """A command over ``max_command_bytes`` (in UTF-8 bytes) is refused with both numbers."""
     settings = Settings(max_command_bytes=4)
