@@ -97,8 +97,9 @@ class Spawner:
     def spawn(self, spec: ProcessSpec) -> Child:
         """Start ``sh -c <command>`` for ``spec``.
 
-        Synchronous: Popen forks and execs at once (about a millisecond), and the caller
-        relies on no await between its checks and the spawn.
+        Synchronous: Popen forks and execs at once (about a millisecond), which lets the
+        agent reap the child itself through a pidfd instead of asyncio's watcher threads,
+        and the caller relies on no await between its checks and the spawn.
 
         Raises:
             InvalidWorkdir: the requested working directory is missing or not a directory.
