@@ -17,9 +17,10 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from agentproc.body import INVALID_JSON, capped_decimal, read_json_object
-from agentproc.errors import FieldError, InvalidChatId, InvalidRequest, quote
-from agentproc.manager import ProcessManager, StartRequest
-from agentproc.settings import MAX_ARG_STRLEN, Settings
+from agentproc.errors import CommandRequired, FieldError, InvalidChatId, InvalidRequest, quote
+from agentproc.manager import ProcessManager
+from agentproc.settings import Settings
+from agentproc.spec import ProcessSpec
 from agentsdk import CHAT_ID_HEADER, chat_id_from_headers
 from agentsdk.types import (
     ErrorResponse,
@@ -320,46 +321,12 @@ def _validate(model: type[_Model], body: dict[str, Any]) -> _Model:
         raise InvalidRequest(INVALID_JSON, detail=detail, validations=fields) from exc
 
 
-def _parse_start(body: dict[str, Any], settings: Settings, chat_id: str | None) -> StartRequest:
+def _parse_start(body: dict[str, Any], settings: Settings, chat_id: str | None) -> ProcessSpec:
+    # A missing command is named as the contract words it, not as a schema error.
     if body.get("command", "") == "":
-        raise InvalidRequest(
-            "Command is required.", validations=(FieldError("command", "required"),)
-        )
-    parsed = _validate(StartProcessRequest, body)
-    size = len(parsed.command.encode())
-    if size > settings.max_command_bytes:
-        raise InvalidRequest(
-            f"Command is too long ({size} bytes; the limit is {settings.max_command_bytes}).",
-            validations=(FieldError("command", "too long"),),
-        )
-    problems = [
-        FieldError(name, "must not contain a NUL byte")
-        for name, value in (("command", parsed.command), ("workdir", parsed.workdir or ""))
-        if "\0" in value
-    ]
-    for key, value in (parsed.env or {}).items():
-        if not key or "=" in key or "\0" in key:
-            problems.append(
-                FieldError(f"env.{key}", "a name must be non-empty, without '=' or NUL")
-            )
-        elif "\0" in value:
-            problems.append(FieldError(f"env.{key}", "must not contain a NUL byte"))
-        elif len(key.encode()) + len(value.encode()) + 2 > MAX_ARG_STRLEN:
-            # KEY=VALUE and its NUL must fit in one exec string, or the spawn fails (E2BIG).
-            limit = MAX_ARG_STRLEN - 2
-            problems.append(FieldError(f"env.{key}", f"is longer than {limit} bytes with its name"))
-    if problems:
-        first = problems[0]
-        raise InvalidRequest(
-            f"Invalid field {quote(first.field)}: {first.detail}.", validations=tuple(problems)
-        )
-    return StartRequest(
-        command=parsed.command,
-        workdir=parsed.workdir or None,
-        env=parsed.env or {},
-        background=bool(parsed.background),
-        idempotency_key=parsed.idempotency_key or None,
-        chat_id=chat_id,
+        raise CommandRequired()
+    return ProcessSpec.from_request(
+        _validate(StartProcessRequest, body), chat_id=chat_id, settings=settings
     )
 
 

@@ -13,7 +13,6 @@ of more digits than CPython converts at all, and nesting deeper than the decoder
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Iterable
 from typing import Any, NoReturn
@@ -21,6 +20,7 @@ from typing import Any, NoReturn
 from starlette.requests import Request
 
 from agentproc.errors import BodyTooLarge, FieldError, InvalidRequest
+from agentproc.spec import LONE_SURROGATE, NOT_TEXT
 
 __all__ = [
     "INVALID_JSON",
@@ -35,8 +35,6 @@ INVALID_JSON = "Request body must be valid JSON."
 MAX_INTEGER_DIGITS = sys.int_info.str_digits_check_threshold
 """Longest integer literal decoded (640 digits). No field comes anywhere near it, and CPython
 may be configured to refuse any longer one (its limit can be lowered to this, not below)."""
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
@@ -116,12 +114,12 @@ def _refuse_lone_surrogates(document: dict[str, Any]) -> None:
         elif isinstance(value, list):
             members = ((str(index), item) for index, item in enumerate(value))
         else:
-            if isinstance(value, str) and _SURROGATE.search(value):
+            if isinstance(value, str) and LONE_SURROGATE.search(value):
                 _lone_surrogate(path)
             continue
         for key, item in members:
             member = f"{path}.{key}" if path else key
-            if _SURROGATE.search(key):
+            if LONE_SURROGATE.search(key):
                 _lone_surrogate(member)
             pending.append((member, item))
 
@@ -129,7 +127,6 @@ def _refuse_lone_surrogates(document: dict[str, Any]) -> None:
 def _lone_surrogate(path: str) -> NoReturn:
     # The path itself may hold the surrogate; its escape is what the error can show.
     field = path.encode("utf-8", "backslashreplace").decode("utf-8")
-    reason = "holds a lone surrogate (a \\uD800-\\uDFFF escape outside a pair), which is not text"
     raise InvalidRequest(
-        INVALID_JSON, detail=f"{field}: {reason}", validations=(FieldError(field, reason),)
+        INVALID_JSON, detail=f"{field}: {NOT_TEXT}", validations=(FieldError(field, NOT_TEXT),)
     )

@@ -9,10 +9,10 @@ Every byte has an offset in the output, from 0, and :meth:`HeadTailBuffer.read` 
 bytes still kept from any offset on, saying how many were dropped on the way, so a reader can
 follow the output chunk by chunk.
 
-The buffer is pure and synchronous: bytes in, text or bytes out. It has no lock: the process
-manager's pump writes it and request handlers read it, all on the one event loop thread, and
-no method awaits, so no reader ever sees a write half done. When the process is done with it
-is the process's own business (``ManagedProcess.wait``), not the buffer's.
+The buffer is pure and synchronous: bytes in, text or bytes out. It has no lock: a process's
+pump writes it and request handlers read it, all on the one event loop thread, and no method
+awaits, so no reader ever sees a write half done. When the process is done with it is the
+process's own business (``ManagedProcess.wait``), not the buffer's.
 """
 
 from __future__ import annotations

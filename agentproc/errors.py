@@ -4,6 +4,7 @@ Tree::
 
     AgentError
      ├── InvalidRequest        the caller sent something unusable (400)
+     │    ├── CommandRequired   a start without a command
      │    ├── InvalidWorkdir
      │    ├── InvalidChatId     a Coder-Chat-Id header that is not one UUID
      │    └── HostNotAllowed    a Host header naming no host the agent serves
@@ -31,6 +32,7 @@ from agentsdk import CHAT_ID_HEADER
 __all__ = [
     "AgentError",
     "BodyTooLarge",
+    "CommandRequired",
     "Conflict",
     "CrossOriginRequest",
     "FieldError",
@@ -86,6 +88,13 @@ class AgentError(Exception):
 
 class InvalidRequest(AgentError):
     """Raised when a request body, field or query parameter is unusable."""
+
+
+class CommandRequired(InvalidRequest):
+    """Raised when a start has no command, or an empty one."""
+
+    def __init__(self) -> None:
+        super().__init__("Command is required.", validations=(FieldError("command", "required"),))
 
 
 class InvalidWorkdir(InvalidRequest):

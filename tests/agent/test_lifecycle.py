@@ -19,8 +19,9 @@ import pytest
 
 from agentproc.app import begin_shutdown, create_app
 from agentproc.errors import ProcessNotFound, ShuttingDown
-from agentproc.manager import ProcessManager, StartRequest
+from agentproc.manager import ProcessManager
 from agentproc.settings import Settings
+from agentproc.spec import ProcessSpec
 from tests.conftest import LiveAgent, serve_agent, serve_in_thread
 
 from ._live_processes import (
@@ -249,14 +250,14 @@ async def test_retention_forgets_an_exited_process_and_its_idempotency_key() -> 
     clock = FakeClock()
     settings = Settings(retention_seconds=10, reap_orphans=False)
     async with ProcessManager(settings, clock=clock) as manager:
-        first = manager.start(StartRequest(command="true", idempotency_key="retry-me"))
+        first = manager.start(ProcessSpec(command="true", idempotency_key="retry-me"))
         with anyio.fail_after(SAFETY_TIMEOUT_SECONDS):
             await first.process.wait()
 
         clock.now += 9.5
         assert manager.get(first.process.id) is first.process
         assert first.process in manager.list_processes()
-        attached = manager.start(StartRequest(command="true", idempotency_key="retry-me"))
+        attached = manager.start(ProcessSpec(command="true", idempotency_key="retry-me"))
         assert (attached.process, attached.started) == (first.process, False)
 
         clock.now += 1
@@ -264,7 +265,7 @@ async def test_retention_forgets_an_exited_process_and_its_idempotency_key() -> 
             manager.get(first.process.id)
         assert first.process not in manager.list_processes()
         # A different command under the old key would be a conflict if the key were kept.
-        fresh = manager.start(StartRequest(command="exit 0", idempotency_key="retry-me"))
+        fresh = manager.start(ProcessSpec(command="exit 0", idempotency_key="retry-me"))
         assert fresh.started is True
         assert fresh.process.id != first.process.id
         with anyio.fail_after(SAFETY_TIMEOUT_SECONDS):
@@ -279,10 +280,10 @@ async def test_manager_refuses_starts_once_shutdown_began() -> None:
     """After ``begin_shutdown`` a start raises ShuttingDown and running processes are ended."""
     settings = Settings(shutdown_grace_seconds=0.5, reap_orphans=False)
     async with ProcessManager(settings) as manager:
-        running = manager.start(StartRequest(command="sleep 300"))
+        running = manager.start(ProcessSpec(command="sleep 300"))
         manager.begin_shutdown()
         with pytest.raises(ShuttingDown) as refused:
-            manager.start(StartRequest(command="true"))
+            manager.start(ProcessSpec(command="true"))
         assert refused.value.message == "Agent is shutting down."
         with anyio.fail_after(SAFETY_TIMEOUT_SECONDS):
             await running.process.wait()

@@ -1,0 +1,63 @@
+"""The agent's ends of a child's standard streams: the I/O handle a process owns.
+
+Today that is the read end of the one pipe that carries the command's stdout and stderr;
+the spawner decides the wiring, and a reader here only sees a file descriptor, whatever is
+behind it. Reads never block the event loop: the descriptor is non-blocking and the pump
+waits for it to become readable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import IO
+
+import anyio
+
+from agentproc.buffer import HeadTailBuffer
+
+__all__ = ["READ_CHUNK", "ChildIO"]
+
+logger = logging.getLogger(__name__)
+
+READ_CHUNK = 64 * 1024
+"""One pipe read: the pipe's own capacity, so a fast writer costs few wakeups."""
+
+
+class ChildIO:
+    """The agent's ends of one child's streams.
+
+    Args:
+        output: the read end of the child's output (stdout and stderr together).
+        pid: the child's pid, for the log.
+    """
+
+    def __init__(self, output: IO[bytes], pid: int) -> None:
+        self._output = output
+        self._pid = pid
+
+    async def pump_output(self, buffer: HeadTailBuffer) -> bool:
+        """Copy the output into ``buffer`` until it ends; the output end is closed after.
+
+        Returns:
+            True when the output reached its end (every writer closed it), False when a
+            read failed (logged at error level). Cancelling the call stops reading.
+        """
+        fd = self._output.fileno()
+        os.set_blocking(fd, False)
+        try:
+            while True:
+                try:
+                    chunk = os.read(fd, READ_CHUNK)
+                except BlockingIOError:
+                    await anyio.wait_readable(fd)
+                    continue
+                except OSError as exc:
+                    logger.error("reading the output of pid %d failed: %s", self._pid, exc)
+                    return False
+                if not chunk:
+                    return True
+                buffer.write(chunk)
+        finally:
+            anyio.notify_closing(fd)
+            self._output.close()

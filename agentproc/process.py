@@ -1,0 +1,233 @@
+"""One command the agent started, from spawn to recorded exit, and how the agent ends it.
+
+A :class:`ManagedProcess` owns its child (the shell, leader of its own session and process
+group), the agent's ends of its streams, its output buffer and its supervision: one task,
+in the manager's task group, pumps the output into the buffer, waits for the shell through
+a pidfd (no thread, no SIGCHLD handler), gives the pipe a bounded time to drain, and only
+then records the exit, so that a reader who sees ``running: false`` always sees the complete
+output.
+
+:class:`Escalation` is the one way the agent ends processes that must stop: SIGTERM to each
+process group, a grace period, then SIGKILL to those still running.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import anyio
+
+from agentproc import sessions
+from agentproc.buffer import HeadTailBuffer
+from agentproc.children import wait_child
+from agentproc.spawner import Child
+from agentproc.spec import ProcessSpec
+from agentsdk.types import ProcessInfo, ProcessOutputResponse, ProcessTruncation
+
+__all__ = ["Escalation", "ManagedProcess", "Supervision"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Supervision:
+    """What the supervision of every process shares."""
+
+    drain_seconds: float
+    """How long the output may stay open after the shell exited."""
+
+    limiter: anyio.CapacityLimiter
+    """Bounds the worker threads that wait for a shell where the kernel has no pidfd."""
+
+    on_exit: Callable[[ManagedProcess], None]
+    """Told of each exit, once it is recorded."""
+
+
+class ManagedProcess:
+    """One command the agent started: its identity, child, output and exit state.
+
+    Args:
+        process_id: the id the API names it by.
+        spec: what was asked for.
+        child: the spawned shell and the agent's ends of its streams.
+    """
+
+    def __init__(self, process_id: str, spec: ProcessSpec, child: Child) -> None:
+        self.id = process_id
+        self.spec = spec
+        self.workdir = child.workdir
+        self.buffer = HeadTailBuffer()
+        self.started_at = time.time()
+        self.exited_at: float | None = None
+        self.exit_code: int | None = None
+        self._child = child
+        self._exited = anyio.Event()
+
+    @property
+    def pid(self) -> int:
+        """The shell's pid, which is also its session and process group id."""
+        return self._child.pid
+
+    @property
+    def running(self) -> bool:
+        """True until the shell exited and its output was drained."""
+        return self.exit_code is None
+
+    @property
+    def chat_id(self) -> str | None:
+        """The chat that started the process, if any."""
+        return self.spec.chat_id
+
+    def visible_to(self, chat_id: str | None) -> bool:
+        """Whether a request in ``chat_id``'s context may list, read or signal this process.
+
+        Without a chat, everything is visible (the control plane's own view). With one, only
+        that chat's processes are: an untagged process belongs to no chat, so it is hidden
+        from every chat rather than shared by all of them.
+        """
+        return chat_id is None or self.chat_id == chat_id
+
+    def info(self) -> ProcessInfo:
+        """The process as the list endpoint reports it."""
+        return ProcessInfo(
+            id=self.id,
+            command=self.spec.command,
+            workdir=self.workdir,
+            background=self.spec.background,
+            running=self.running,
+            exit_code=self.exit_code,
+            started_at_unix=int(self.started_at),
+            exited_at_unix=None if self.exited_at is None else int(self.exited_at),
+        )
+
+    def snapshot(self) -> ProcessOutputResponse:
+        """The output and exit state, read in that order: exit state first.
+
+        The exit is recorded only after the pipe is drained, so ``running: false`` here
+        guarantees the rendered output below is complete.
+        """
+        exit_code = self.exit_code
+        text, truncation = self.buffer.render()
+        return ProcessOutputResponse(
+            output=text,
+            truncated=None
+            if truncation is None
+            else ProcessTruncation.model_validate(truncation, from_attributes=True),
+            running=exit_code is None,
+            exit_code=exit_code,
+        )
+
+    async def wait(self) -> None:
+        """Wait until the process exited and its output is complete.
+
+        Bound it with ``anyio.move_on_after``; many tasks may wait on one process.
+        """
+        await self._exited.wait()
+
+    def send_signal(self, sig: signal.Signals) -> bool:
+        """Send ``sig`` to the process's whole group; False when no member is left.
+
+        Raises:
+            OSError: the OS refused (see :func:`agentproc.sessions.signal_group`).
+        """
+        return sessions.signal_group(self.pid, sig)
+
+    def signal_or_log(self, sig: signal.Signals) -> None:
+        """:meth:`send_signal` where no caller can be handed a refusal: it is logged."""
+        try:
+            self.send_signal(sig)
+        except OSError as exc:
+            logger.error("sending %s to process group %d failed: %s", sig.name, self.pid, exc)
+
+    async def supervise(self, supervision: Supervision) -> None:
+        """Pump the output, wait for the shell, drain, then record the exit.
+
+        Never raises for the process's own failures (they are logged and the process
+        recorded as exited), so one broken process cannot take others down. Cancelled
+        before the shell exited, it kills the group and reaps the shell first.
+        """
+        status: int | None = None
+        abandoned = False
+        popen = self._child.popen
+        try:
+            async with anyio.create_task_group() as tg:
+                drained = anyio.Event()
+                pump_scope = anyio.CancelScope()
+
+                async def pump() -> None:
+                    with pump_scope:
+                        if await self._child.io.pump_output(self.buffer):
+                            drained.set()
+
+                tg.start_soon(pump)
+                status = await wait_child(popen, supervision.limiter)
+                with anyio.move_on_after(supervision.drain_seconds):
+                    await drained.wait()
+                if not drained.is_set():
+                    # A backgrounded grandchild still holds the pipe; stop reading.
+                    abandoned = True
+                    pump_scope.cancel()
+        except Exception:
+            # One broken process must not take the manager's task group, and with it every
+            # other process, down; it is recorded as exited below.
+            logger.exception("supervising process %s (pid %d) failed", self.id, self.pid)
+        finally:
+            with anyio.CancelScope(shield=True):
+                if status is None:
+                    # Cancelled or failed before the shell exited: do not leave it behind.
+                    self.signal_or_log(signal.SIGKILL)
+                    status = await wait_child(popen, supervision.limiter)
+                self._record_exit(status, abandoned)
+                supervision.on_exit(self)
+
+    def _record_exit(self, status: int, abandoned: bool) -> None:
+        # Coder's rule: -1 when killed by a signal, or when output was cut off after a
+        # clean exit (the command's result cannot be trusted complete).
+        self.exit_code = -1 if status < 0 or (abandoned and status == 0) else status
+        self.exited_at = time.time()
+        self._exited.set()
+        logger.info(
+            "process %s exited with %d%s",
+            self.id,
+            self.exit_code,
+            " (output abandoned)" if abandoned else "",
+            extra={"process_id": self.id, "chat_id": self.chat_id},
+        )
+
+
+class Escalation:
+    """Terminate → grace → kill, for processes that must stop.
+
+    :meth:`terminate` is synchronous, so it can be sent the moment the stop is decided;
+    :meth:`finish` waits out the grace and kills what is left.
+
+    Args:
+        processes: the processes to end.
+        grace: seconds between SIGTERM and SIGKILL.
+    """
+
+    def __init__(self, processes: Sequence[ManagedProcess], grace: float) -> None:
+        self._processes = tuple(processes)
+        self._grace = grace
+
+    def terminate(self) -> None:
+        """SIGTERM every process group; a refusal is logged."""
+        for process in self._processes:
+            process.signal_or_log(signal.SIGTERM)
+
+    async def finish(self, also: Callable[[], Awaitable[object]] | None = None) -> None:
+        """Wait until every process exited (and ``also`` returned), at most the grace; then
+        SIGKILL every group still running."""
+        with anyio.move_on_after(self._grace):
+            for process in self._processes:
+                await process.wait()
+            if also is not None:
+                await also()
+        for process in self._processes:
+            if process.running:
+                logger.warning("process %s ignored SIGTERM; killing it", process.id)
+                process.signal_or_log(signal.SIGKILL)

@@ -1,0 +1,105 @@
+"""Unit tests for the spawner: working directory, environment, argv, and a real spawn."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import anyio
+import pytest
+
+from agentproc.buffer import HeadTailBuffer
+from agentproc.children import wait_child
+from agentproc.errors import InvalidWorkdir
+from agentproc.settings import Settings
+from agentproc.spawner import PRIORITY_SCRIPT, Spawner, own_environment
+from agentproc.spec import ProcessSpec
+from agentsdk.wire import CHAT_ID_VARIABLE, TOKEN_VARIABLE
+
+SAFETY_TIMEOUT_SECONDS = 30.0
+"""Safety net only: the spawned command ends long before this."""
+
+
+def spawner(settings: Settings | None = None, **final: str) -> Spawner:
+    """A spawner with ``final`` as its last-word variables."""
+    return Spawner(settings or Settings(), final_env=final)
+
+
+def test_a_requested_workdir_is_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative directory is taken from the agent's, and reported absolute."""
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert spawner().resolve_workdir("sub") == str(tmp_path / "sub")
+
+
+def test_a_requested_workdir_must_be_an_existing_directory(tmp_path: Path) -> None:
+    """Missing or a file: a 400-class error that names the directory and the reason."""
+    with pytest.raises(InvalidWorkdir) as missing:
+        spawner().resolve_workdir(str(tmp_path / "nowhere"))
+    assert missing.value.message.endswith(" does not exist.")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(InvalidWorkdir) as not_dir:
+        spawner().resolve_workdir(str(tmp_path / "file"))
+    assert not_dir.value.message.endswith(" is not a directory.")
+
+
+def test_without_a_request_the_configured_directory_then_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The configured directory when it exists; else ``$HOME``."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    assert spawner(Settings(workdir=tmp_path)).resolve_workdir(None) == str(tmp_path)
+    assert spawner(Settings(workdir=tmp_path / "gone")).resolve_workdir(None) == str(home)
+    assert spawner().resolve_workdir("") == str(home)
+
+
+def test_the_environment_layers_in_order_last_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Agent → configured → request → chat id → final variables; the agent's token is hidden."""
+    monkeypatch.setenv(TOKEN_VARIABLE, "secret")
+    monkeypatch.setenv("LAYER", "agent")
+    monkeypatch.setenv("KEPT", "agent")
+    chat = str(uuid.uuid4())
+    built = spawner(
+        Settings(env={"LAYER": "configured", "CONFIGURED": "1"}), MARKER="final"
+    ).environment(
+        ProcessSpec(
+            command="true",
+            env={"LAYER": "request", CHAT_ID_VARIABLE: "forged", "MARKER": "forged"},
+            chat_id=chat,
+        )
+    )
+    assert TOKEN_VARIABLE not in built
+    assert TOKEN_VARIABLE not in own_environment()
+    assert (built["KEPT"], built["CONFIGURED"], built["LAYER"]) == ("agent", "1", "request")
+    assert (built[CHAT_ID_VARIABLE], built["MARKER"]) == (chat, "final")
+
+
+def test_a_request_without_a_chat_keeps_its_own_chat_variable() -> None:
+    """Only a chat context sets the chat variable; without one, the request's value stands."""
+    built = spawner().environment(ProcessSpec(command="true", env={CHAT_ID_VARIABLE: "mine"}))
+    assert built[CHAT_ID_VARIABLE] == "mine"
+
+
+def test_without_a_priority_the_command_is_plain_sh_c() -> None:
+    """No priority to apply: ``sh -c <command>``, with no script in between."""
+    assert spawner().argv("echo hi") == ["sh", "-c", "echo hi"]
+    assert PRIORITY_SCRIPT not in spawner().argv("echo hi")
+
+
+@pytest.mark.anyio
+async def test_a_spawned_command_runs_in_its_directory_and_session(tmp_path: Path) -> None:
+    """The child leads its own session, in the resolved directory, with its output piped."""
+    # Field 6 of /proc/<pid>/stat is the session id (the shell's name has no spaces).
+    command = "pwd; read -r _ _ _ _ _ sid _ < /proc/$$/stat; echo $sid"
+    child = spawner().spawn(ProcessSpec(command=command, workdir=str(tmp_path)))
+    buffer = HeadTailBuffer()
+    with anyio.fail_after(SAFETY_TIMEOUT_SECONDS):
+        assert await child.io.pump_output(buffer) is True
+        assert await wait_child(child.popen) == 0
+    assert child.workdir == str(tmp_path)
+    lines = buffer.bytes().decode().split()
+    assert lines == [str(tmp_path), str(child.pid)]
