@@ -38,6 +38,7 @@ __all__ = [
     "send",
     "session_of",
     "start",
+    "wait_for_output",
     "wait_sessions_gone",
     "wait_stopped_running",
 ]
@@ -224,6 +225,18 @@ def session_of(client: httpx.Client, process_id: str) -> int:
         if newline:
             return int(first)
         assert time.monotonic() < deadline, f"process {process_id} never printed its pid"
+        time.sleep(POLL_SECONDS)
+
+
+def wait_for_output(client: httpx.Client, process_id: str, expected: str) -> None:
+    """Poll, bounded, until a running command's output is ``expected`` (no event tells)."""
+    deadline = time.monotonic() + SAFETY_TIMEOUT_SECONDS
+    while True:
+        response = client.get(f"{PROCESSES}/{process_id}/output")
+        assert response.status_code == 200, response.text
+        if response.json()["output"] == expected:
+            return
+        assert time.monotonic() < deadline, f"process {process_id} never printed {expected!r}"
         time.sleep(POLL_SECONDS)
 
 

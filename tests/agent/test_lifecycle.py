@@ -35,6 +35,7 @@ from ._live_processes import (
     send,
     session_of,
     start,
+    wait_for_output,
     wait_sessions_gone,
 )
 
@@ -222,6 +223,8 @@ def test_zero_retention_forgets_a_process_once_its_exit_was_read(
         # The same route, sent after the waiter: once it answered, the waiter is waiting.
         zero_wait = client.get(path, params={"wait": "true", "timeout_ms": "0"})
         assert zero_wait.json()["running"] is True
+        # Killed only once it printed: a kill that came first would leave no output to read.
+        wait_for_output(client, process_id, "bye\n")
         send(client, process_id, "kill")
         answer = read_raw_response(waiter)
         assert answer.status == 200
