@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
@@ -71,6 +72,12 @@ async def test_async_client_drives_the_agent_over_a_unix_socket(agent_socket: Pa
     async with AsyncAgentConn("http://localhost", token=TOKEN, uds=str(agent_socket)) as conn:
         sleeper = await conn.start_process(command="echo started; sleep 300")
         assert sleeper.id in {p.id for p in (await conn.list_processes()).processes}
+        # Terminated only once it printed: no event tells, so poll, bounded.
+        with anyio.fail_after(SAFETY_WAIT_MS / 1000):
+            while True:
+                if (await conn.process_output(sleeper.id)).output == "started\n":
+                    break
+                await anyio.sleep(0.01)
         await conn.signal_process(sleeper.id, "terminate")
         ended = await conn.process_output(sleeper.id, wait=True, timeout_ms=SAFETY_WAIT_MS)
         assert (ended.output, ended.running, ended.exit_code) == ("started\n", False, -1)
