@@ -27,6 +27,8 @@ def agent(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=LIST_BODY)
     if path.endswith("/output"):
         return httpx.Response(200, json=OUTPUT_BODY)
+    if path.endswith("/input"):
+        return httpx.Response(200, json={"queued": 1, "stdin_open": False})
     return httpx.Response(200, json=SIGNAL_BODY)
 
 

@@ -23,6 +23,7 @@ from agentsdk import (
     ListProcessesResponse,
     NotFoundError,
     ProcessInfo,
+    ProcessInputResponse,
     ProcessOutputResponse,
     ProcessTruncation,
     StartProcessParams,
@@ -64,6 +65,13 @@ def run_sync(transport: httpx.BaseTransport) -> ProcessOutputResponse:
         assert_type(output.exit_code, int | None)
         assert_type(output.truncated, ProcessTruncation | None)
 
+        fresh = agent.process_output(started.id, since="last", limit=4096, wait=True)
+        assert_type(fresh.next_offset, int | None)
+        assert_type(agent.process_output(started.id, since=0).skipped, int | None)
+        queued = agent.write_input(started.id, b"\x04", close=True)
+        assert_type(queued, ProcessInputResponse)
+        assert_type(agent.close_input(started.id).stdin_open, bool)
+
         try:
             agent.signal_process(started.id, "terminate")
         except ConflictError as exc:
@@ -86,6 +94,7 @@ async def run_async(transport: httpx.AsyncBaseTransport) -> ProcessOutputRespons
         assert_type(listing.processes, list[ProcessInfo])
         output = await agent.process_output(started.id, wait=True)
         assert_type(output, ProcessOutputResponse)
+        await agent.write_input(started.id, "y\n")
         assert_type(agent.with_options(max_retries=0), AsyncAgentConn)
         try:
             await agent.signal_process(started.id, "kill")
@@ -105,6 +114,8 @@ def misuses(agent: AgentConn) -> None:
     """Mistakes strict mypy must report (each ignore would be flagged if it were unused)."""
     agent.signal_process("id", "SIGINT")  # type: ignore[arg-type]
     agent.process_output("id", True)  # type: ignore[call-arg]
+    agent.process_output("id", since="first")  # type: ignore[arg-type]
+    agent.write_input("id", 42)  # type: ignore[arg-type]
     agent.start_process(command=["make", "test"])  # type: ignore[arg-type]
     agent.start_process({"command": "ls"})  # type: ignore[arg-type]
     agent.start_process(comand="ls")  # type: ignore[call-arg]
