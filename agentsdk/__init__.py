@@ -1,7 +1,8 @@
 """agentsdk: a typed client for the agentproc process API.
 
-``AgentConn`` (sync) and ``AsyncAgentConn`` (async) drive an agent; the wire models and the
-error tree are importable from here. ``ControlPlaneClient`` and ``AsyncControlPlaneClient``
+``AgentConn`` (sync) and ``AsyncAgentConn`` (async) drive an agent; the wire models, the
+output streams (``OutputStream``, ``AsyncOutputStream``) and the error tree are importable
+from here. ``ControlPlaneClient`` and ``AsyncControlPlaneClient``
 make the agent's own calls to its control plane (git credentials). ``agentsdk.wire`` holds the
 facts every end of the wire shares (paths, header and variable names, bounds, the output's
 omission marker); the most used of them are importable from here too. Modules whose names
@@ -39,6 +40,8 @@ from agentsdk._exceptions import InternalServerError as InternalServerError
 from agentsdk._exceptions import NotFoundError as NotFoundError
 from agentsdk._exceptions import PayloadTooLargeError as PayloadTooLargeError
 from agentsdk._exceptions import RateLimitError as RateLimitError
+from agentsdk._stream import AsyncOutputStream as AsyncOutputStream
+from agentsdk._stream import OutputStream as OutputStream
 from agentsdk.types import ErrorResponse as ErrorResponse
 from agentsdk.types import ExitEvent as ExitEvent
 from agentsdk.types import ExternalAuthRequest as ExternalAuthRequest
@@ -75,6 +78,7 @@ __all__ = [
     "AgentSDKError",
     "AsyncAgentConn",
     "AsyncControlPlaneClient",
+    "AsyncOutputStream",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
@@ -88,6 +92,7 @@ __all__ = [
     "ListProcessesResponse",
     "NotFoundError",
     "OutputEvent",
+    "OutputStream",
     "PayloadTooLargeError",
     "ProcessInfo",
     "ProcessInputRequest",

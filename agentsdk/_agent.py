@@ -19,6 +19,7 @@ import httpx
 import pydantic
 
 from agentsdk._base import Call, encode_json, header_items, model_parser
+from agentsdk._exceptions import AgentSDKError
 from agentsdk.types import (
     ListProcessesResponse,
     ProcessInputRequest,
@@ -33,20 +34,31 @@ from agentsdk.types import (
 from agentsdk.wire import (
     API_PREFIX,
     INPUT_PATH,
+    LAST_EVENT_ID_HEADER,
     MAX_WAIT_SECONDS,
     SINCE_LAST,
+    STREAM_HEARTBEAT_SECONDS,
+    STREAM_PATH,
 )
 
 __all__ = [
-    "check_offset",
+    "EVENT_STREAM",
+    "STREAM_SILENCE_SECONDS",
     "input_call",
     "list_call",
     "output_call",
     "process_path",
     "signal_call",
     "start_call",
+    "stream_call",
 ]
 
+EVENT_STREAM = "text/event-stream"
+"""The media type of an output stream (server-sent events)."""
+
+STREAM_SILENCE_SECONDS = 2 * STREAM_HEARTBEAT_SECONDS
+"""The longest silence a stream's reader waits out (plus the usual margin) before it counts
+the connection as dropped: one heartbeat may be late or lost without a reconnect."""
 
 _SIGNALS: tuple[str, ...] = get_args(Signal)
 
@@ -146,7 +158,7 @@ def output_call(
     params: tuple[tuple[str, str], ...] = ()
     if since is not None:
         if since != SINCE_LAST:
-            check_offset("since", since, also=SINCE_LAST)
+            _check_offset("since", since, also=SINCE_LAST)
         params += (("since", str(since)),)
     if limit is not None:
         if since is None:
@@ -226,7 +238,43 @@ def input_call(
     )
 
 
-def check_offset(name: str, value: object, *, also: str | None = None) -> None:
+def stream_call(
+    id: str,
+    *,
+    since: int,
+    last_event_id: str | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+) -> Call[None]:
+    """Describe the request that opens (or reopens) a process's output stream.
+
+    A reconnect repeats the first request and adds ``Last-Event-ID``, which the agent reads
+    over ``since``, as a browser's EventSource does; the caller's own header of that name is
+    then replaced, never sent twice. The answer's body is left unread: the parser only
+    checks that it is an event stream.
+
+    Raises:
+        ValueError: An empty id, a ``since`` that is not an offset >= 0, or malformed
+            ``extra_headers``.
+    """
+    path = _process_route(STREAM_PATH, id)
+    headers = header_items(extra_headers)
+    _check_offset("since", since)
+    if last_event_id is not None:
+        resume = LAST_EVENT_ID_HEADER.lower()
+        headers = tuple((name, value) for name, value in headers if name.lower() != resume)
+        headers += ((LAST_EVENT_ID_HEADER, last_event_id),)
+    return Call(
+        method="GET",
+        path=path,
+        parse=_check_event_stream,
+        params=(("since", str(since)),),
+        wait_seconds=STREAM_SILENCE_SECONDS,
+        extra_headers=headers,
+        accept=EVENT_STREAM,
+    )
+
+
+def _check_offset(name: str, value: object, *, also: str | None = None) -> None:
     """Check that ``value`` is a byte offset: an int >= 0 (a bool is not one).
 
     Raises:
@@ -276,6 +324,18 @@ def _process_route(template: str, id: str) -> str:
         # another route; escaped, it reaches the agent as the (unknown) id it is.
         segment = segment.replace(".", "%2E")
     return API_PREFIX + template.format(id=segment)
+
+
+def _check_event_stream(response: httpx.Response) -> None:
+    # A proxy's page or an agent without streams can answer 200 too; reading that as an
+    # empty stream would end in a reconnect loop instead of saying what came back.
+    media_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    if media_type != EVENT_STREAM:
+        request = response.request
+        shown = media_type or "no content type"
+        raise AgentSDKError(
+            f"{request.method} {request.url}: expected an event stream but received {shown!r}"
+        )
 
 
 def _signal_parser(response: httpx.Response) -> None:

@@ -163,9 +163,11 @@ class Call(Generic[T]):
         params: Query parameters, in order.
         body: The encoded JSON body, if any.
         retry_safe: Whether sending the call twice cannot do a thing twice.
-        wait_seconds: How long the server may hold the request open, for the read timeout.
+        wait_seconds: How long the server may stay silent (hold the request open, or go
+            quiet between events of a stream), for the read timeout.
         extra_headers: Headers of this call only, over every other header (the caller's
             ``extra_headers=``, checked by ``header_items``).
+        accept: The media type asked for: JSON, or an event stream.
     """
 
     method: Literal["GET", "POST"]
@@ -176,6 +178,7 @@ class Call(Generic[T]):
     retry_safe: bool = True
     wait_seconds: float | None = None
     extra_headers: tuple[tuple[str, str], ...] = ()
+    accept: str = "application/json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +321,7 @@ class BaseClient:
     ) -> httpx.Request:
         # httpx.Headers replaces a name whatever its case, so a header set twice in two
         # spellings is still sent once, with the value of the later layer.
-        headers = httpx.Headers({"Accept": "application/json"})
+        headers = httpx.Headers({"Accept": call.accept})
         headers.update(self._headers)
         if call.body is not None:
             # Coder's agent ignores Content-Type; ours accepts it either way. Sending it keeps

@@ -14,6 +14,7 @@ from typing import Literal, Unpack
 
 from agentsdk._agent import input_call, list_call, output_call, signal_call, start_call
 from agentsdk._senders import AsyncSender, SyncSender
+from agentsdk._stream import AsyncOutputStream, OutputStream, OutputStreamPlan
 from agentsdk.types import (
     ListProcessesResponse,
     ProcessInputResponse,
@@ -161,6 +162,38 @@ class AgentConn(SyncSender):
                 extra_headers=extra_headers,
             )
         )
+
+    def stream_output(
+        self, id: str, *, since: int = 0, extra_headers: Mapping[str, str] | None = None
+    ) -> OutputStream:
+        """Follow a process's output as it is written, until it exits.
+
+        The stream yields ``OutputEvent`` chunks and then one ``ExitEvent``. A dropped
+        connection is resumed from the last chunk received (``Last-Event-ID``), so no byte
+        is delivered twice or lost on the way; the retries and backoff are the client's,
+        and a stream that cannot be resumed raises ``APIConnectionError``. The connection
+        opens when the iteration starts; use a ``with`` block, or ``close()``, to end it
+        early. Example::
+
+            with agent.stream_output(started.id) as stream:
+                for event in stream:
+                    if isinstance(event, OutputEvent):
+                        print(event.output, end="")
+            print("exit code", stream.exit_code)
+
+        Args:
+            id: The process id from ``start_process``.
+            since: The byte offset to start from; 0 replays everything the agent still
+                keeps, a stream's ``next_offset`` continues where it stopped.
+            extra_headers: Headers of every request of the stream, over the client's.
+
+        Raises:
+            ValueError: Empty id, or a ``since`` that is not an offset >= 0.
+            RuntimeError: The client is closed.
+        """
+        self._check_open()
+        plan = OutputStreamPlan(id, since=since, extra_headers=extra_headers)
+        return OutputStream(self._stream_events(plan), plan)
 
     def write_input(
         self,
@@ -312,6 +345,17 @@ class AsyncAgentConn(AsyncSender):
                 extra_headers=extra_headers,
             )
         )
+
+    def stream_output(
+        self, id: str, *, since: int = 0, extra_headers: Mapping[str, str] | None = None
+    ) -> AsyncOutputStream:
+        """Follow a process's output as it is written. See ``AgentConn.stream_output``.
+
+        Not a coroutine: ``async for`` the stream it returns, or use it in ``async with``.
+        """
+        self._check_open()
+        plan = OutputStreamPlan(id, since=since, extra_headers=extra_headers)
+        return AsyncOutputStream(self._stream_events(plan), plan)
 
     async def write_input(
         self,

@@ -19,9 +19,12 @@ from agentsdk import (
     APIStatusError,
     AsyncAgentConn,
     ConflictError,
+    ExitEvent,
     FieldValidation,
     ListProcessesResponse,
     NotFoundError,
+    OutputEvent,
+    OutputStream,
     ProcessInfo,
     ProcessInputResponse,
     ProcessOutputResponse,
@@ -71,6 +74,12 @@ def run_sync(transport: httpx.BaseTransport) -> ProcessOutputResponse:
         queued = agent.write_input(started.id, b"\x04", close=True)
         assert_type(queued, ProcessInputResponse)
         assert_type(agent.close_input(started.id).stdin_open, bool)
+        with agent.stream_output(started.id, since=0) as stream:
+            assert_type(stream, OutputStream)
+            for event in stream:
+                assert_type(event, OutputEvent | ExitEvent)
+        assert_type(stream.exit_code, int | None)
+        assert_type(stream.next_offset, int)
 
         try:
             agent.signal_process(started.id, "terminate")
@@ -95,6 +104,12 @@ async def run_async(transport: httpx.AsyncBaseTransport) -> ProcessOutputRespons
         output = await agent.process_output(started.id, wait=True)
         assert_type(output, ProcessOutputResponse)
         await agent.write_input(started.id, "y\n")
+        async with agent.stream_output(started.id) as stream:
+            async for event in stream:
+                if isinstance(event, OutputEvent):
+                    assert_type(event.offset, int)
+                else:
+                    assert_type(event.exit_code, int)
         assert_type(agent.with_options(max_retries=0), AsyncAgentConn)
         try:
             await agent.signal_process(started.id, "kill")
@@ -116,6 +131,7 @@ def misuses(agent: AgentConn) -> None:
     agent.process_output("id", True)  # type: ignore[call-arg]
     agent.process_output("id", since="first")  # type: ignore[arg-type]
     agent.write_input("id", 42)  # type: ignore[arg-type]
+    agent.stream_output("id", since="last")  # type: ignore[arg-type]
     agent.start_process(command=["make", "test"])  # type: ignore[arg-type]
     agent.start_process({"command": "ls"})  # type: ignore[arg-type]
     agent.start_process(comand="ls")  # type: ignore[call-arg]
