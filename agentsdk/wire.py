@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 __all__ = [
     "API_PREFIX",
@@ -68,7 +68,7 @@ MAX_CURSOR_LIMIT_BYTES = 1024 * 1024
 """The most one cursor read returns; a larger ``limit`` counts as this, so no request makes
 the agent render more than a megabyte at once."""
 
-SINCE_LAST = "last"
+SINCE_LAST: Final = "last"
 """The ``since`` that starts a cursor read where the previous cursor read of the same chat
 context ended (0 the first time): the agent keeps a reader's place, not the reader."""
 
