@@ -129,7 +129,8 @@ class AgentConn(SyncSender):
         ``since``: a cursor read of the bytes from that offset on, with ``offset``,
         ``next_offset`` (pass it as the next ``since``), ``total_bytes`` and ``skipped``
         (bytes the agent no longer keeps). ``since="last"`` starts where the previous cursor
-        read of this chat context ended, so the agent, not the caller, keeps the place.
+        read of this chat context ended, so the agent, not the caller, keeps the place; such
+        a read is not retried, since a retry after a lost answer would skip what it held.
 
         Args:
             id: The process id from ``start_process``.
