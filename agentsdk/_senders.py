@@ -149,8 +149,8 @@ class SyncSender(BaseClient):
                             for event in plan.feed(chunk):
                                 retries_taken = 0
                                 yield event
-                        if plan.finished:
-                            return
+                            if plan.finished:
+                                return  # the exit event ends the stream, whatever follows
                         outcome = plan.ended_early(request)
                     else:
                         response.read()
@@ -262,8 +262,8 @@ class AsyncSender(BaseClient):
                             for event in plan.feed(chunk):
                                 retries_taken = 0
                                 yield event
-                        if plan.finished:
-                            return
+                            if plan.finished:
+                                return  # the exit event ends the stream, whatever follows
                         outcome = plan.ended_early(request)
                     else:
                         await response.aread()

@@ -215,12 +215,16 @@ def test_heartbeats_and_unknown_events_are_skipped() -> None:
         ]
 
 
-def test_nothing_is_read_after_the_exit_event() -> None:
-    """The exit event ends the iteration, whatever follows it on the wire."""
-    script = Script([stream_of(exit_event(1), output_event(0, "late"), drop=True)])
+def test_nothing_is_read_after_the_exit_event(caplog: pytest.LogCaptureFixture) -> None:
+    """The exit event ends the iteration and the connection: what follows it on the wire,
+    even a drop, is neither read nor retried."""
+    body = Body([exit_event(1), output_event(0, "late")], drop=True)
+    script = Script([httpx.Response(200, headers=EVENT_STREAM, stream=body)])
     with connect(script) as conn:
         assert list(conn.stream_output(PROCESS_ID)) == [ExitEvent(exit_code=1)]
     assert len(script.requests) == 1
+    assert body.closed
+    assert "Retrying" not in caplog.text
 
 
 def test_stream_read_timeout_outlasts_a_missed_heartbeat() -> None:
@@ -492,3 +496,17 @@ async def test_async_closing_a_stream_early_closes_its_connection() -> None:
             assert await anext(stream) == OutputEvent(offset=0, output="a")
         assert body.closed
         assert [event async for event in stream] == []
+
+
+@pytest.mark.anyio
+async def test_async_nothing_is_read_after_the_exit_event(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The async stream ends at the exit event too, without reading on or retrying."""
+    body = Body([exit_event(1), output_event(0, "late")], drop=True)
+    script = Script([httpx.Response(200, headers=EVENT_STREAM, stream=body)])
+    async with aconnect(script) as conn:
+        assert [event async for event in conn.stream_output(PROCESS_ID)] == [ExitEvent(exit_code=1)]
+    assert len(script.requests) == 1
+    assert body.closed
+    assert "Retrying" not in caplog.text
