@@ -1,7 +1,8 @@
 """agentsdk: a typed client for the agentproc process API.
 
-``AgentConn`` (sync) and ``AsyncAgentConn`` (async) drive an agent; the wire models and the
-error tree are importable from here. ``ControlPlaneClient`` and ``AsyncControlPlaneClient``
+``AgentConn`` (sync) and ``AsyncAgentConn`` (async) drive an agent; the wire models, the
+output streams (``OutputStream``, ``AsyncOutputStream``) and the error tree are importable
+from here. ``ControlPlaneClient`` and ``AsyncControlPlaneClient``
 make the agent's own calls to its control plane (git credentials). ``agentsdk.wire`` holds the
 facts every end of the wire shares (paths, header and variable names, bounds, the output's
 omission marker); the most used of them are importable from here too. Modules whose names
@@ -39,12 +40,18 @@ from agentsdk._exceptions import InternalServerError as InternalServerError
 from agentsdk._exceptions import NotFoundError as NotFoundError
 from agentsdk._exceptions import PayloadTooLargeError as PayloadTooLargeError
 from agentsdk._exceptions import RateLimitError as RateLimitError
+from agentsdk._stream import AsyncOutputStream as AsyncOutputStream
+from agentsdk._stream import OutputStream as OutputStream
 from agentsdk.types import ErrorResponse as ErrorResponse
+from agentsdk.types import ExitEvent as ExitEvent
 from agentsdk.types import ExternalAuthRequest as ExternalAuthRequest
 from agentsdk.types import ExternalAuthResponse as ExternalAuthResponse
 from agentsdk.types import FieldValidation as FieldValidation
 from agentsdk.types import ListProcessesResponse as ListProcessesResponse
+from agentsdk.types import OutputEvent as OutputEvent
 from agentsdk.types import ProcessInfo as ProcessInfo
+from agentsdk.types import ProcessInputRequest as ProcessInputRequest
+from agentsdk.types import ProcessInputResponse as ProcessInputResponse
 from agentsdk.types import ProcessOutputResponse as ProcessOutputResponse
 from agentsdk.types import ProcessTruncation as ProcessTruncation
 from agentsdk.types import Signal as Signal
@@ -53,6 +60,7 @@ from agentsdk.types import SignalProcessResponse as SignalProcessResponse
 from agentsdk.types import StartProcessParams as StartProcessParams
 from agentsdk.types import StartProcessRequest as StartProcessRequest
 from agentsdk.types import StartProcessResponse as StartProcessResponse
+from agentsdk.types import StreamEvent as StreamEvent
 from agentsdk.wire import CHAT_ID_HEADER as CHAT_ID_HEADER
 from agentsdk.wire import EXTERNAL_AUTH_PATH as EXTERNAL_AUTH_PATH
 from agentsdk.wire import LISTEN_HOLD_SECONDS as LISTEN_HOLD_SECONDS
@@ -70,19 +78,25 @@ __all__ = [
     "AgentSDKError",
     "AsyncAgentConn",
     "AsyncControlPlaneClient",
+    "AsyncOutputStream",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
     "ControlPlaneClient",
     "ErrorResponse",
+    "ExitEvent",
     "ExternalAuthRequest",
     "ExternalAuthResponse",
     "FieldValidation",
     "InternalServerError",
     "ListProcessesResponse",
     "NotFoundError",
+    "OutputEvent",
+    "OutputStream",
     "PayloadTooLargeError",
     "ProcessInfo",
+    "ProcessInputRequest",
+    "ProcessInputResponse",
     "ProcessOutputResponse",
     "ProcessTruncation",
     "RateLimitError",
@@ -92,6 +106,7 @@ __all__ = [
     "StartProcessParams",
     "StartProcessRequest",
     "StartProcessResponse",
+    "StreamEvent",
     "canonical_chat_id",
     "chat_id_from_headers",
     "parse_chat_id",

@@ -9,18 +9,22 @@ settling the answer, is the generic ``BaseClient`` of ``agentsdk._base``.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Mapping
-from typing import get_args
+from typing import Literal, get_args
 from urllib.parse import quote
 
 import httpx
 import pydantic
 
 from agentsdk._call import Call, encode_json, header_items
+from agentsdk._exceptions import AgentSDKError
 from agentsdk._responses import model_parser
 from agentsdk.types import (
     ListProcessesResponse,
+    ProcessInputRequest,
+    ProcessInputResponse,
     ProcessOutputResponse,
     Signal,
     SignalProcessRequest,
@@ -28,9 +32,34 @@ from agentsdk.types import (
     StartProcessRequest,
     StartProcessResponse,
 )
-from agentsdk.wire import API_PREFIX, MAX_WAIT_SECONDS
+from agentsdk.wire import (
+    API_PREFIX,
+    INPUT_PATH,
+    LAST_EVENT_ID_HEADER,
+    MAX_WAIT_SECONDS,
+    SINCE_LAST,
+    STREAM_HEARTBEAT_SECONDS,
+    STREAM_PATH,
+)
 
-__all__ = ["list_call", "output_call", "process_path", "signal_call", "start_call"]
+__all__ = [
+    "EVENT_STREAM",
+    "STREAM_SILENCE_SECONDS",
+    "input_call",
+    "list_call",
+    "output_call",
+    "process_path",
+    "signal_call",
+    "start_call",
+    "stream_call",
+]
+
+EVENT_STREAM = "text/event-stream"
+"""The media type of an output stream (server-sent events)."""
+
+STREAM_SILENCE_SECONDS = 2 * STREAM_HEARTBEAT_SECONDS
+"""The longest silence a stream's reader waits out (plus the usual margin) before it counts
+the connection as dropped: one heartbeat may be late or lost without a reconnect."""
 
 _SIGNALS: tuple[str, ...] = get_args(Signal)
 
@@ -107,18 +136,37 @@ def list_call(*, extra_headers: Mapping[str, str] | None = None) -> Call[ListPro
 def output_call(
     id: str,
     *,
+    since: int | Literal["last"] | None = None,
+    limit: int | None = None,
     wait: bool,
     timeout_ms: int | None,
     extra_headers: Mapping[str, str] | None = None,
 ) -> Call[ProcessOutputResponse]:
-    """Describe an output read; a wait reads for longer than the agent may hold it.
+    """Describe an output read: a snapshot, or a cursor read with ``since``.
+
+    Without ``since`` a wait lasts until the exit (Coder's meaning); with it, until there is
+    output past the cursor or the exit. Either way the read timeout outlasts the agent's
+    hold. A ``since="last"`` read is not retried: it moves the agent's mark, so a retry
+    after an answer lost on the way back would skip the bytes that answer held.
 
     Raises:
-        ValueError: An empty id, a ``wait`` that is not a bool, or a ``timeout_ms`` that is
-            negative, not an int, or given without a wait.
+        ValueError: An empty id, a ``since`` that is neither an offset >= 0 nor ``"last"``, a
+            ``limit`` below 1 or given without ``since``, a ``wait`` that is not a bool, or a
+            ``timeout_ms`` that is negative, not an int, or given without a wait.
     """
     path = f"{process_path(id)}/output"
     headers = header_items(extra_headers)
+    params: tuple[tuple[str, str], ...] = ()
+    if since is not None:
+        if since != SINCE_LAST:
+            _check_offset("since", since, also=SINCE_LAST)
+        params += (("since", str(since)),)
+    if limit is not None:
+        if since is None:
+            raise ValueError("limit bounds a cursor read; pass since= with it")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"Expected limit >= 1 but received {limit!r}")
+        params += (("limit", str(limit)),)
     if not isinstance(wait, bool):
         raise ValueError(f"Expected wait to be a bool but received {wait!r}")
     if timeout_ms is not None:
@@ -126,26 +174,116 @@ def output_call(
             raise ValueError(f"Expected timeout_ms >= 0 but received {timeout_ms!r}")
         if not wait:
             raise ValueError("timeout_ms bounds a wait; pass wait=True with it")
-    if not wait:
-        return Call(
-            method="GET",
-            path=path,
-            parse=model_parser(ProcessOutputResponse),
-            extra_headers=headers,
-        )
-    params: tuple[tuple[str, str], ...] = (("wait", "true"),)
-    wait_seconds = MAX_WAIT_SECONDS
-    if timeout_ms is not None:
-        params += (("timeout_ms", str(timeout_ms)),)
-        wait_seconds = min(wait_seconds, timeout_ms / 1000)
+    wait_seconds = None
+    if wait:
+        params += (("wait", "true"),)
+        wait_seconds = MAX_WAIT_SECONDS
+        if timeout_ms is not None:
+            params += (("timeout_ms", str(timeout_ms)),)
+            wait_seconds = min(wait_seconds, timeout_ms / 1000)
     return Call(
         method="GET",
         path=path,
         parse=model_parser(ProcessOutputResponse),
         params=params,
+        retry_safe=since != SINCE_LAST,
         wait_seconds=wait_seconds,
         extra_headers=headers,
     )
+
+
+def input_call(
+    id: str,
+    data: str | bytes | None,
+    *,
+    close: bool,
+    extra_headers: Mapping[str, str] | None = None,
+) -> Call[ProcessInputResponse]:
+    """Describe input for a process's stdin: text as ``data``, bytes as ``data_base64``.
+
+    Never retried: the agent queues what it receives, so a second send after an answer that
+    was lost on the way back would write the data twice.
+
+    Args:
+        id: The process id.
+        data: What to write; ``None`` only to close without writing.
+        close: Send end-of-file after the data.
+        extra_headers: Headers of this call only.
+
+    Raises:
+        ValueError: An empty id, ``data`` that is neither ``str`` nor ``bytes``, a ``close``
+            that is not a bool, or nothing to do (no data and no close).
+    """
+    path = _process_route(INPUT_PATH, id)
+    headers = header_items(extra_headers)
+    if not isinstance(close, bool):
+        raise ValueError(f"Expected close to be a bool but received {close!r}")
+    if data is None and not close:
+        raise ValueError("Nothing to send: pass data, or close=True to close stdin")
+    if isinstance(data, str):
+        request = ProcessInputRequest(data=data, close=close or None)
+    elif isinstance(data, bytes):
+        encoded = base64.b64encode(data).decode("ascii")
+        request = ProcessInputRequest(data_base64=encoded, close=close or None)
+    elif data is None:
+        request = ProcessInputRequest(close=True)
+    else:
+        raise ValueError(f"Expected data as str or bytes but received {type(data).__name__}")
+    return Call(
+        method="POST",
+        path=path,
+        parse=model_parser(ProcessInputResponse),
+        body=encode_json(request),
+        retry_safe=False,
+        extra_headers=headers,
+    )
+
+
+def stream_call(
+    id: str,
+    *,
+    since: int,
+    last_event_id: str | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+) -> Call[None]:
+    """Describe the request that opens (or reopens) a process's output stream.
+
+    A reconnect repeats the first request and adds ``Last-Event-ID``, which the agent reads
+    over ``since``, as a browser's EventSource does; the caller's own header of that name is
+    then replaced, never sent twice. The answer's body is left unread: the parser only
+    checks that it is an event stream.
+
+    Raises:
+        ValueError: An empty id, a ``since`` that is not an offset >= 0, or malformed
+            ``extra_headers``.
+    """
+    path = _process_route(STREAM_PATH, id)
+    headers = header_items(extra_headers)
+    _check_offset("since", since)
+    if last_event_id is not None:
+        resume = LAST_EVENT_ID_HEADER.lower()
+        headers = tuple((name, value) for name, value in headers if name.lower() != resume)
+        headers += ((LAST_EVENT_ID_HEADER, last_event_id),)
+    return Call(
+        method="GET",
+        path=path,
+        parse=_check_event_stream,
+        params=(("since", str(since)),),
+        wait_seconds=STREAM_SILENCE_SECONDS,
+        extra_headers=headers,
+        accept=EVENT_STREAM,
+    )
+
+
+def _check_offset(name: str, value: object, *, also: str | None = None) -> None:
+    """Check that ``value`` is a byte offset: an int >= 0 (a bool is not one).
+
+    Raises:
+        ValueError: It is not; the message names ``name`` and the other value it may take.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        other = f" or {also!r}" if also is not None else ""
+        raise ValueError(f"Expected {name} to be an offset >= 0{other} but received {value!r}")
 
 
 def signal_call(
@@ -174,6 +312,11 @@ def process_path(id: str) -> str:
     Raises:
         ValueError: ``id`` is empty or not a string.
     """
+    return _process_route("/{id}", id)
+
+
+def _process_route(template: str, id: str) -> str:
+    """``template`` (a path of ``agentsdk.wire`` such as ``/{id}/stream``) for one process."""
     if not isinstance(id, str) or not id:
         raise ValueError(f"Expected a non-empty process id but received {id!r}")
     segment = quote(id, safe="")
@@ -181,7 +324,19 @@ def process_path(id: str) -> str:
         # A bare dot segment would be resolved away by URL normalisation and address
         # another route; escaped, it reaches the agent as the (unknown) id it is.
         segment = segment.replace(".", "%2E")
-    return f"{API_PREFIX}/{segment}"
+    return API_PREFIX + template.format(id=segment)
+
+
+def _check_event_stream(response: httpx.Response) -> None:
+    # A proxy's page or an agent without streams can answer 200 too; reading that as an
+    # empty stream would end in a reconnect loop instead of saying what came back.
+    media_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    if media_type != EVENT_STREAM:
+        request = response.request
+        shown = media_type or "no content type"
+        raise AgentSDKError(
+            f"{request.method} {request.url}: expected an event stream but received {shown!r}"
+        )
 
 
 def _signal_parser(response: httpx.Response) -> None:

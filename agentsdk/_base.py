@@ -208,7 +208,7 @@ class BaseClient:
     ) -> httpx.Request:
         # httpx.Headers replaces a name whatever its case, so a header set twice in two
         # spellings is still sent once, with the value of the later layer.
-        headers = httpx.Headers({"Accept": "application/json"})
+        headers = httpx.Headers({"Accept": call.accept})
         headers.update(self._headers)
         if call.body is not None:
             # Coder's agent ignores Content-Type; ours accepts it either way. Sending it keeps

@@ -32,9 +32,11 @@ class Call(Generic[T]):
         params: Query parameters, in order.
         body: The encoded JSON body, if any.
         retry_safe: Whether sending the call twice cannot do a thing twice.
-        wait_seconds: How long the server may hold the request open, for the read timeout.
+        wait_seconds: How long the server may stay silent (hold the request open, or go
+            quiet between events of a stream), for the read timeout.
         extra_headers: Headers of this call only, over every other header (the caller's
             ``extra_headers=``, checked by ``header_items``).
+        accept: The media type asked for: JSON, or an event stream.
     """
 
     method: Literal["GET", "POST"]
@@ -45,6 +47,7 @@ class Call(Generic[T]):
     retry_safe: bool = True
     wait_seconds: float | None = None
     extra_headers: tuple[tuple[str, str], ...] = ()
+    accept: str = "application/json"
 
 
 def header_items(headers: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:

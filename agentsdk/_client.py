@@ -10,12 +10,14 @@ decisions live in ``agentsdk._agent`` and in the pure steps of ``agentsdk._base`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Unpack
+from typing import Literal, Unpack
 
-from agentsdk._agent import list_call, output_call, signal_call, start_call
+from agentsdk._agent import input_call, list_call, output_call, signal_call, start_call
 from agentsdk._senders import AsyncSender, SyncSender
+from agentsdk._stream import AsyncOutputStream, OutputStream, OutputStreamPlan
 from agentsdk.types import (
     ListProcessesResponse,
+    ProcessInputResponse,
     ProcessOutputResponse,
     Signal,
     StartProcessParams,
@@ -115,28 +117,138 @@ class AgentConn(SyncSender):
         self,
         id: str,
         *,
+        since: int | Literal["last"] | None = None,
+        limit: int | None = None,
         wait: bool = False,
         timeout_ms: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ProcessOutputResponse:
-        """Read a process's bounded output and exit state.
+        """Read a process's output and exit state: a snapshot, or from a cursor.
+
+        Without ``since``: the bounded head+tail snapshot, as Coder's agent gives it. With
+        ``since``: a cursor read of the bytes from that offset on, with ``offset``,
+        ``next_offset`` (pass it as the next ``since``), ``total_bytes`` and ``skipped``
+        (bytes the agent no longer keeps). ``since="last"`` starts where the previous cursor
+        read of this chat context ended, so the agent, not the caller, keeps the place; such
+        a read is not retried, since a retry after a lost answer would skip what it held.
 
         Args:
             id: The process id from ``start_process``.
-            wait: Block until the process exits (at most the server's 5-minute cap).
+            since: A byte offset >= 0, or ``"last"``: makes this a cursor read.
+            limit: At most this many bytes (at least 1; default 64 KiB, the agent caps it at
+                1 MiB); needs ``since``.
+            wait: Without ``since``, block until the process exits; with it, until there is
+                output past the cursor or the process exits. At most the server's 5-minute
+                cap.
             timeout_ms: A shorter cap for the wait, in milliseconds; needs ``wait=True``.
             extra_headers: Headers of this call only, over the client's.
 
         Returns:
-            The snapshot; ``running=False`` guarantees the output is complete.
+            The output; ``running=False`` guarantees it is complete (for a cursor read: up
+            to ``total_bytes``).
 
         Raises:
-            ValueError: Empty id, or a ``timeout_ms`` that is negative or given without wait.
+            ValueError: Empty id, a ``since`` that is neither an offset >= 0 nor ``"last"``,
+                a ``limit`` below 1 or without ``since``, or a ``timeout_ms`` that is
+                negative or given without wait.
             NotFoundError: No such process visible to this client.
         """
         return self._request(
-            output_call(id, wait=wait, timeout_ms=timeout_ms, extra_headers=extra_headers)
+            output_call(
+                id,
+                since=since,
+                limit=limit,
+                wait=wait,
+                timeout_ms=timeout_ms,
+                extra_headers=extra_headers,
+            )
         )
+
+    def stream_output(
+        self, id: str, *, since: int = 0, extra_headers: Mapping[str, str] | None = None
+    ) -> OutputStream:
+        """Follow a process's output as it is written, until it exits.
+
+        The stream yields ``OutputEvent`` chunks and then one ``ExitEvent``. A dropped
+        connection is resumed from the last chunk received (``Last-Event-ID``), so no byte
+        is delivered twice or lost on the way; the retries and backoff are the client's,
+        and a stream that cannot be resumed raises ``APIConnectionError``. The connection
+        opens when the iteration starts; use a ``with`` block, or ``close()``, to end it
+        early. Example::
+
+            with agent.stream_output(started.id) as stream:
+                for event in stream:
+                    if isinstance(event, OutputEvent):
+                        print(event.output, end="")
+            print("exit code", stream.exit_code)
+
+        Args:
+            id: The process id from ``start_process``.
+            since: The byte offset to start from; 0 replays everything the agent still
+                keeps, a stream's ``next_offset`` continues where it stopped.
+            extra_headers: Headers of every request of the stream, over the client's.
+
+        Raises:
+            ValueError: Empty id, or a ``since`` that is not an offset >= 0.
+            RuntimeError: The client is closed.
+        """
+        self._check_open()
+        plan = OutputStreamPlan(id, since=since, extra_headers=extra_headers)
+        return OutputStream(self._stream_events(plan), plan)
+
+    def write_input(
+        self,
+        id: str,
+        data: str | bytes,
+        *,
+        close: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ProcessInputResponse:
+        """Queue input for a process started with ``stdin=True``.
+
+        Text goes as ``data`` (UTF-8), bytes as ``data_base64``; the agent writes them in
+        order as the command reads. The call answers at once, whether or not the command
+        has read anything yet.
+
+        Never retried, whatever ``max_retries`` says: once the request may have reached the
+        agent, sending it again could queue the data twice. On a ``RateLimitError`` (the
+        queue is full) wait for the ``Retry-After`` of ``exc.response`` and send again.
+
+        Args:
+            id: The process id from ``start_process``.
+            data: The text or bytes to write.
+            close: Close stdin (end-of-file) after the data.
+            extra_headers: Headers of this call only, over the client's.
+
+        Returns:
+            How many bytes this call queued, and whether stdin is still open.
+
+        Raises:
+            ValueError: Empty id, or ``data`` that is neither ``str`` nor ``bytes``.
+            NotFoundError: No such process visible to this client.
+            ConflictError: The process has no open stdin (started without it, closed, or
+                exited).
+            RateLimitError: The process's input queue is full.
+        """
+        return self._request(input_call(id, data, close=close, extra_headers=extra_headers))
+
+    def close_input(
+        self, id: str, *, extra_headers: Mapping[str, str] | None = None
+    ) -> ProcessInputResponse:
+        """Close a process's stdin (end-of-file) once the input queued before is written.
+
+        Never retried, like ``write_input``.
+
+        Args:
+            id: The process id from ``start_process``.
+            extra_headers: Headers of this call only, over the client's.
+
+        Raises:
+            ValueError: Empty id.
+            NotFoundError: No such process visible to this client.
+            ConflictError: The process has no open stdin.
+        """
+        return self._request(input_call(id, None, close=True, extra_headers=extra_headers))
 
     def signal_process(
         self, id: str, signal: Signal, *, extra_headers: Mapping[str, str] | None = None
@@ -217,14 +329,51 @@ class AsyncAgentConn(AsyncSender):
         self,
         id: str,
         *,
+        since: int | Literal["last"] | None = None,
+        limit: int | None = None,
         wait: bool = False,
         timeout_ms: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ProcessOutputResponse:
-        """Read a process's bounded output and exit state. See ``AgentConn.process_output``."""
+        """Read a process's output and exit state. See ``AgentConn.process_output``."""
         return await self._request(
-            output_call(id, wait=wait, timeout_ms=timeout_ms, extra_headers=extra_headers)
+            output_call(
+                id,
+                since=since,
+                limit=limit,
+                wait=wait,
+                timeout_ms=timeout_ms,
+                extra_headers=extra_headers,
+            )
         )
+
+    def stream_output(
+        self, id: str, *, since: int = 0, extra_headers: Mapping[str, str] | None = None
+    ) -> AsyncOutputStream:
+        """Follow a process's output as it is written. See ``AgentConn.stream_output``.
+
+        Not a coroutine: ``async for`` the stream it returns, or use it in ``async with``.
+        """
+        self._check_open()
+        plan = OutputStreamPlan(id, since=since, extra_headers=extra_headers)
+        return AsyncOutputStream(self._stream_events(plan), plan)
+
+    async def write_input(
+        self,
+        id: str,
+        data: str | bytes,
+        *,
+        close: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ProcessInputResponse:
+        """Queue input for a process started with ``stdin=True``. See ``AgentConn.write_input``."""
+        return await self._request(input_call(id, data, close=close, extra_headers=extra_headers))
+
+    async def close_input(
+        self, id: str, *, extra_headers: Mapping[str, str] | None = None
+    ) -> ProcessInputResponse:
+        """Close a process's stdin. See ``AgentConn.close_input``."""
+        return await self._request(input_call(id, None, close=True, extra_headers=extra_headers))
 
     async def signal_process(
         self, id: str, signal: Signal, *, extra_headers: Mapping[str, str] | None = None

@@ -3,8 +3,10 @@
 A public client is one of these senders, which owns the ``httpx`` client, sends, sleeps
 between retries and closes, plus its API's public methods. Each method describes its call
 with its API's call functions (``agentsdk._agent``, ``agentsdk._controlplane``) and hands
-it to ``_request``. Keeping the I/O here, once per flavour, lets ``AgentConn`` and
-``ControlPlaneClient`` (and their async twins) hold nothing but their public methods.
+it to ``_request``; a stream hands its plan (``agentsdk._stream``) to ``_stream_events``,
+which reads the events and reconnects where the plan says. Keeping the I/O here, once per
+flavour, lets ``AgentConn`` and ``ControlPlaneClient`` (and their async twins) hold nothing
+but their public methods.
 
 A sender connects over TCP by default, through a Unix socket with ``uds=``, or through
 the ``transport`` or ``http_client`` it is given; only one of the last three may be set.
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Generator, Mapping
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -28,6 +30,8 @@ import httpx
 from agentsdk._base import DEFAULT_TIMEOUT, BaseClient
 from agentsdk._call import Call
 from agentsdk._retry import DEFAULT_MAX_RETRIES, Retry
+from agentsdk._stream import OutputStreamPlan
+from agentsdk.types import StreamEvent
 
 __all__ = ["AsyncSender", "SyncSender", "unix_socket_path"]
 
@@ -126,6 +130,43 @@ class SyncSender(BaseClient):
             time.sleep(step.delay)
             retries_taken += 1
 
+    def _stream_events(self, plan: OutputStreamPlan) -> Generator[StreamEvent, None, None]:
+        # The retry budget counts failures in a row: any event received restores it.
+        retries_taken = 0
+        while not plan.finished:
+            self._check_open()
+            call = plan.connect()
+            request = self._build_request(self._client, call)
+            outcome: httpx.Response | httpx.RequestError
+            try:
+                response = self._client.send(request, stream=True)
+            except httpx.RequestError as exc:
+                outcome = exc
+            else:
+                try:
+                    if response.is_success:
+                        call.parse(response)
+                        plan.opened(request)
+                        for chunk in response.iter_bytes():
+                            for event in plan.feed(chunk):
+                                retries_taken = 0
+                                yield event
+                            if plan.finished:
+                                return  # the exit event ends the stream, whatever follows
+                        outcome = plan.ended_early(request)
+                    else:
+                        response.read()
+                        outcome = response
+                except httpx.RequestError as exc:
+                    outcome = exc
+                finally:
+                    response.close()
+            step = self._settle(call, request, outcome, retries_taken)
+            # A success never reaches _settle, so what comes back is always a retry.
+            if isinstance(step, Retry):
+                time.sleep(step.delay)
+                retries_taken += 1
+
 
 class AsyncSender(BaseClient):
     """Sends an API's calls over one pooled ``httpx.AsyncClient``.
@@ -201,3 +242,40 @@ class AsyncSender(BaseClient):
                 return step
             await anyio.sleep(step.delay)
             retries_taken += 1
+
+    async def _stream_events(self, plan: OutputStreamPlan) -> AsyncGenerator[StreamEvent, None]:
+        # The retry budget counts failures in a row: any event received restores it.
+        retries_taken = 0
+        while not plan.finished:
+            self._check_open()
+            call = plan.connect()
+            request = self._build_request(self._client, call)
+            outcome: httpx.Response | httpx.RequestError
+            try:
+                response = await self._client.send(request, stream=True)
+            except httpx.RequestError as exc:
+                outcome = exc
+            else:
+                try:
+                    if response.is_success:
+                        call.parse(response)
+                        plan.opened(request)
+                        async for chunk in response.aiter_bytes():
+                            for event in plan.feed(chunk):
+                                retries_taken = 0
+                                yield event
+                            if plan.finished:
+                                return  # the exit event ends the stream, whatever follows
+                        outcome = plan.ended_early(request)
+                    else:
+                        await response.aread()
+                        outcome = response
+                except httpx.RequestError as exc:
+                    outcome = exc
+                finally:
+                    await response.aclose()
+            step = self._settle(call, request, outcome, retries_taken)
+            # A success never reaches _settle, so what comes back is always a retry.
+            if isinstance(step, Retry):
+                await anyio.sleep(step.delay)
+                retries_taken += 1

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol, TypeAlias, runtime_checkable
+from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
 from agentsdk import canonical_chat_id, parse_chat_id
 from agentsdk.types import (
@@ -76,11 +76,16 @@ class ToolConnection(Protocol):
         process_id: str,
         /,
         *,
+        since: int | Literal["last"] | None = ...,
+        limit: int | None = ...,
         wait: bool = ...,
         timeout_ms: int | None = ...,
         extra_headers: Mapping[str, str] | None = ...,
     ) -> ProcessOutputResponse:
-        """Read a process's output; with ``wait``, block until exit or ``timeout_ms``."""
+        """Read a process's output: the head+tail snapshot, or with ``since`` a cursor read
+        of at most ``limit`` bytes (``"last"``: from where the previous one of this chat
+        ended). With ``wait``, block until exit (or, with ``since``, new output) or
+        ``timeout_ms``."""
         ...
 
     async def signal_process(
@@ -193,12 +198,16 @@ class _ChatScopedConnection:
         process_id: str,
         /,
         *,
+        since: int | Literal["last"] | None = None,
+        limit: int | None = None,
         wait: bool = False,
         timeout_ms: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ProcessOutputResponse:
         return await self._connection.process_output(
             process_id,
+            since=since,
+            limit=limit,
             wait=wait,
             timeout_ms=timeout_ms,
             extra_headers=self._with_chat(extra_headers),

@@ -1,4 +1,11 @@
-"""The companions of ``execute``: follow, list and stop the processes it started."""
+"""The companions of ``execute``: follow, list and stop the processes it started.
+
+``process_output`` shows the model what a process wrote since the model last looked: it
+waits for the exit (Coder's ``wait=true``, up to ``wait_timeout``), then reads from the
+agent's ``since=last`` mark for this chat. Two requests, because the agent's long poll with
+``since`` ends at the first new output, while the model asked to wait for the exit; the
+wait's own answer (the head+tail snapshot) is what ``full: true`` returns instead.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,12 @@ import logging
 
 from pydantic import Field
 
-from agentsdk.types import Signal
+from agentsdk.types import ProcessOutputResponse, Signal
 from chattool._base import InvalidArguments, Tool, ToolArguments, ToolResult, describe_error
+from chattool._connection import ToolConnection
 from chattool._duration import SECOND, parse_duration
-from chattool._reads import read_snapshot, wait_for_output
-from chattool._results import ProcessOutputResult, dump_json, truncate_output
+from chattool._reads import UnseenOutput, read_snapshot, read_unseen, wait_for_output
+from chattool._results import ProcessOutputResult, dump_json
 
 __all__ = [
     "DEFAULT_WAIT_TIMEOUT",
@@ -29,7 +37,11 @@ DEFAULT_WAIT_TIMEOUT = "10s"
 MAX_LISTED_PROCESSES = 10
 """Enough to find a recent process; a long list would only fill the model's context."""
 
-RUNNING_NOTE = "process is still running"
+NO_NEW_OUTPUT_NOTE = "no output since the previous process_output call; full: true shows all"
+"""Tells an empty answer from a silent process: the output exists, it was all seen before."""
+
+MORE_OUTPUT_NOTE = "{count} more bytes of new output follow; call process_output again for them"
+"""Said when one call could not read all that is new (very large windows, or a failed read)."""
 
 # The tools report failures to the model in their results; a failure a later step recovered
 # from leaves the result clean, so it is logged here for whoever runs the chat backend.
@@ -40,9 +52,13 @@ class ProcessOutputArguments(ToolArguments):
     """Retrieve the output of a process started by execute.
 
     Use the background_process_id that execute returned (after run_in_background, or when a
-    command outlived its timeout). Waits until the process exits or wait_timeout passes, then
-    returns its output so far, whether it is still running, and its exit code once it has
-    finished.
+    command outlived its timeout). Waits until the process exits or wait_timeout passes,
+    then returns the output written since your previous process_output call for this
+    process (the first call returns it from the start), whether the process is running, and
+    its exit_code once it has exited. Long new output keeps its start and its end.
+    skipped_bytes, when present, counts new output the agent no longer kept (it keeps the
+    most recent output of a long-running process), so it cannot be shown. Pass full: true
+    for the whole output instead: its first and last 16 KiB, seen or not.
     """
 
     process_id: str = Field(description="The process id returned by execute.")
@@ -50,7 +66,14 @@ class ProcessOutputArguments(ToolArguments):
         default=DEFAULT_WAIT_TIMEOUT,
         description=(
             'How long to wait for the process to exit, as a Go duration such as "10s" or '
-            '"2m". Default: 10s. "0s" returns the current output at once.'
+            '"2m". Default: 10s. "0s" returns the output at once.'
+        ),
+    )
+    full: bool = Field(
+        default=False,
+        description=(
+            "Return the whole output (its first and last 16 KiB) instead of only what is "
+            "new since the previous call. It does not change what counts as seen."
         ),
     )
 
@@ -74,7 +97,7 @@ class ProcessSignalArguments(ToolArguments):
 
 
 class ProcessOutputTool(Tool[ProcessOutputArguments]):
-    """The ``process_output`` tool: wait for a process's exit, then report its output."""
+    """The ``process_output`` tool: wait for a process's exit, then report its new output."""
 
     name = "process_output"
     arguments_model = ProcessOutputArguments
@@ -92,38 +115,81 @@ class ProcessOutputTool(Tool[ProcessOutputArguments]):
             raise InvalidArguments(f'wait_timeout: must not be negative, got "{wait_text}"')
 
         connection = await self._connect()
-        response, wait_error = None, ""
+        waited, wait_error = None, ""
         if wait_ns > 0:
-            response, wait_error = await wait_for_output(connection, process_id, wait_ns / SECOND)
-        if response is None:
-            # A snapshot was asked for, or the wait failed: one plain read still gives the
-            # model the output so far.
-            response, snapshot_error = await read_snapshot(connection, process_id)
-            if response is None:
-                error = f"get process output: {wait_error or snapshot_error}"
-                if wait_error:
-                    error += f"\nfailed to get output: {snapshot_error}"
-                return ToolResult(ProcessOutputResult(success=False, error=error).to_json())
-            if wait_error:
-                logger.error(
-                    "process_output: waiting for process %s failed, answered from a plain "
-                    "read instead: %s",
-                    process_id,
-                    wait_error,
-                )
-
-        if response.running:
-            result = ProcessOutputResult(
-                success=True,
-                output=truncate_output(response.output),
-                exit_code=-1,
-                truncated=response.truncated,
-                note=RUNNING_NOTE,
-                running=True,
-            )
+            waited, wait_error = await wait_for_output(connection, process_id, wait_ns / SECOND)
+        if args.full:
+            result = await _full_output(connection, process_id, waited, wait_error)
         else:
-            result = ProcessOutputResult.exited(response)
+            result = await _new_output(connection, process_id, wait_error)
         return ToolResult(result.to_json())
+
+
+async def _full_output(
+    connection: ToolConnection,
+    process_id: str,
+    waited: ProcessOutputResponse | None,
+    wait_error: str,
+) -> ProcessOutputResult:
+    """The head+tail snapshot: the wait's answer, or a plain read when there was none."""
+    response = waited
+    if response is None:
+        # A snapshot was asked for, or the wait failed: one plain read still gives the
+        # model the output so far.
+        response, snapshot_error = await read_snapshot(connection, process_id)
+        if response is None:
+            return _read_failure(wait_error, snapshot_error)
+        _log_recovered_wait(process_id, wait_error)
+    return ProcessOutputResult.read(response, output=response.output)
+
+
+async def _new_output(
+    connection: ToolConnection, process_id: str, wait_error: str
+) -> ProcessOutputResult:
+    """What is new since the chat's previous read, after the wait (whether it worked or not)."""
+    unseen, read_error = await read_unseen(connection, process_id)
+    if unseen is None:
+        return _read_failure(wait_error, read_error)
+    _log_recovered_wait(process_id, wait_error)
+    if unseen.error:
+        logger.error(
+            "process_output: reading on in the output of process %s failed after %s, "
+            "answered with what was read: %s",
+            process_id,
+            unseen.state.next_offset,
+            unseen.error,
+        )
+    return ProcessOutputResult.read(
+        unseen.state,
+        output=unseen.output,
+        skipped_bytes=unseen.skipped,
+        note=_new_output_note(unseen),
+    )
+
+
+def _new_output_note(unseen: UnseenOutput) -> str:
+    if unseen.remaining:
+        return MORE_OUTPUT_NOTE.format(count=unseen.remaining)
+    if unseen.cursor and not unseen.output and not unseen.skipped and unseen.state.total_bytes:
+        return NO_NEW_OUTPUT_NOTE
+    return ""
+
+
+def _read_failure(wait_error: str, read_error: str) -> ProcessOutputResult:
+    # Both failures are the model's to see: the wait's first, then the read that followed.
+    error = f"get process output: {wait_error or read_error}"
+    if wait_error:
+        error += f"\nfailed to get output: {read_error}"
+    return ProcessOutputResult(success=False, error=error)
+
+
+def _log_recovered_wait(process_id: str, wait_error: str) -> None:
+    if wait_error:
+        logger.error(
+            "process_output: waiting for process %s failed, answered from a plain read instead: %s",
+            process_id,
+            wait_error,
+        )
 
 
 class ProcessListTool(Tool[ProcessListArguments]):

@@ -1,10 +1,10 @@
 """The JSON results of ``execute`` and ``process_output``, and the output cap for the model.
 
 Both report what a command did (``CommandResult``); ``execute`` adds the id of a process
-left running (``ExecuteResult``), ``process_output`` whether the process still runs
-(``ProcessOutputResult``). The field order and the omitted-when-empty rules are those of
-Coder's ``ExecuteResult``, so a model (or a UI) that reads one agent's results reads the
-other's.
+left running (``ExecuteResult``), ``process_output`` whether the process still runs and
+what output it could not show (``ProcessOutputResult``). The field order and the
+omitted-when-empty rules are those of Coder's ``ExecuteResult``, so a model (or a UI) that
+reads one agent's results reads the other's.
 """
 
 from __future__ import annotations
@@ -143,7 +143,8 @@ class CommandResult:
     """Combined stdout and stderr, at most 32 KiB. Omitted when empty."""
 
     exit_code: int = 0
-    """The exit status; -1 when the command has not exited (timeout) or died by a signal."""
+    """The exit status; -1 when the command has not exited (timeout) or died by a signal.
+    ``process_output`` leaves it out until the process has exited."""
 
     wall_duration_ms: int = 0
     """Time from the start request to the result; 0 when nothing was waited for (always, for
@@ -212,17 +213,59 @@ class ExecuteResult(CommandResult):
 
 @dataclass(frozen=True, slots=True)
 class ProcessOutputResult(CommandResult):
-    """The JSON document ``process_output`` returns to the model."""
+    """The JSON document ``process_output`` returns to the model.
+
+    Unlike ``execute``'s, it states ``running`` every time and gives ``exit_code`` only once
+    the process has exited (a -1 for "still running" would read as "killed"). A result that
+    reports a failed read knows neither, and has neither.
+    """
 
     running: bool = False
-    """The process has not exited yet. Omitted when false."""
+    """The process has not exited yet."""
+
+    skipped_bytes: int = 0
+    """Output written since the chat's previous read that the agent no longer kept, so the
+    model never saw it. Omitted when 0."""
+
+    @classmethod
+    def read(
+        cls,
+        response: ProcessOutputResponse,
+        *,
+        output: str,
+        skipped_bytes: int = 0,
+        note: str = "",
+    ) -> Self:
+        """The result of a read: success while running, or once exited with code 0.
+
+        Args:
+            response: The read whose exit state is reported (and whose ``truncated``, for a
+                snapshot).
+            output: What the model is shown, before the 32 KiB cut.
+            skipped_bytes: New output the agent no longer kept.
+            note: Advice for the model.
+        """
+        exit_code = 0 if response.running or response.exit_code is None else response.exit_code
+        return cls(
+            success=exit_code == 0,
+            output=truncate_output(output),
+            exit_code=exit_code,
+            truncated=response.truncated,
+            note=note,
+            running=response.running,
+            skipped_bytes=skipped_bytes,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON-ready data, empty optional fields omitted, in Go's order."""
         # Named, not super(): a slotted dataclass is rebuilt, which breaks the bare form.
         data = CommandResult.to_dict(self)
-        if self.running:
-            data["running"] = True
+        if self.error or self.running:
+            del data["exit_code"]
+        if not self.error:
+            data["running"] = self.running
+        if self.skipped_bytes:
+            data["skipped_bytes"] = self.skipped_bytes
         return data
 
 

@@ -3,13 +3,15 @@
 It satisfies ``chattool.ToolConnection`` structurally, records every call (with the
 headers it was given for that call), and answers from what the test set up: a fixed
 response, an exception, or an async handler that decides per call (for waits that block,
-fail or honour ``timeout_ms``).
+fail or honour ``timeout_ms``). ``ProcessLog`` is such a handler for cursor reads: a
+process's output as the agent keeps it, with the chat's ``since=last`` mark.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from agentsdk.types import (
     ListProcessesResponse,
@@ -26,6 +28,7 @@ __all__ = [
     "FakeAgent",
     "OutputCall",
     "OutputHandler",
+    "ProcessLog",
     "exited",
     "process_info",
     "running",
@@ -42,6 +45,8 @@ class OutputCall:
     wait: bool
     timeout_ms: int | None
     extra_headers: Mapping[str, str] | None = None
+    since: int | Literal["last"] | None = None
+    limit: int | None = None
 
 
 OutputHandler = Callable[[OutputCall], Awaitable[ProcessOutputResponse]]
@@ -71,6 +76,49 @@ def process_info(process_id: str, *, is_running: bool = False, started: int = 0)
         exit_code=None if is_running else 0,
         started_at_unix=started,
     )
+
+
+@dataclass
+class ProcessLog:
+    """A process's output as the agent keeps it, answering snapshots and cursor reads.
+
+    Every byte written has an offset; the agent keeps those from ``kept_from`` on (the
+    window moved past the rest). A cursor read returns the kept bytes from its start, at
+    most ``limit``, and ``since="last"`` starts where the previous cursor read ended. A
+    snapshot (no ``since``) is the whole output, as a short one renders.
+    """
+
+    written: bytes = b""
+    kept_from: int = 0
+    running: bool = True
+    exit_code: int | None = None
+    mark: int = 0
+    """Where the previous cursor read ended: what ``since="last"`` starts from."""
+
+    def write(self, text: str) -> None:
+        """The process writes ``text``."""
+        self.written += text.encode()
+
+    def exit(self, code: int) -> None:
+        """The process exits with ``code``."""
+        self.running, self.exit_code = False, code
+
+    async def __call__(self, call: OutputCall) -> ProcessOutputResponse:
+        state = {"running": self.running, "exit_code": self.exit_code}
+        if call.since is None:
+            return ProcessOutputResponse(output=self.written.decode(), **state)
+        wanted = self.mark if call.since == "last" else call.since
+        start = min(max(wanted, self.kept_from), len(self.written))
+        end = min(len(self.written), start + (call.limit or 64 * 1024))
+        self.mark = end
+        return ProcessOutputResponse(
+            output=self.written[start:end].decode(),
+            offset=start,
+            next_offset=end,
+            total_bytes=len(self.written),
+            skipped=(start - wanted) if start > wanted else None,
+            **state,
+        )
 
 
 @dataclass
@@ -130,12 +178,14 @@ class FakeAgent:
         process_id: str,
         /,
         *,
+        since: int | Literal["last"] | None = None,
+        limit: int | None = None,
         wait: bool = False,
         timeout_ms: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ProcessOutputResponse:
         self.call_headers.append(("process_output", extra_headers))
-        call = OutputCall(process_id, wait, timeout_ms, extra_headers)
+        call = OutputCall(process_id, wait, timeout_ms, extra_headers, since, limit)
         self.output_calls.append(call)
         if isinstance(self.output, Exception):
             raise self.output

@@ -105,7 +105,7 @@ async def test_chat_reaches_its_own_process_over_the_shared_connection(scene: Sc
     assert stop["success"] is True
     ended = await call(scene.chat_a.process_output, process_id=scene.a_process, wait_timeout="30s")
     assert ended["exit_code"] == -1
-    assert "running" not in ended
+    assert ended["running"] is False
 
 
 async def test_tools_of_one_chat_over_a_connection_of_another_do_nothing(

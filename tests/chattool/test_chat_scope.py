@@ -28,6 +28,7 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
     ("execute", {"command": "sleep 300", "run_in_background": True}),
     ("process_output", {"process_id": "proc-1"}),
     ("process_output", {"process_id": "proc-1", "wait_timeout": "0s"}),
+    ("process_output", {"process_id": "proc-1", "full": True}),
     ("process_list", {}),
     ("process_signal", {"process_id": "proc-1", "signal": "kill"}),
 ]

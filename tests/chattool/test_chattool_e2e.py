@@ -109,7 +109,7 @@ async def test_timed_out_command_is_followed_to_completion_with_process_output(
     assert followed["success"] is True
     assert followed["exit_code"] == 0
     assert followed["output"] == "finished\n"
-    assert "running" not in followed
+    assert followed["running"] is False
 
 
 async def test_run_in_background_returns_a_tracked_process_id(chat: Chat) -> None:
@@ -174,7 +174,7 @@ async def test_process_signal_stops_a_background_process(chat: Chat) -> None:
     ended = await call(chat.tools.process_output, process_id=process_id, wait_timeout="30s")
     assert ended["success"] is False
     assert ended["exit_code"] == -1
-    assert "running" not in ended
+    assert ended["running"] is False
 
 
 async def test_failed_start_names_the_step_and_the_cause(chat: Chat, tmp_path: Any) -> None:

@@ -9,11 +9,14 @@ from typing import Any
 import anyio
 import pytest
 
-from agentsdk.types import ListProcessesResponse, ProcessOutputResponse
+from agentsdk.types import ListProcessesResponse, ProcessOutputResponse, ProcessTruncation
+from agentsdk.wire import MAX_CURSOR_LIMIT_BYTES, omission_marker
 from chattool import ProcessListTool, ProcessOutputTool, ProcessSignalTool, ToolResult
+from chattool._process import MORE_OUTPUT_NOTE, NO_NEW_OUTPUT_NOTE
+from chattool._reads import MAX_CATCH_UP_READS
 from chattool._results import MAX_OUTPUT_BYTES
 
-from ._fakes import FakeAgent, OutputCall, exited, process_info, running
+from ._fakes import FakeAgent, OutputCall, ProcessLog, exited, process_info, running
 
 pytestmark = pytest.mark.anyio
 
@@ -31,119 +34,331 @@ async def output_of(agent: FakeAgent, **arguments: Any) -> ToolResult:
 # --- process_output ----------------------------------------------------------------------
 
 
-async def test_process_output_waits_ten_seconds_by_default() -> None:
-    """Without wait_timeout the tool asks the agent to wait up to 10 s for the exit."""
-    agent = FakeAgent(output=exited("done\n"))
+def cursor_read(process_id: str = "proc-1") -> OutputCall:
+    """The read from the chat's mark that process_output makes after its wait."""
+    return OutputCall(process_id, False, None, since="last", limit=MAX_CURSOR_LIMIT_BYTES)
+
+
+WAIT_10S = OutputCall("proc-1", True, 10_000)
+
+
+def exited_log(text: str, code: int = 0) -> ProcessLog:
+    """A process that wrote ``text`` and exited with ``code``."""
+    log = ProcessLog()
+    log.write(text)
+    log.exit(code)
+    return log
+
+
+async def test_process_output_waits_for_the_exit_then_reads_what_is_new() -> None:
+    """By default the tool waits up to 10 s for the exit, then reads from the chat's mark."""
+    agent = FakeAgent(output=exited_log("done\n"))
     data = payload(await output_of(agent, process_id="proc-1"))
-    assert agent.output_calls == [OutputCall("proc-1", True, 10_000)]
-    assert data == {"success": True, "output": "done\n", "exit_code": 0, "wall_duration_ms": 0}
+    assert agent.output_calls == [WAIT_10S, cursor_read()]
+    assert data == {
+        "success": True,
+        "output": "done\n",
+        "exit_code": 0,
+        "wall_duration_ms": 0,
+        "running": False,
+    }
 
 
 async def test_process_output_reports_a_failed_exit() -> None:
     """An exited process with a non-zero code is reported as a failure with its code."""
-    agent = FakeAgent(output=exited("boom\n", exit_code=2))
+    agent = FakeAgent(output=exited_log("boom\n", 2))
     data = payload(await output_of(agent, process_id="proc-1", wait_timeout="2s"))
     assert data["success"] is False
     assert data["exit_code"] == 2
-    assert agent.output_calls == [OutputCall("proc-1", True, 2_000)]
+    assert agent.output_calls == [OutputCall("proc-1", True, 2_000), cursor_read()]
 
 
-async def test_process_output_of_a_running_process_says_so() -> None:
-    """A process still running after the wait is reported as running with its output so far."""
-    agent = FakeAgent(output=running("building...\n"))
-    data = payload(await output_of(agent, process_id="proc-1", wait_timeout="1s"))
+async def test_a_running_process_is_stated_as_running_without_an_exit_code() -> None:
+    """While it runs: running true, and no exit_code (a -1 would read as "killed")."""
+    log = ProcessLog()
+    log.write("building...\n")
+    data = payload(await output_of(FakeAgent(output=log), process_id="p", wait_timeout="1s"))
     assert data == {
         "success": True,
         "output": "building...\n",
-        "exit_code": -1,
         "wall_duration_ms": 0,
-        "note": "process is still running",
         "running": True,
     }
 
 
-async def test_zero_wait_timeout_reads_a_snapshot_at_once() -> None:
-    """wait_timeout 0s reads the output without waiting."""
-    agent = FakeAgent(output=running("now"))
+async def test_running_is_stated_every_time_and_the_exit_code_once_exited() -> None:
+    """The same process, read while running and after its exit: running is always there,
+    exit_code only in the second answer."""
+    log = ProcessLog()
+    agent = FakeAgent(output=log)
+    log.write("step 1\n")
+    before = payload(await output_of(agent, process_id="p", wait_timeout="0s"))
+    log.write("step 2\n")
+    log.exit(0)
+    after = payload(await output_of(agent, process_id="p", wait_timeout="0s"))
+    assert (before["running"], "exit_code" in before) == (True, False)
+    assert (after["running"], after["exit_code"]) == (False, 0)
+
+
+async def test_each_call_shows_only_the_output_not_seen_before() -> None:
+    """A second call shows what came after the first; a third with nothing new says so."""
+    log = ProcessLog()
+    agent = FakeAgent(output=log)
+    log.write("one\n")
+    first = payload(await output_of(agent, process_id="p", wait_timeout="0s"))
+    log.write("two\n")
+    second = payload(await output_of(agent, process_id="p", wait_timeout="0s"))
+    third = payload(await output_of(agent, process_id="p", wait_timeout="0s"))
+    assert (first["output"], second["output"]) == ("one\n", "two\n")
+    assert "output" not in third
+    assert third["note"] == NO_NEW_OUTPUT_NOTE
+    assert "note" not in first
+
+
+async def test_a_process_that_printed_nothing_gets_no_note() -> None:
+    """No output at all is not "nothing new": the note is only for output seen before."""
+    data = payload(await output_of(FakeAgent(output=exited_log("")), process_id="p"))
+    assert data == {"success": True, "exit_code": 0, "wall_duration_ms": 0, "running": False}
+
+
+async def test_output_the_agent_no_longer_kept_is_reported_as_skipped() -> None:
+    """When the window moved past the chat's mark, the lost bytes are counted, not hidden."""
+    log = ProcessLog()
+    log.write("old line\n" * 100 + "recent\n")
+    log.kept_from = 900
+    data = payload(await output_of(FakeAgent(output=log), process_id="p", wait_timeout="0s"))
+    assert data["output"] == "recent\n"
+    assert data["skipped_bytes"] == 900
+
+
+async def test_long_new_output_keeps_its_head_and_tail_within_the_cap() -> None:
+    """New output over 32 KiB is cut in the middle, with the usual marker."""
+    log = exited_log("first line\n" + "z" * (2 * MAX_OUTPUT_BYTES) + "\nlast line\n")
+    data = payload(await output_of(FakeAgent(output=log), process_id="p"))
+    assert len(data["output"].encode()) <= MAX_OUTPUT_BYTES
+    assert data["output"].startswith("first line\n")
+    assert data["output"].endswith("last line\n")
+    assert "bytes here to fit the 32768-byte output limit" in data["output"]
+
+
+async def test_new_output_over_one_read_is_read_to_its_end() -> None:
+    """Reads go on to the end, so the model sees the latest output, and the bytes between
+    the first read and the last are counted in the agent's marker."""
+    log = exited_log("start\n" + "x" * (2 * MAX_CURSOR_LIMIT_BYTES) + "the end\n")
+    agent = FakeAgent(output=log)
+    data = payload(await output_of(agent, process_id="p", wait_timeout="0s"))
+    assert agent.output_calls == [cursor_read("p")] * 3
+    assert log.mark == len(log.written)
+    assert data["output"].startswith("start\n")
+    assert data["output"].endswith("the end\n")
+    assert omission_marker(MAX_CURSOR_LIMIT_BYTES) in data["output"]
+    assert "note" not in data
+
+
+async def test_reading_on_stops_where_the_output_ended_at_the_first_read() -> None:
+    """A process that keeps writing cannot keep the call reading: the rest is for later."""
+    log = ProcessLog()
+    log.write("x" * (MAX_CURSOR_LIMIT_BYTES + 10))
+
+    async def keeps_writing(call: OutputCall) -> ProcessOutputResponse:
+        answer = await log(call)
+        log.write("y" * MAX_CURSOR_LIMIT_BYTES)
+        return answer
+
+    agent = FakeAgent(output=keeps_writing)
+    data = payload(await output_of(agent, process_id="p", wait_timeout="0s"))
+    assert len(agent.output_calls) == 2
+    assert data["running"] is True
+    assert "note" not in data
+
+
+async def test_an_exit_seen_while_reading_on_is_read_to_the_final_end() -> None:
+    """Once a read shows the exit, the reads go on to the final end, past where the first
+    read saw the output end: an exited process never hides output behind running: false."""
+    log = ProcessLog()
+    log.write("x" * (MAX_CURSOR_LIMIT_BYTES + 10))
+
+    async def exits_after_the_first_read(call: OutputCall) -> ProcessOutputResponse:
+        answer = await log(call)
+        if log.running:
+            log.write("y" * MAX_CURSOR_LIMIT_BYTES + "final words\n")
+            log.exit(0)
+        return answer
+
+    agent = FakeAgent(output=exits_after_the_first_read)
+    data = payload(await output_of(agent, process_id="p", wait_timeout="0s"))
+    assert len(agent.output_calls) == 3
+    assert data["running"] is False
+    assert data["output"].endswith("final words\n")
+    assert log.mark == len(log.written)
+
+
+async def test_reading_on_is_bounded_and_the_rest_is_announced() -> None:
+    """At most MAX_CATCH_UP_READS reads per call; the note counts the bytes still to come."""
+    extra = 5_000
+    log = exited_log("x" * (MAX_CATCH_UP_READS * MAX_CURSOR_LIMIT_BYTES + extra))
+    agent = FakeAgent(output=log)
+    data = payload(await output_of(agent, process_id="p", wait_timeout="0s"))
+    assert len(agent.output_calls) == MAX_CATCH_UP_READS
+    assert data["note"] == MORE_OUTPUT_NOTE.format(count=extra)
+
+
+async def test_a_character_not_yet_complete_ends_the_reads_quietly() -> None:
+    """A read that makes no progress (the end holds half a character) stops the reads,
+    without a note about bytes to come."""
+    answers = [
+        ProcessOutputResponse(
+            output="x" * 10, running=True, offset=0, next_offset=10, total_bytes=12
+        ),
+        ProcessOutputResponse(output="", running=True, offset=10, next_offset=10, total_bytes=12),
+    ]
+
+    async def half_a_character(call: OutputCall) -> ProcessOutputResponse:
+        return answers.pop(0)
+
+    agent = FakeAgent(output=half_a_character)
+    data = payload(await output_of(agent, process_id="p", wait_timeout="0s"))
+    assert len(agent.output_calls) == 2
+    assert data == {"success": True, "output": "x" * 10, "wall_duration_ms": 0, "running": True}
+
+
+async def test_a_failed_read_on_keeps_what_was_read_and_logs_the_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The first read's output is shown, the rest announced, the failure logged."""
+    log = exited_log("a" * (MAX_CURSOR_LIMIT_BYTES + 10))
+
+    async def fails_second(call: OutputCall) -> ProcessOutputResponse:
+        if log.mark:
+            raise RuntimeError("connection reset")
+        return await log(call)
+
+    with caplog.at_level(logging.ERROR, logger="chattool"):
+        data = payload(await output_of(FakeAgent(output=fails_second), process_id="p"))
+    assert data["note"] == MORE_OUTPUT_NOTE.format(count=10)
+    (record,) = [record for record in caplog.records if record.name == "chattool"]
+    assert "connection reset" in record.getMessage()
+    assert "process p" in record.getMessage()
+
+
+async def test_full_returns_the_wait_s_snapshot_and_leaves_the_mark() -> None:
+    """full: true answers with the head+tail snapshot, from the wait itself: one call, and
+    the chat's mark stays where it was."""
+    log = exited_log("everything\n")
+    agent = FakeAgent(output=log)
+    data = payload(await output_of(agent, process_id="proc-1", full=True))
+    assert agent.output_calls == [WAIT_10S]
+    assert data["output"] == "everything\n"
+    assert log.mark == 0
+    again = payload(await output_of(agent, process_id="proc-1", wait_timeout="0s"))
+    assert again["output"] == "everything\n"
+
+
+async def test_full_passes_the_agent_s_truncation_through() -> None:
+    """A snapshot keeps its truncated metadata, as before."""
+    truncation = ProcessTruncation(original_bytes=50_000, retained_bytes=32_800, omitted_bytes=1)
+    agent = FakeAgent(output=exited("head...tail", truncated=truncation))
+    data = payload(await output_of(agent, process_id="p", full=True, wait_timeout="0s"))
+    assert agent.output_calls == [OutputCall("p", False, None)]
+    assert data["truncated"] == truncation.model_dump(mode="json")
+
+
+async def test_an_agent_without_cursor_reads_gets_its_snapshot_shown() -> None:
+    """An agent that ignores since= (Coder's) answers with its snapshot, shown as such."""
+    agent = FakeAgent(output=running("all of it\n"))
+    data = payload(await output_of(agent, process_id="p", wait_timeout="0s"))
+    assert data == {
+        "success": True,
+        "output": "all of it\n",
+        "wall_duration_ms": 0,
+        "running": True,
+    }
+
+
+async def test_zero_wait_timeout_reads_at_once() -> None:
+    """wait_timeout 0s reads the new output without waiting."""
+    agent = FakeAgent(output=ProcessLog())
     payload(await output_of(agent, process_id="proc-1", wait_timeout="0s"))
-    assert agent.output_calls == [OutputCall("proc-1", False, None)]
+    assert agent.output_calls == [cursor_read()]
 
 
-async def test_failed_wait_falls_back_to_a_snapshot() -> None:
-    """When the waiting read fails, a plain read still returns the output."""
+async def test_failed_wait_still_reads_the_output() -> None:
+    """When the wait fails, the read that follows still returns the output."""
+    log = exited_log("hello\n")
 
     async def handler(call: OutputCall) -> ProcessOutputResponse:
         if call.wait:
             raise RuntimeError("EOF")
-        return exited("hello\n")
+        return await log(call)
 
     data = payload(await output_of(FakeAgent(output=handler), process_id="proc-1"))
     assert data["success"] is True
     assert data["output"] == "hello\n"
 
 
-async def test_failed_wait_recovered_by_a_snapshot_is_logged_at_error_level(
-    caplog: pytest.LogCaptureFixture,
+@pytest.mark.parametrize("full", [False, True])
+async def test_failed_wait_recovered_by_a_read_is_logged_at_error_level(
+    full: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The failed wait a snapshot made up for is logged with the process and the step."""
+    """The failed wait a later read made up for is logged with the process and the step."""
+    log = ProcessLog()
+    log.write("partial")
 
     async def handler(call: OutputCall) -> ProcessOutputResponse:
         if call.wait:
             raise RuntimeError("connection reset")
-        return running("partial")
+        return await log(call)
 
     with caplog.at_level(logging.ERROR, logger="chattool"):
-        payload(await output_of(FakeAgent(output=handler), process_id="proc-1"))
+        payload(await output_of(FakeAgent(output=handler), process_id="proc-1", full=full))
     (record,) = [record for record in caplog.records if record.name == "chattool"]
     assert record.levelno == logging.ERROR
     assert "waiting for process proc-1 failed" in record.getMessage()
     assert "connection reset" in record.getMessage()
 
 
-async def test_failed_wait_and_snapshot_report_both_errors() -> None:
-    """When the wait and the snapshot both fail, both errors are in the result."""
+@pytest.mark.parametrize("full", [False, True])
+async def test_failed_wait_and_read_report_both_errors(full: bool) -> None:
+    """When the wait and the read after it both fail, both errors are in the result, and
+    the result claims no state it does not know."""
 
     async def handler(call: OutputCall) -> ProcessOutputResponse:
         raise RuntimeError("EOF" if call.wait else "agent disconnected")
 
-    data = payload(await output_of(FakeAgent(output=handler), process_id="proc-1"))
-    assert data["success"] is False
-    assert data["error"] == "get process output: EOF\nfailed to get output: agent disconnected"
+    data = payload(await output_of(FakeAgent(output=handler), process_id="proc-1", full=full))
+    assert data == {
+        "success": False,
+        "wall_duration_ms": 0,
+        "error": "get process output: EOF\nfailed to get output: agent disconnected",
+    }
 
 
-async def test_failed_snapshot_names_the_step() -> None:
-    """A failed snapshot read is a result naming the step."""
+async def test_failed_read_names_the_step() -> None:
+    """A failed read is a result naming the step, without running or exit_code."""
     agent = FakeAgent(output=RuntimeError("Process not found"))
     data = payload(await output_of(agent, process_id="nope", wait_timeout="0s"))
     assert data == {
         "success": False,
-        "exit_code": 0,
         "wall_duration_ms": 0,
         "error": "get process output: Process not found",
     }
 
 
 async def test_wait_the_agent_never_answers_is_cut_short() -> None:
-    """A wait the agent does not end by itself is abandoned and followed by a snapshot."""
+    """A wait the agent does not end by itself is abandoned and followed by a read."""
+    log = ProcessLog()
+    log.write("partial")
 
     async def handler(call: OutputCall) -> ProcessOutputResponse:
         if call.wait:
             await anyio.sleep_forever()
-        return running("partial")
+        return await log(call)
 
     data = payload(
         await output_of(FakeAgent(output=handler), process_id="proc-1", wait_timeout="10ms")
     )
     assert data["running"] is True
     assert data["output"] == "partial"
-
-
-async def test_process_output_cuts_long_output() -> None:
-    """The output handed to the model is capped at 32 KiB."""
-    agent = FakeAgent(output=exited("z" * (2 * MAX_OUTPUT_BYTES)))
-    data = payload(await output_of(agent, process_id="proc-1"))
-    assert len(data["output"].encode()) <= MAX_OUTPUT_BYTES
-    assert "bytes here to fit the 32768-byte output limit" in data["output"]
 
 
 @pytest.mark.parametrize(

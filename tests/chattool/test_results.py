@@ -15,11 +15,12 @@ def field_names(result_type: type[CommandResult]) -> set[str]:
     return {field.name for field in dataclasses.fields(result_type)}
 
 
-def test_each_tool_s_result_adds_only_its_own_field_to_the_shared_ones() -> None:
-    """execute may leave a process to follow; process_output says whether it still runs."""
+def test_each_tool_s_result_adds_only_its_own_fields_to_the_shared_ones() -> None:
+    """execute may leave a process to follow; process_output says whether it still runs and
+    how much new output the agent no longer kept."""
     shared = field_names(CommandResult)
     assert field_names(ExecuteResult) - shared == {"background_process_id"}
-    assert field_names(ProcessOutputResult) - shared == {"running"}
+    assert field_names(ProcessOutputResult) - shared == {"running", "skipped_bytes"}
 
 
 def test_execute_result_writes_a_timeout_byte_for_byte() -> None:
@@ -42,26 +43,51 @@ def test_execute_result_writes_a_timeout_byte_for_byte() -> None:
 
 
 def test_process_output_result_writes_a_running_process_byte_for_byte() -> None:
-    """The same shape as execute's, wall_duration_ms included, and running last."""
-    result = ProcessOutputResult(
-        success=True, output="tick\n", exit_code=-1, note="process is still running", running=True
-    )
+    """Coder's order, running stated, no exit_code while running, skipped_bytes last."""
+    result = ProcessOutputResult(success=True, output="tick\n", running=True, skipped_bytes=7)
     assert result.to_json() == (
-        '{"success":true,"output":"tick\\n","exit_code":-1,"wall_duration_ms":0,'
-        '"note":"process is still running","running":true}'
+        '{"success":true,"output":"tick\\n","wall_duration_ms":0,"running":true,"skipped_bytes":7}'
     )
+
+
+def test_process_output_result_of_an_exit_states_running_false_and_the_code() -> None:
+    """Once exited, both running (false) and the exit code are written."""
+    result = ProcessOutputResult(success=False, exit_code=3, running=False)
+    assert result.to_json() == (
+        '{"success":false,"exit_code":3,"wall_duration_ms":0,"running":false}'
+    )
+
+
+def test_process_output_result_of_a_failed_read_claims_no_state() -> None:
+    """A read that failed knows neither running nor exit code, so it writes neither."""
+    result = ProcessOutputResult(success=False, error="get process output: EOF")
+    assert result.to_dict() == {
+        "success": False,
+        "wall_duration_ms": 0,
+        "error": "get process output: EOF",
+    }
+
+
+def test_read_reports_a_running_process_as_a_success_whatever_its_code_field() -> None:
+    """A running process is a success so far; its exit code is not written."""
+    response = ProcessOutputResponse(output="x", running=True)
+    result = ProcessOutputResult.read(response, output="x", skipped_bytes=3)
+    assert result.to_dict() == {
+        "success": True,
+        "output": "x",
+        "wall_duration_ms": 0,
+        "running": True,
+        "skipped_bytes": 3,
+    }
 
 
 def test_exited_builds_the_type_it_is_called_on() -> None:
-    """Both tools read an exit the same way, each into its own result type."""
+    """Both tools read an exit the same way, each into its own result type (process_output's
+    also states that the process is not running)."""
     response = ProcessOutputResponse(output="done\n", running=False, exit_code=3)
+    shared = {"success": False, "output": "done\n", "exit_code": 3, "wall_duration_ms": 0}
 
-    for result_type in (ExecuteResult, ProcessOutputResult):
+    for result_type, extra in ((ExecuteResult, {}), (ProcessOutputResult, {"running": False})):
         result = result_type.exited(response)
         assert type(result) is result_type
-        assert result.to_dict() == {
-            "success": False,
-            "output": "done\n",
-            "exit_code": 3,
-            "wall_duration_ms": 0,
-        }
+        assert result.to_dict() == {**shared, **extra}

@@ -252,6 +252,85 @@ async def test_async_control_plane_calls_take_extra_headers_too() -> None:
     assert recorder.sent == [{"accept": "application/json", "x-trace": "t1"}]
 
 
+# -- the live-process calls: cursor reads, input, streams ---------------------------------
+
+LIVE_BODIES: dict[str, dict[str, Any]] = {
+    f"/{PROCESS_ID}/output": {"output": "", "running": True, "offset": 0, "next_offset": 0},
+    f"/{PROCESS_ID}/input": {"queued": 1, "stdin_open": True},
+}
+
+
+def live_agent(requests: list[httpx.Request]) -> Callable[[httpx.Request], httpx.Response]:
+    """A MockTransport handler for the live-process routes that records every request."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        path = request.url.path.removeprefix("/api/v0/processes")
+        if path.endswith("/stream"):
+            body = b'event: exit\ndata: {"exit_code": 0}\n\n'
+            return httpx.Response(200, headers={"Content-Type": "text/event-stream"}, content=body)
+        return httpx.Response(200, json=LIVE_BODIES[path])
+
+    return handle
+
+
+def decided(request: httpx.Request) -> dict[str, str]:
+    """The headers of ``request`` that the SDK decided, lower-cased."""
+    return {k: v for k, v in request.headers.multi_items() if k not in HTTPX_DEFAULT_HEADERS}
+
+
+def live_expected(extra: str, *, body: bool, accept: str = "application/json") -> dict[str, str]:
+    """What a live-process call of a chat-scoped client with a token sends, plus X-Call."""
+    headers = {"accept": accept, "coder-chat-id": CHAT_ID}
+    if body:
+        headers["content-type"] = "application/json"
+    return {**headers, "authorization": f"Bearer {TOKEN}", "x-call": extra}
+
+
+LIVE_EXPECTED = [
+    live_expected("cursor", body=False),
+    live_expected("input", body=True),
+    live_expected("close", body=True),
+    live_expected("stream", body=False, accept="text/event-stream"),
+]
+
+
+def test_live_process_methods_send_their_extra_headers() -> None:
+    """A cursor read, input, close and a stream each send their call's headers."""
+    requests: list[httpx.Request] = []
+    with AgentConn(
+        BASE_URL,
+        token=TOKEN,
+        headers={"Coder-Chat-Id": CHAT_ID},
+        transport=httpx.MockTransport(live_agent(requests)),
+    ) as conn:
+        conn.process_output(PROCESS_ID, since="last", extra_headers={"X-Call": "cursor"})
+        conn.write_input(PROCESS_ID, "y\n", extra_headers={"X-Call": "input"})
+        conn.close_input(PROCESS_ID, extra_headers={"X-Call": "close"})
+        list(conn.stream_output(PROCESS_ID, extra_headers={"X-Call": "stream"}))
+
+    assert [decided(request) for request in requests] == LIVE_EXPECTED
+
+
+@pytest.mark.anyio
+async def test_async_live_process_methods_send_their_extra_headers() -> None:
+    """The async twins send exactly the same headers."""
+    requests: list[httpx.Request] = []
+    async with AsyncAgentConn(
+        BASE_URL,
+        token=TOKEN,
+        headers={"Coder-Chat-Id": CHAT_ID},
+        transport=httpx.MockTransport(live_agent(requests)),
+    ) as conn:
+        await conn.process_output(PROCESS_ID, since="last", extra_headers={"X-Call": "cursor"})
+        await conn.write_input(PROCESS_ID, "y\n", extra_headers={"X-Call": "input"})
+        await conn.close_input(PROCESS_ID, extra_headers={"X-Call": "close"})
+        async with conn.stream_output(PROCESS_ID, extra_headers={"X-Call": "stream"}) as stream:
+            assert [event async for event in stream]
+
+    assert [decided(request) for request in requests] == LIVE_EXPECTED
+
+
 # -- conn.headers: what the caller configured ----------------------------------------------
 
 

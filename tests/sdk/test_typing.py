@@ -27,6 +27,12 @@ def agent(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=LIST_BODY)
     if path.endswith("/output"):
         return httpx.Response(200, json=OUTPUT_BODY)
+    if path.endswith("/input"):
+        return httpx.Response(200, json={"queued": 1, "stdin_open": False})
+    if path.endswith("/stream"):
+        events = b'event: output\nid: 2\ndata: {"offset": 0, "output": "ok"}\n\n'
+        events += b'event: exit\ndata: {"exit_code": 2}\n\n'
+        return httpx.Response(200, headers={"Content-Type": "text/event-stream"}, content=events)
     return httpx.Response(200, json=SIGNAL_BODY)
 
 

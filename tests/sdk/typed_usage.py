@@ -19,10 +19,14 @@ from agentsdk import (
     APIStatusError,
     AsyncAgentConn,
     ConflictError,
+    ExitEvent,
     FieldValidation,
     ListProcessesResponse,
     NotFoundError,
+    OutputEvent,
+    OutputStream,
     ProcessInfo,
+    ProcessInputResponse,
     ProcessOutputResponse,
     ProcessTruncation,
     StartProcessParams,
@@ -64,6 +68,19 @@ def run_sync(transport: httpx.BaseTransport) -> ProcessOutputResponse:
         assert_type(output.exit_code, int | None)
         assert_type(output.truncated, ProcessTruncation | None)
 
+        fresh = agent.process_output(started.id, since="last", limit=4096, wait=True)
+        assert_type(fresh.next_offset, int | None)
+        assert_type(agent.process_output(started.id, since=0).skipped, int | None)
+        queued = agent.write_input(started.id, b"\x04", close=True)
+        assert_type(queued, ProcessInputResponse)
+        assert_type(agent.close_input(started.id).stdin_open, bool)
+        with agent.stream_output(started.id, since=0) as stream:
+            assert_type(stream, OutputStream)
+            for event in stream:
+                assert_type(event, OutputEvent | ExitEvent)
+        assert_type(stream.exit_code, int | None)
+        assert_type(stream.next_offset, int)
+
         try:
             agent.signal_process(started.id, "terminate")
         except ConflictError as exc:
@@ -86,6 +103,13 @@ async def run_async(transport: httpx.AsyncBaseTransport) -> ProcessOutputRespons
         assert_type(listing.processes, list[ProcessInfo])
         output = await agent.process_output(started.id, wait=True)
         assert_type(output, ProcessOutputResponse)
+        await agent.write_input(started.id, "y\n")
+        async with agent.stream_output(started.id) as stream:
+            async for event in stream:
+                if isinstance(event, OutputEvent):
+                    assert_type(event.offset, int)
+                else:
+                    assert_type(event.exit_code, int)
         assert_type(agent.with_options(max_retries=0), AsyncAgentConn)
         try:
             await agent.signal_process(started.id, "kill")
@@ -105,6 +129,9 @@ def misuses(agent: AgentConn) -> None:
     """Mistakes strict mypy must report (each ignore would be flagged if it were unused)."""
     agent.signal_process("id", "SIGINT")  # type: ignore[arg-type]
     agent.process_output("id", True)  # type: ignore[call-arg]
+    agent.process_output("id", since="first")  # type: ignore[arg-type]
+    agent.write_input("id", 42)  # type: ignore[arg-type]
+    agent.stream_output("id", since="last")  # type: ignore[arg-type]
     agent.start_process(command=["make", "test"])  # type: ignore[arg-type]
     agent.start_process({"command": "ls"})  # type: ignore[arg-type]
     agent.start_process(comand="ls")  # type: ignore[call-arg]
