@@ -40,11 +40,15 @@ from agentsdk._exceptions import NotFoundError as NotFoundError
 from agentsdk._exceptions import PayloadTooLargeError as PayloadTooLargeError
 from agentsdk._exceptions import RateLimitError as RateLimitError
 from agentsdk.types import ErrorResponse as ErrorResponse
+from agentsdk.types import ExitEvent as ExitEvent
 from agentsdk.types import ExternalAuthRequest as ExternalAuthRequest
 from agentsdk.types import ExternalAuthResponse as ExternalAuthResponse
 from agentsdk.types import FieldValidation as FieldValidation
 from agentsdk.types import ListProcessesResponse as ListProcessesResponse
+from agentsdk.types import OutputEvent as OutputEvent
 from agentsdk.types import ProcessInfo as ProcessInfo
+from agentsdk.types import ProcessInputRequest as ProcessInputRequest
+from agentsdk.types import ProcessInputResponse as ProcessInputResponse
 from agentsdk.types import ProcessOutputResponse as ProcessOutputResponse
 from agentsdk.types import ProcessTruncation as ProcessTruncation
 from agentsdk.types import Signal as Signal
@@ -53,6 +57,7 @@ from agentsdk.types import SignalProcessResponse as SignalProcessResponse
 from agentsdk.types import StartProcessParams as StartProcessParams
 from agentsdk.types import StartProcessRequest as StartProcessRequest
 from agentsdk.types import StartProcessResponse as StartProcessResponse
+from agentsdk.types import StreamEvent as StreamEvent
 from agentsdk.wire import CHAT_ID_HEADER as CHAT_ID_HEADER
 from agentsdk.wire import EXTERNAL_AUTH_PATH as EXTERNAL_AUTH_PATH
 from agentsdk.wire import LISTEN_HOLD_SECONDS as LISTEN_HOLD_SECONDS
@@ -75,14 +80,18 @@ __all__ = [
     "ConflictError",
     "ControlPlaneClient",
     "ErrorResponse",
+    "ExitEvent",
     "ExternalAuthRequest",
     "ExternalAuthResponse",
     "FieldValidation",
     "InternalServerError",
     "ListProcessesResponse",
     "NotFoundError",
+    "OutputEvent",
     "PayloadTooLargeError",
     "ProcessInfo",
+    "ProcessInputRequest",
+    "ProcessInputResponse",
     "ProcessOutputResponse",
     "ProcessTruncation",
     "RateLimitError",
@@ -92,6 +101,7 @@ __all__ = [
     "StartProcessParams",
     "StartProcessRequest",
     "StartProcessResponse",
+    "StreamEvent",
     "canonical_chat_id",
     "chat_id_from_headers",
     "parse_chat_id",

@@ -13,17 +13,21 @@ working with older clients.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal, TypedDict
+from typing import Literal, TypeAlias, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "ErrorResponse",
+    "ExitEvent",
     "ExternalAuthRequest",
     "ExternalAuthResponse",
     "FieldValidation",
     "ListProcessesResponse",
+    "OutputEvent",
     "ProcessInfo",
+    "ProcessInputRequest",
+    "ProcessInputResponse",
     "ProcessOutputResponse",
     "ProcessTruncation",
     "Signal",
@@ -32,6 +36,7 @@ __all__ = [
     "StartProcessParams",
     "StartProcessRequest",
     "StartProcessResponse",
+    "StreamEvent",
 ]
 
 Signal = Literal["kill", "terminate"]
@@ -48,7 +53,7 @@ class StartProcessRequest(_Wire):
     """Start ``sh -c <command>`` on the agent."""
 
     command: str = Field(min_length=1)
-    """The shell command, run as ``sh -c <command>`` with stdin from /dev/null."""
+    """The shell command, run as ``sh -c <command>``; its stdin is /dev/null unless ``stdin``."""
 
     workdir: str | None = None
     """Working directory. Default: the agent's configured directory if it exists, else $HOME."""
@@ -62,6 +67,10 @@ class StartProcessRequest(_Wire):
     idempotency_key: str | None = None
     """Makes the start safe to retry: a repeated key returns the first process instead of
     starting a new one (409 if the other fields differ)."""
+
+    stdin: bool | None = None
+    """True gives the command a pipe as stdin, fed through the input endpoint. Default false:
+    stdin is /dev/null, as on Coder's agent, so no command hangs on a prompt nobody answers."""
 
 
 class StartProcessParams(TypedDict, total=False):
@@ -85,6 +94,9 @@ class StartProcessParams(TypedDict, total=False):
 
     idempotency_key: str | None
     """A repeated key returns the first process instead of a new one."""
+
+    stdin: bool | None
+    """True gives the command a pipe as stdin; /dev/null otherwise."""
 
 
 class StartProcessResponse(_Wire):
@@ -127,6 +139,10 @@ class ProcessInfo(_Wire):
     exited_at_unix: int | None = None
     """Exit time, Unix seconds. Absent while running."""
 
+    stdin_open: bool | None = None
+    """True while input can be sent: started with ``stdin``, not closed, not exited.
+    Absent otherwise."""
+
 
 class ListProcessesResponse(_Wire):
     """Every process visible to the caller: running first, then newest first."""
@@ -152,13 +168,19 @@ class ProcessTruncation(_Wire):
 
 
 class ProcessOutputResponse(_Wire):
-    """A snapshot of a process's bounded output and its exit state."""
+    """A process's output and its exit state: a head+tail snapshot, or a cursor read.
+
+    A cursor read (``since=N`` or ``since=last``) adds ``offset``, ``next_offset``,
+    ``total_bytes`` and ``skipped``, and its ``output`` is the kept bytes from the cursor on,
+    without cuts, marker or ``truncated``.
+    """
 
     output: str
-    """Combined stdout and stderr, head and tail, as UTF-8 (invalid bytes replaced)."""
+    """Combined stdout and stderr as UTF-8 (invalid bytes replaced): the head and the tail,
+    or, for a cursor read, the bytes from ``offset`` on."""
 
     truncated: ProcessTruncation | None = None
-    """Present when the output was longer than the head."""
+    """Present when the output was longer than the head. Never on a cursor read."""
 
     running: bool
     """False guarantees ``output`` is complete."""
@@ -166,12 +188,84 @@ class ProcessOutputResponse(_Wire):
     exit_code: int | None = None
     """The exit status once exited (-1 when ended by a signal). Absent while running."""
 
+    offset: int | None = None
+    """Cursor reads only: the byte offset where ``output`` starts."""
+
+    next_offset: int | None = None
+    """Cursor reads only: where the next read starts (``since`` for the next call)."""
+
+    total_bytes: int | None = None
+    """Cursor reads only: every byte the process has written so far."""
+
+    skipped: int | None = None
+    """Cursor reads only: bytes between the requested offset and ``offset`` that the agent no
+    longer keeps. Absent when none were lost."""
+
 
 class SignalProcessRequest(_Wire):
     """A signal for a running process's whole process group."""
 
     signal: Signal
     """``terminate`` (SIGTERM) or ``kill`` (SIGKILL)."""
+
+
+class ProcessInputRequest(_Wire):
+    """Input for a process started with ``stdin``: text or bytes, then optionally end-of-file.
+
+    Give ``data`` or ``data_base64``, not both; ``{"close": true}`` alone closes stdin.
+    """
+
+    data: str | None = None
+    """Text to write, as UTF-8."""
+
+    data_base64: str | None = None
+    """Bytes to write, base64-encoded, for input that is not text."""
+
+    close: bool | None = None
+    """True closes stdin (end-of-file) once the data before it has been written."""
+
+    @model_validator(mode="after")
+    def _one_data_form(self) -> ProcessInputRequest:
+        if self.data is not None and self.data_base64 is not None:
+            raise ValueError("Send data or data_base64, not both.")
+        return self
+
+
+class ProcessInputResponse(_Wire):
+    """The input joined the process's queue; the agent writes it as the command reads."""
+
+    queued: int
+    """Bytes this call added to the queue."""
+
+    stdin_open: bool
+    """Whether more input can be sent: false once stdin was closed."""
+
+
+class OutputEvent(_Wire):
+    """The data of an ``output`` event of an output stream; the event's id is its end offset
+    (where the stream resumes)."""
+
+    offset: int
+    """The byte offset where ``output`` starts."""
+
+    output: str
+    """The bytes from ``offset`` on, as UTF-8 (invalid bytes replaced), never split inside a
+    character."""
+
+    skipped: int | None = None
+    """Bytes before ``offset`` that the reader fell behind on and that are no longer kept.
+    Absent when none were lost."""
+
+
+class ExitEvent(_Wire):
+    """The data of the ``exit`` event, the last of an output stream."""
+
+    exit_code: int
+    """The exit status (-1 when ended by a signal)."""
+
+
+StreamEvent: TypeAlias = OutputEvent | ExitEvent
+"""What an output stream delivers: output chunks, then one ``ExitEvent``."""
 
 
 class FieldValidation(_Wire):

@@ -17,13 +17,22 @@ __all__ = [
     "CHAT_ID_HEADER",
     "CHAT_ID_VARIABLE",
     "CONTROL_PLANE_TOKEN_VARIABLE",
+    "DEFAULT_CURSOR_LIMIT_BYTES",
+    "EXIT_EVENT",
     "EXTERNAL_AUTH_PATH",
     "HIDDEN_VARIABLES",
+    "INPUT_PATH",
+    "LAST_EVENT_ID_HEADER",
     "LISTEN_HOLD_SECONDS",
+    "MAX_CURSOR_LIMIT_BYTES",
     "MAX_WAIT_MS",
     "MAX_WAIT_SECONDS",
     "OMISSION_MARKER",
+    "OUTPUT_EVENT",
     "SESSION_TOKEN_HEADER",
+    "SINCE_LAST",
+    "STREAM_HEARTBEAT_SECONDS",
+    "STREAM_PATH",
     "TOKEN_VARIABLE",
     "MarkerSpan",
     "find_omission_markers",
@@ -48,6 +57,42 @@ CHAT_ID_HEADER = "Coder-Chat-Id"
 CHAT_ID_VARIABLE = "CODER_CHAT_ID"
 """Set in the environment of every process started for a chat, to the chat's id, so the
 commands it runs (``git`` through the askpass helper) can say which chat they act for."""
+
+# -- live processes: cursor reads, streams and input ------------------------------------------
+
+DEFAULT_CURSOR_LIMIT_BYTES = 64 * 1024
+"""How many bytes a cursor read (``output?since=N``) returns at most when it names no
+``limit``: enough for a screenful of any log, small enough to answer at once."""
+
+MAX_CURSOR_LIMIT_BYTES = 1024 * 1024
+"""The most one cursor read returns; a larger ``limit`` counts as this, so no request makes
+the agent render more than a megabyte at once."""
+
+SINCE_LAST = "last"
+"""The ``since`` that starts a cursor read where the previous cursor read of the same chat
+context ended (0 the first time): the agent keeps a reader's place, not the reader."""
+
+STREAM_PATH = "/{id}/stream"
+"""The output stream of a process (server-sent events), under ``API_PREFIX``; ``{id}`` is the
+process id as one path segment."""
+
+INPUT_PATH = "/{id}/input"
+"""Where a process started with ``stdin`` takes its input, under ``API_PREFIX``; ``{id}`` is
+the process id as one path segment."""
+
+OUTPUT_EVENT = "output"
+"""The event name of an output chunk in a stream; its id is the offset where it ends."""
+
+EXIT_EVENT = "exit"
+"""The event name of a stream's last event, which carries the exit code."""
+
+LAST_EVENT_ID_HEADER = "Last-Event-ID"
+"""Resumes a stream after the event of that id (an offset); it wins over ``since``. The name
+is the one browsers' EventSource sends when it reconnects."""
+
+STREAM_HEARTBEAT_SECONDS = 15.0
+"""The longest a stream stays silent: the agent sends a comment line at least this often, so
+proxies keep the connection open and a reader can tell a quiet process from a dead link."""
 
 # -- the agent's own environment --------------------------------------------------------------
 

@@ -82,3 +82,15 @@ def test_wire_all_lists_every_name_the_module_defines() -> None:
         and getattr(value, "__module__", wire.__name__) == wire.__name__
     }
     assert set(wire.__all__) == defined
+
+
+def test_live_process_facts_are_the_spec_s() -> None:
+    """live-io.md's limits, keyword, paths, names and heartbeat, as the SDK sends them."""
+    assert wire.DEFAULT_CURSOR_LIMIT_BYTES == 64 * 1024
+    assert wire.MAX_CURSOR_LIMIT_BYTES == 1024 * 1024
+    assert wire.SINCE_LAST == "last"
+    assert wire.STREAM_PATH.format(id="p") == "/p/stream"
+    assert wire.INPUT_PATH.format(id="p") == "/p/input"
+    assert (wire.OUTPUT_EVENT, wire.EXIT_EVENT) == ("output", "exit")
+    assert wire.LAST_EVENT_ID_HEADER == "Last-Event-ID"
+    assert wire.STREAM_HEARTBEAT_SECONDS == 15
