@@ -25,6 +25,7 @@ Tree::
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentsdk import CHAT_ID_HEADER
@@ -169,12 +170,20 @@ class ProcessNotRunning(Conflict):
 
 
 class IdempotencyConflict(Conflict):
-    """Raised when an idempotency key is reused with different start parameters."""
+    """Raised when an idempotency key is reused with different start parameters.
 
-    def __init__(self, key: str, process_id: str) -> None:
+    Args:
+        key: the idempotency key.
+        process_id: the process the key's first start produced.
+        fields: the start fields that differ from that start's, named in the message.
+    """
+
+    def __init__(self, key: str, process_id: str, fields: Sequence[str]) -> None:
+        *others, last = fields or ["start"]
+        differing = f"{', '.join(others)} and {last}" if others else last
         super().__init__(
             f"Idempotency key {quote(key)} was already used for process {quote(process_id)} "
-            "with a different command, workdir, env or background flag.",
+            f"with a different {differing}.",
         )
 
 
