@@ -13,10 +13,13 @@ Tree::
      ├── ProcessNotFound       unknown id, reaped, or another chat's (404)
      ├── Conflict              (409)
      │    ├── ProcessNotRunning
-     │    └── IdempotencyConflict
+     │    ├── IdempotencyConflict
+     │    └── NoOpenStdin       input for a process whose stdin is not open
      ├── BodyTooLarge          (413)
+     │    └── InputTooLarge     one input larger than a whole input queue
      ├── UnsupportedMediaType  a body declared as anything but JSON (415)
      ├── TooManyProcesses      the running-process cap is reached (429)
+     ├── InputQueueFull        a process's input queue has no room for the input (429)
      ├── SpawnFailed           the OS refused to start the shell (500)
      ├── SignalFailed          the OS refused to deliver a signal (500)
      └── ShuttingDown          the agent refuses new work while it stops (503)
@@ -39,9 +42,12 @@ __all__ = [
     "FieldError",
     "HostNotAllowed",
     "IdempotencyConflict",
+    "InputQueueFull",
+    "InputTooLarge",
     "InvalidChatId",
     "InvalidRequest",
     "InvalidWorkdir",
+    "NoOpenStdin",
     "ProcessNotFound",
     "ProcessNotRunning",
     "ShuttingDown",
@@ -187,11 +193,30 @@ class IdempotencyConflict(Conflict):
         )
 
 
+class NoOpenStdin(Conflict):
+    """Raised for input to a process started without stdin, whose stdin was closed, or that
+    has exited."""
+
+    def __init__(self, process_id: str) -> None:
+        super().__init__(f"Process {quote(process_id)} has no open stdin.")
+
+
 class BodyTooLarge(AgentError):
     """Raised when a request body exceeds the configured limit."""
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"Request body is larger than {limit} bytes.")
+
+
+class InputTooLarge(BodyTooLarge):
+    """Raised for one input larger than a whole input queue: no retry could ever queue it."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        AgentError.__init__(
+            self,
+            f"Input of {size} bytes is larger than the input queue ({limit} bytes). "
+            "Send it in smaller pieces.",
+        )
 
 
 class UnsupportedMediaType(AgentError):
@@ -211,6 +236,16 @@ class TooManyProcesses(AgentError):
         super().__init__(
             f"Too many running processes ({limit}). "
             "Wait for some to exit or signal them, then retry."
+        )
+
+
+class InputQueueFull(AgentError):
+    """Raised when input would take a process's queue past its bound; nothing was queued."""
+
+    def __init__(self, pending: int, size: int, limit: int) -> None:
+        super().__init__(
+            f"The process's input queue is full ({pending} bytes wait for the command to read "
+            f"them; {size} more would pass the limit of {limit}). Retry once it has read some.",
         )
 
 
