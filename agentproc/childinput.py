@@ -33,12 +33,16 @@ from agentproc.errors import FieldError, InputQueueFull, InputTooLarge, InvalidR
 from agentproc.spec import LONE_SURROGATE, NOT_TEXT
 from agentsdk.types import ProcessInputRequest
 
-__all__ = ["NOTHING_TO_SEND", "ChildInput", "ProcessInput"]
+__all__ = ["BOTH_FORMS", "NOTHING_TO_SEND", "ChildInput", "ProcessInput"]
 
 logger = logging.getLogger(__name__)
 
 NOTHING_TO_SEND = 'Input is required: send "data", "data_base64" or "close": true.'
 """The answer to an input request that carries nothing to do (``{}``)."""
+
+BOTH_FORMS = "Send data or data_base64, not both."
+"""The answer to an input request with both forms of data, worded as the wire model's own
+check words it, so a request reads the same refusal from every front door."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +69,7 @@ class ProcessInput:
         """
         if request.data is not None and request.data_base64 is not None:
             raise InvalidRequest(
-                'Send "data" or "data_base64", not both.',
+                BOTH_FORMS,
                 validations=(FieldError("data_base64", "excludes data"),),
             )
         if request.data is None and request.data_base64 is None and not request.close:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import anyio
 import pytest
 
-from agentproc.childinput import NOTHING_TO_SEND, ChildInput, ProcessInput
+from agentproc.childinput import BOTH_FORMS, NOTHING_TO_SEND, ChildInput, ProcessInput
 from agentproc.errors import InputQueueFull, InputTooLarge, InvalidRequest
 from agentsdk.types import ProcessInputRequest
 
@@ -62,7 +62,7 @@ def test_both_forms_of_data_are_refused_without_the_wire_model() -> None:
     request = ProcessInputRequest.model_construct(data="a", data_base64="YQ==")
     with pytest.raises(InvalidRequest) as refused:
         ProcessInput.from_request(request)
-    assert refused.value.message == 'Send "data" or "data_base64", not both.'
+    assert refused.value.message == BOTH_FORMS
 
 
 @pytest.mark.parametrize("text", ["YQ=", "YQ", "Y Q==", "YQ==\n", "é", "YQ==YQ==x"])
