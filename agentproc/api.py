@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from agentproc.body import INVALID_JSON, capped_decimal, read_json_object
+from agentproc.childinput import ProcessInput
 from agentproc.errors import CommandRequired, FieldError, InvalidChatId, InvalidRequest, quote
 from agentproc.manager import ProcessManager
 from agentproc.settings import Settings
@@ -25,6 +26,8 @@ from agentsdk import CHAT_ID_HEADER, chat_id_from_headers
 from agentsdk.types import (
     ErrorResponse,
     ListProcessesResponse,
+    ProcessInputRequest,
+    ProcessInputResponse,
     ProcessOutputResponse,
     Signal,
     SignalProcessRequest,
@@ -32,7 +35,7 @@ from agentsdk.types import (
     StartProcessRequest,
     StartProcessResponse,
 )
-from agentsdk.wire import API_PREFIX, MAX_WAIT_MS, TOKEN_VARIABLE
+from agentsdk.wire import API_PREFIX, INPUT_PATH, MAX_WAIT_MS, TOKEN_VARIABLE
 
 __all__ = ["api_router", "health_router"]
 
@@ -118,10 +121,12 @@ ERROR_DESCRIPTIONS = {
     404: "No such process, or it is outside the request's chat (another chat's, or untagged), "
     "or it was forgotten.",
     409: "The request conflicts with the process's state.",
-    413: "The request body is too large.",
+    413: "The request body is too large, or the input is larger than the process's whole "
+    "input queue.",
     415: "The body is declared as something other than JSON (send application/json or no "
     "Content-Type).",
-    429: "Too many processes are running.",
+    429: "Too many processes are running, or the process's input queue has no room for the "
+    "input (nothing was queued).",
     500: "The operating system refused.",
     503: "The agent is shutting down.",
 }
@@ -150,6 +155,7 @@ def _links_from_start() -> dict[int | str, dict[str, Any]]:
                 for name, operation_id, description in (
                     ("ReadOutput", "process_output", "Read the started process's output."),
                     ("Signal", "signal_process", "Signal the started process's group."),
+                    ("WriteInput", "process_input", "Write to the started process's stdin."),
                 )
             }
         }
@@ -294,6 +300,30 @@ async def signal_process(
     return SignalProcessResponse(message=f"Signal {quote(sig)} sent to process {quote(id)}.")
 
 
+@api_router.post(
+    INPUT_PATH,
+    operation_id="process_input",
+    summary="Write to a process's stdin",
+    response_model_exclude_none=True,
+    responses=_responses(404, 409, 413, 415, 429),
+    openapi_extra=_json_body(ProcessInputRequest),
+)
+async def process_input(
+    id: ProcessId,
+    request: Request,
+    manager: ManagerDep,
+    settings: SettingsDep,
+    chat_id: ChatDep,
+) -> ProcessInputResponse:
+    """Queue `data` (text) or `data_base64` (bytes) for the stdin of a process started with
+    `stdin: true`, then end-of-file if `close` is true. Answers at once: the agent writes the
+    queue as the command reads it. A full queue is a 429 and queues nothing; a process whose
+    stdin is not open (started without it, closed, exited) is a 409."""
+    body = await read_json_object(request, settings.max_body_bytes)
+    given = ProcessInput.from_request(_validate(ProcessInputRequest, body))
+    return manager.write_input(id, given, chat_id)
+
+
 # -- request decoding ---------------------------------------------------------------------
 
 
@@ -313,12 +343,22 @@ def _validate(model: type[_Model], body: dict[str, Any]) -> _Model:
     try:
         return model.model_validate(body, strict=True)
     except PydanticValidationError as exc:
+        errors = exc.errors(include_url=False)
         fields = tuple(
-            FieldError(".".join(str(part) for part in error["loc"]), error["msg"])
-            for error in exc.errors(include_url=False)
+            FieldError(".".join(str(part) for part in error["loc"]) or "body", _reason(error))
+            for error in errors
         )
         detail = "; ".join(f"{f.field}: {f.detail}" for f in fields)
-        raise InvalidRequest(INVALID_JSON, detail=detail, validations=fields) from exc
+        # A rule across fields (no location) is the model's own sentence; it says it best.
+        across = [f.detail for f, error in zip(fields, errors, strict=True) if not error["loc"]]
+        message = across[0] if across else INVALID_JSON
+        raise InvalidRequest(message, detail=detail, validations=fields) from exc
+
+
+def _reason(error: Any) -> str:
+    # A model's own ValueError reads better without pydantic's "Value error, " prefix.
+    cause = error.get("ctx", {}).get("error")
+    return str(cause) if isinstance(cause, ValueError) else str(error["msg"])
 
 
 def _parse_start(body: dict[str, Any], settings: Settings, chat_id: str | None) -> ProcessSpec:

@@ -25,6 +25,7 @@ from agentproc.errors import (
     BodyTooLarge,
     Conflict,
     CrossOriginRequest,
+    InputQueueFull,
     InvalidRequest,
     ProcessNotFound,
     ShuttingDown,
@@ -36,7 +37,13 @@ from agentproc.errors import (
 )
 from agentproc.manager import ProcessManager
 from agentproc.settings import Settings
-from agentsdk.types import ErrorResponse, FieldValidation, SignalProcessRequest, StartProcessRequest
+from agentsdk.types import (
+    ErrorResponse,
+    FieldValidation,
+    ProcessInputRequest,
+    SignalProcessRequest,
+    StartProcessRequest,
+)
 
 __all__ = ["HEADERS_BY_STATUS", "RETRY_AFTER_SECONDS", "begin_shutdown", "create_app"]
 
@@ -51,6 +58,7 @@ STATUS_BY_ERROR: dict[type[AgentError], int] = {
     BodyTooLarge: 413,
     UnsupportedMediaType: 415,
     TooManyProcesses: 429,
+    InputQueueFull: 429,
     SpawnFailed: 500,
     SignalFailed: 500,
     ShuttingDown: 503,
@@ -76,7 +84,7 @@ HEADERS_BY_STATUS: dict[int, dict[str, str]] = {
 DOCS_ASSETS = "/docs/assets"
 """Swagger UI's JS and CSS, served from the installed package: workspaces are often offline."""
 
-REQUEST_MODELS = (StartProcessRequest, SignalProcessRequest)
+REQUEST_MODELS = (StartProcessRequest, SignalProcessRequest, ProcessInputRequest)
 """Bodies decoded by hand, so FastAPI does not see them; their schemas are added here."""
 
 

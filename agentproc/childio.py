@@ -1,6 +1,7 @@
 """The agent's ends of a child's standard streams: the I/O handle a process owns.
 
-Today that is the read end of the one pipe that carries the command's stdout and stderr;
+That is the read end of the one pipe that carries the command's stdout and stderr, and, for
+a command started with ``stdin``, the write end of its stdin (:mod:`agentproc.childinput`);
 the spawner decides the wiring, and a reader here only sees a file descriptor, whatever is
 behind it. Reads never block the event loop: the descriptor is non-blocking and the pump
 waits for it to become readable.
@@ -15,6 +16,7 @@ from typing import IO
 import anyio
 
 from agentproc.buffer import HeadTailBuffer
+from agentproc.childinput import ChildInput
 
 __all__ = ["READ_CHUNK", "ChildIO"]
 
@@ -30,11 +32,14 @@ class ChildIO:
     Args:
         output: the read end of the child's output (stdout and stderr together).
         pid: the child's pid, for the log.
+        stdin: the agent's end of the child's stdin; None when it is /dev/null.
     """
 
-    def __init__(self, output: IO[bytes], pid: int) -> None:
+    def __init__(self, output: IO[bytes], pid: int, stdin: ChildInput | None = None) -> None:
         self._output = output
         self._pid = pid
+        self.stdin = stdin
+        """Where input for the command goes; None when its stdin is /dev/null."""
 
     async def pump_output(self, buffer: HeadTailBuffer) -> bool:
         """Copy the output into ``buffer`` until it ends; the output end is closed after.

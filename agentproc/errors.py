@@ -13,10 +13,13 @@ Tree::
      ├── ProcessNotFound       unknown id, reaped, or another chat's (404)
      ├── Conflict              (409)
      │    ├── ProcessNotRunning
-     │    └── IdempotencyConflict
+     │    ├── IdempotencyConflict
+     │    └── NoOpenStdin       input for a process whose stdin is not open
      ├── BodyTooLarge          (413)
+     │    └── InputTooLarge     one input larger than a whole input queue
      ├── UnsupportedMediaType  a body declared as anything but JSON (415)
      ├── TooManyProcesses      the running-process cap is reached (429)
+     ├── InputQueueFull        a process's input queue has no room for the input (429)
      ├── SpawnFailed           the OS refused to start the shell (500)
      ├── SignalFailed          the OS refused to deliver a signal (500)
      └── ShuttingDown          the agent refuses new work while it stops (503)
@@ -25,6 +28,7 @@ Tree::
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentsdk import CHAT_ID_HEADER
@@ -38,9 +42,12 @@ __all__ = [
     "FieldError",
     "HostNotAllowed",
     "IdempotencyConflict",
+    "InputQueueFull",
+    "InputTooLarge",
     "InvalidChatId",
     "InvalidRequest",
     "InvalidWorkdir",
+    "NoOpenStdin",
     "ProcessNotFound",
     "ProcessNotRunning",
     "ShuttingDown",
@@ -169,13 +176,29 @@ class ProcessNotRunning(Conflict):
 
 
 class IdempotencyConflict(Conflict):
-    """Raised when an idempotency key is reused with different start parameters."""
+    """Raised when an idempotency key is reused with different start parameters.
 
-    def __init__(self, key: str, process_id: str) -> None:
+    Args:
+        key: the idempotency key.
+        process_id: the process the key's first start produced.
+        fields: the start fields that differ from that start's, named in the message.
+    """
+
+    def __init__(self, key: str, process_id: str, fields: Sequence[str]) -> None:
+        *others, last = fields or ["start"]
+        differing = f"{', '.join(others)} and {last}" if others else last
         super().__init__(
             f"Idempotency key {quote(key)} was already used for process {quote(process_id)} "
-            "with a different command, workdir, env or background flag.",
+            f"with a different {differing}.",
         )
+
+
+class NoOpenStdin(Conflict):
+    """Raised for input to a process started without stdin, whose stdin was closed, or that
+    has exited."""
+
+    def __init__(self, process_id: str) -> None:
+        super().__init__(f"Process {quote(process_id)} has no open stdin.")
 
 
 class BodyTooLarge(AgentError):
@@ -183,6 +206,17 @@ class BodyTooLarge(AgentError):
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"Request body is larger than {limit} bytes.")
+
+
+class InputTooLarge(BodyTooLarge):
+    """Raised for one input larger than a whole input queue: no retry could ever queue it."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        AgentError.__init__(
+            self,
+            f"Input of {size} bytes is larger than the input queue ({limit} bytes). "
+            "Send it in smaller pieces.",
+        )
 
 
 class UnsupportedMediaType(AgentError):
@@ -202,6 +236,16 @@ class TooManyProcesses(AgentError):
         super().__init__(
             f"Too many running processes ({limit}). "
             "Wait for some to exit or signal them, then retry."
+        )
+
+
+class InputQueueFull(AgentError):
+    """Raised when input would take a process's queue past its bound; nothing was queued."""
+
+    def __init__(self, pending: int, size: int, limit: int) -> None:
+        super().__init__(
+            f"The process's input queue is full ({pending} bytes wait for the command to read "
+            f"them; {size} more would pass the limit of {limit}). Retry once it has read some.",
         )
 
 

@@ -1,4 +1,5 @@
-"""The process manager: the orchestration of starting, finding, signalling and ending commands.
+"""The process manager: the orchestration of starting, finding, signalling, feeding and ending
+commands.
 
 It knows nothing of HTTP, and holds no mechanism of its own. A start goes spec → table
 (idempotency key) → running cap → :class:`~agentproc.spawner.Spawner` →
@@ -28,6 +29,7 @@ from typing import Self
 import anyio
 import anyio.abc
 
+from agentproc.childinput import ProcessInput
 from agentproc.custody import Custody
 from agentproc.errors import ProcessNotRunning, ShuttingDown, SignalFailed, TooManyProcesses
 from agentproc.process import Escalation, ManagedProcess, Supervision
@@ -35,7 +37,7 @@ from agentproc.settings import Settings
 from agentproc.spawner import Spawner, own_environment
 from agentproc.spec import ProcessSpec
 from agentproc.table import ProcessTable
-from agentsdk.types import Signal
+from agentsdk.types import ProcessInputResponse, Signal
 
 __all__ = ["SHUTDOWN_SLACK_SECONDS", "SIGNALS", "ProcessManager", "StartResult"]
 
@@ -184,6 +186,19 @@ class ProcessManager:
         if not delivered:
             # The whole group is gone; only its exit has not been recorded yet.
             raise ProcessNotRunning(process_id)
+
+    def write_input(
+        self, process_id: str, given: ProcessInput, chat_id: str | None = None
+    ) -> ProcessInputResponse:
+        """Queue ``given`` for the process's stdin; it is written as the command reads.
+
+        Raises:
+            ProcessNotFound: see :meth:`get`.
+            NoOpenStdin: started without ``stdin``, stdin closed, or exited.
+            InputTooLarge: the data is larger than the whole input queue.
+            InputQueueFull: the queue has no room for the data now; nothing was queued.
+        """
+        return self.get(process_id, chat_id).write_input(given)
 
     # -- shutdown -----------------------------------------------------------------------
 

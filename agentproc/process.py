@@ -2,10 +2,10 @@
 
 A :class:`ManagedProcess` owns its child (the shell, leader of its own session and process
 group), the agent's ends of its streams, its output buffer and its supervision: one task,
-in the manager's task group, pumps the output into the buffer, waits for the shell through
-a pidfd (no thread, no SIGCHLD handler), gives the pipe a bounded time to drain, and only
-then records the exit, so that a reader who sees ``running: false`` always sees the complete
-output.
+in the manager's task group, pumps the output into the buffer (and its input queue into its
+stdin, when it has one), waits for the shell through a pidfd (no thread, no SIGCHLD
+handler), gives the pipe a bounded time to drain, and only then records the exit, so that a
+reader who sees ``running: false`` always sees the complete output.
 
 :class:`Escalation` is the one way the agent ends processes that must stop: SIGTERM to each
 process group, a grace period, then SIGKILL to those still running.
@@ -23,10 +23,17 @@ import anyio
 
 from agentproc import sessions
 from agentproc.buffer import HeadTailBuffer
+from agentproc.childinput import ProcessInput
 from agentproc.children import wait_child
+from agentproc.errors import NoOpenStdin
 from agentproc.spawner import Child
 from agentproc.spec import ProcessSpec
-from agentsdk.types import ProcessInfo, ProcessOutputResponse, ProcessTruncation
+from agentsdk.types import (
+    ProcessInfo,
+    ProcessInputResponse,
+    ProcessOutputResponse,
+    ProcessTruncation,
+)
 
 __all__ = ["Escalation", "ManagedProcess", "Supervision"]
 
@@ -82,6 +89,26 @@ class ManagedProcess:
         """The chat that started the process, if any."""
         return self.spec.chat_id
 
+    @property
+    def stdin_open(self) -> bool:
+        """True while input can be sent: started with ``stdin``, not closed, not exited."""
+        stdin = self._child.io.stdin
+        return stdin is not None and stdin.open and self.running
+
+    def write_input(self, given: ProcessInput) -> ProcessInputResponse:
+        """Queue ``given`` for the command's stdin; it is written as the command reads.
+
+        Raises:
+            NoOpenStdin: started without ``stdin``, stdin closed, or exited.
+            InputTooLarge: the data is larger than the whole input queue.
+            InputQueueFull: the queue has no room for the data now; nothing was queued.
+        """
+        stdin = self._child.io.stdin
+        if stdin is None or not self.stdin_open:
+            raise NoOpenStdin(self.id)
+        queued = stdin.send(given.data, close=given.close)
+        return ProcessInputResponse(queued=queued, stdin_open=stdin.open)
+
     def visible_to(self, chat_id: str | None) -> bool:
         """Whether a request in ``chat_id``'s context may list, read or signal this process.
 
@@ -102,6 +129,7 @@ class ManagedProcess:
             exit_code=self.exit_code,
             started_at_unix=int(self.started_at),
             exited_at_unix=None if self.exited_at is None else int(self.exited_at),
+            stdin_open=True if self.stdin_open else None,
         )
 
     def snapshot(self) -> ProcessOutputResponse:
@@ -153,6 +181,8 @@ class ManagedProcess:
         status: int | None = None
         abandoned = False
         popen = self._child.popen
+        stdin = self._child.io.stdin
+        writer_scope = anyio.CancelScope()
         try:
             async with anyio.create_task_group() as tg:
                 drained = anyio.Event()
@@ -164,6 +194,8 @@ class ManagedProcess:
                             drained.set()
 
                 tg.start_soon(pump)
+                if stdin is not None:
+                    tg.start_soon(_run_in, writer_scope, stdin.run)
                 status = await wait_child(popen, supervision.limiter)
                 with anyio.move_on_after(supervision.drain_seconds):
                     await drained.wait()
@@ -171,6 +203,8 @@ class ManagedProcess:
                     # A backgrounded grandchild still holds the pipe; stop reading.
                     abandoned = True
                     pump_scope.cancel()
+                # The process is over: input still queued has no reader left to wait for.
+                writer_scope.cancel()
         except Exception:
             # One broken process must not take the manager's task group, and with it every
             # other process, down; it is recorded as exited below.
@@ -181,6 +215,9 @@ class ManagedProcess:
                     # Cancelled or failed before the shell exited: do not leave it behind.
                     self.signal_or_log(signal.SIGKILL)
                     status = await wait_child(popen, supervision.limiter)
+                if stdin is not None:
+                    # Only now: the writer has ended, so nothing waits on the descriptor.
+                    stdin.close()
                 self._record_exit(status, abandoned)
                 supervision.on_exit(self)
 
@@ -197,6 +234,11 @@ class ManagedProcess:
             " (output abandoned)" if abandoned else "",
             extra={"process_id": self.id, "chat_id": self.chat_id},
         )
+
+
+async def _run_in(scope: anyio.CancelScope, work: Callable[[], Awaitable[object]]) -> None:
+    with scope:
+        await work()
 
 
 class Escalation:

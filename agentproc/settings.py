@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_HEADER_TIMEOUT_SECONDS",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_INPUT_BYTES",
     "DEFAULT_MAX_RETAINED",
     "DEFAULT_MAX_RUNNING",
     "DEFAULT_RETENTION_SECONDS",
@@ -37,6 +38,10 @@ cannot grow memory without bound within the retention time."""
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """A start request is a command and some variables; a megabyte is already generous."""
+
+DEFAULT_MAX_INPUT_BYTES = 1024 * 1024
+"""Input waiting for a command that reads slowly or never, per process: a request body's worth,
+so one call can always fill an empty queue."""
 
 MAX_ARG_STRLEN = 128 * 1024
 """Linux refuses one argument or one environment string of this many bytes or more (NUL
@@ -65,6 +70,7 @@ SETTING_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "max_running": (1, None),
     "max_retained": (0, None),
     "max_body_bytes": (1, None),
+    "max_input_bytes": (1, None),
     "max_command_bytes": (1, None),
     "shutdown_grace_seconds": (0, None),
     "drain_seconds": (0, None),
@@ -123,6 +129,9 @@ class Settings:
 
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     """Largest request body accepted (413 beyond)."""
+
+    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
+    """Input written to a process and not yet read by it, at most (429 beyond)."""
 
     max_command_bytes: int = DEFAULT_COMMAND_BYTES
     """Longest command accepted, in UTF-8 bytes (400 beyond)."""

@@ -2,7 +2,8 @@
 
 The spawner resolves the working directory, builds the environment, applies the priority
 the agent may give its children, and starts ``sh -c <command>`` in a new session with stdin
-from /dev/null and stdout and stderr on one pipe. What it returns, a :class:`Child`, is the
+from /dev/null (or a pipe, when the spec asks for ``stdin``) and stdout and stderr on one
+pipe. What it returns, a :class:`Child`, is the
 process and the agent's ends of its streams; supervising it is the process's own business
 (:mod:`agentproc.process`).
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import anyio
 
+from agentproc.childinput import ChildInput
 from agentproc.childio import ChildIO
 from agentproc.errors import InvalidWorkdir, SpawnFailed
 from agentproc.settings import Settings
@@ -110,7 +112,7 @@ class Spawner:
             popen = subprocess.Popen(
                 self.argv(spec.command),
                 executable=self._shell,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if spec.stdin else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 cwd=workdir,
@@ -121,7 +123,10 @@ class Spawner:
         except (OSError, ValueError) as exc:
             raise SpawnFailed(f"start process: {exc}") from exc
         assert popen.stdout is not None  # noqa: S101 - Popen was given stdout=PIPE
-        return Child(popen, ChildIO(popen.stdout, popen.pid), workdir)
+        stdin = None
+        if popen.stdin is not None:
+            stdin = ChildInput(popen.stdin, popen.pid, self._settings.max_input_bytes)
+        return Child(popen, ChildIO(popen.stdout, popen.pid, stdin), workdir)
 
     def resolve_workdir(self, requested: str | None) -> str:
         """The request's directory; else the configured one if it exists; else $HOME.

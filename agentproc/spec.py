@@ -67,6 +67,10 @@ class ProcessSpec:
     background: bool = False
     """Stored and reported; it changes nothing on the agent."""
 
+    stdin: bool = False
+    """True gives the command a pipe as stdin, fed through the input endpoint; False gives it
+    /dev/null, so no command waits on a prompt nobody will answer."""
+
     idempotency_key: str | None = field(default=None, metadata={OUTSIDE_FINGERPRINT: True})
     """A repeated key (in the same chat) attaches to the first process instead of starting."""
 
@@ -134,6 +138,16 @@ class ProcessSpec:
             for f in fields(self)
             if not f.metadata.get(OUTSIDE_FINGERPRINT, False)
         )
+
+    def differences(self, other: ProcessSpec) -> list[str]:
+        """The names of the :meth:`fingerprint` fields in which ``other`` differs, in order."""
+        return [
+            name
+            for (name, mine), (_, theirs) in zip(
+                self.fingerprint(), other.fingerprint(), strict=True
+            )
+            if mine != theirs
+        ]
 
 
 def _comparable(value: object) -> object:

@@ -76,7 +76,8 @@ class ProcessTable:
         Expired processes are forgotten first, so a key past retention attaches to nothing.
 
         Raises:
-            IdempotencyConflict: the key was used with a different :meth:`ProcessSpec.fingerprint`.
+            IdempotencyConflict: the key was used with a different
+                :meth:`ProcessSpec.fingerprint`; the error names the fields that differ.
         """
         self.forget_expired()
         key = spec.idempotency_key
@@ -86,8 +87,9 @@ class ProcessTable:
         if process_id is None:
             return None
         process = self._processes[process_id]
-        if process.spec.fingerprint() != spec.fingerprint():
-            raise IdempotencyConflict(key, process_id)
+        differences = process.spec.differences(spec)
+        if differences:
+            raise IdempotencyConflict(key, process_id, differences)
         return process
 
     def get(self, process_id: str, chat_id: str | None = None) -> ManagedProcess:

@@ -11,6 +11,8 @@ their ratio, so the table means something on any hardware:
 - 1 GiB of output through the agent vs ``head -c 1G /dev/zero | cat > /dev/null``, and the
   agent's peak memory growth while it streams;
 - ``execute`` latency for a ~50 ms command vs the command's own duration.
+- 10,000 lines written to ``cat`` through ``/{id}/input`` (100 calls of 100 lines, then
+  end-of-file, then one output read) vs the same lines written to ``cat`` through a local pipe.
 
 SWE-ReX is installed into ``.bench/swerex`` (its own virtualenv, never the project's); when it
 cannot be installed its rows say so instead of failing the run.
@@ -49,6 +51,8 @@ STARTUP_TIMEOUT = 60.0
 ONE_GIB = 1024**3
 CONCURRENT = 100
 SLEEP_SECONDS = 0.5
+INPUT_LINES = 10_000
+INPUT_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -308,6 +312,32 @@ def big_output(base: str, pid: int, size: int) -> list[Row]:
     ]
 
 
+def input_round_trip(base: str, lines: int, batch: int) -> list[Row]:
+    """``lines`` lines through ``cat``'s stdin, ``batch`` per call, vs a local pipe to ``cat``."""
+    data = [f"line {number:05d}\n" for number in range(lines)]
+    expected = "".join(data).encode()
+    t0 = time.perf_counter()
+    local = subprocess.run(["cat"], input=expected, capture_output=True, check=True)
+    floor = (time.perf_counter() - t0) * 1000
+    assert local.stdout == expected
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=f"{base}/api/v0/processes", headers=auth, timeout=60) as http:
+        t0 = time.perf_counter()
+        started = http.post("/start", json={"command": "cat", "stdin": True}).json()
+        for first in range(0, lines, batch):
+            chunk = "".join(data[first : first + batch])
+            answer = http.post(f"/{started['id']}/input", json={"data": chunk})
+            assert answer.status_code == 200, answer.text
+        http.post(f"/{started['id']}/input", json={"close": True}).raise_for_status()
+        result = http.get(f"/{started['id']}/output", params={"wait": "true"}).json()
+        ours = (time.perf_counter() - t0) * 1000
+    assert result["exit_code"] == 0 and result["output"].endswith(data[-1])
+    written = result["truncated"]["original_bytes"] if "truncated" in result else len(expected)
+    assert written == len(expected)
+    name = f"{lines:,} lines through `cat` stdin"
+    return [Row(name, ours, floor, "subprocess pipe to cat", note=f"{batch} lines per call")]
+
+
 def execute_latency(base: str, n: int) -> list[Row]:
     """chattool's ``execute`` on a ~50 ms command vs the command's own duration."""
     import anyio
@@ -336,6 +366,7 @@ def main() -> None:
             rows += round_trip(base, swerex, n)
             rows += concurrency(base, swerex, CONCURRENT)
         rows += big_output(base, pid, size)
+        rows += input_round_trip(base, INPUT_LINES, INPUT_BATCH)
         rows += execute_latency(base, n)
 
     print()

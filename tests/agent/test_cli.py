@@ -425,3 +425,14 @@ def test_default_state_dir_follows_the_xdg_base_directories(
     assert default_state_dir() == tmp_path / "home" / ".local" / "state" / "agentproc"
     monkeypatch.delenv("XDG_STATE_HOME")
     assert default_state_dir() == tmp_path / "home" / ".local" / "state" / "agentproc"
+
+
+def test_max_input_bytes_comes_from_the_flag_or_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--max-input-bytes (AGENTPROC_MAX_INPUT_BYTES) bounds each input queue; at least 1."""
+    monkeypatch.setenv("AGENTPROC_MAX_INPUT_BYTES", "4096")
+    assert settings_for().max_input_bytes == 4096
+    assert settings_for("--max-input-bytes", "10").max_input_bytes == 10
+    with pytest.raises(SystemExit, match="--max-input-bytes"):
+        settings_for("--max-input-bytes", "0")

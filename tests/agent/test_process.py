@@ -8,6 +8,8 @@ import signal
 import anyio
 import pytest
 
+from agentproc.childinput import ProcessInput
+from agentproc.errors import NoOpenStdin
 from agentproc.process import Escalation
 from agentproc.spec import ProcessSpec
 
@@ -111,3 +113,60 @@ async def test_escalation_waits_for_its_companion_within_the_grace() -> None:
             await escalation.finish(also=companion)
         assert done == ["companion"]
         assert not process.running
+
+
+# -- input ----------------------------------------------------------------------------------
+
+
+async def test_a_command_with_stdin_reads_what_is_written_then_end_of_file() -> None:
+    """``cat`` echoes the exact bytes, text or not, and exits 0 once end-of-file follows."""
+    async with open_core() as core:
+        process = core.start(ProcessSpec(command="cat", stdin=True))
+        assert (process.stdin_open, process.info().stdin_open) == (True, True)
+        answer = process.write_input(ProcessInput(b"text\n"))
+        assert (answer.queued, answer.stdin_open) == (5, True)
+        answer = process.write_input(ProcessInput(b"\xff\x00\xfe", close=True))
+        assert (answer.queued, answer.stdin_open) == (3, False)
+        assert process.info().stdin_open is None
+        with anyio.fail_after(SAFETY_TIMEOUT_SECONDS):
+            await process.wait()
+        assert process.buffer.bytes() == b"text\n\xff\x00\xfe"
+        assert process.exit_code == 0
+
+
+async def test_input_needs_an_open_stdin() -> None:
+    """Started without stdin, after end-of-file, or exited: refused, naming the process."""
+    async with open_core() as core:
+        without = core.start(ProcessSpec(command="sleep 300"))
+        with pytest.raises(NoOpenStdin) as refused:
+            without.write_input(ProcessInput(b"x"))
+        assert refused.value.message == f'Process "{without.id}" has no open stdin.'
+        assert (without.stdin_open, without.info().stdin_open) == (False, None)
+
+        closed = core.start(ProcessSpec(command="sleep 300", stdin=True))
+        closed.write_input(ProcessInput(close=True))
+        with pytest.raises(NoOpenStdin):
+            closed.write_input(ProcessInput(b"x"))
+
+        with anyio.fail_after(SAFETY_TIMEOUT_SECONDS):
+            exited = await core.run(ProcessSpec(command="true", stdin=True))
+        assert (exited.stdin_open, exited.info().stdin_open) == (False, None)
+        with pytest.raises(NoOpenStdin):
+            exited.write_input(ProcessInput(b"x"))
+
+
+async def test_input_left_at_exit_is_dropped_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A command that exits without reading: what waits is dropped with a count, not raised."""
+    async with open_core() as core:
+        process = core.start(ProcessSpec(command="sleep 300", stdin=True))
+        process.write_input(ProcessInput(b"x" * (256 * 1024)))
+        with caplog.at_level(logging.INFO, logger="agentproc.childinput"):
+            process.send_signal(signal.SIGKILL)
+            with anyio.fail_after(SAFETY_TIMEOUT_SECONDS):
+                await process.wait()
+        assert process.exit_code == -1
+    dropped = [r for r in caplog.records if r.getMessage().startswith("dropped ")]
+    assert len(dropped) == 1
+    assert dropped[0].levelno == logging.INFO

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -103,3 +104,21 @@ async def test_a_spawned_command_runs_in_its_directory_and_session(tmp_path: Pat
     assert child.workdir == str(tmp_path)
     lines = buffer.bytes().decode().split()
     assert lines == [str(tmp_path), str(child.pid)]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("stdin", [False, True])
+async def test_stdin_is_a_pipe_only_when_the_spec_asks(stdin: bool) -> None:
+    """Without ``stdin`` the command reads /dev/null; with it, a pipe whose end the agent holds."""
+    child = spawner().spawn(ProcessSpec(command="readlink /proc/$$/fd/0", stdin=stdin))
+    buffer = HeadTailBuffer()
+    try:
+        with anyio.fail_after(SAFETY_TIMEOUT_SECONDS):
+            assert await child.io.pump_output(buffer) is True
+            assert await wait_child(child.popen) == 0
+    finally:
+        if child.io.stdin is not None:
+            child.io.stdin.close()
+    target = buffer.bytes().decode().strip()
+    assert (child.io.stdin is not None) is stdin
+    assert target.startswith("pipe:") if stdin else target == os.devnull

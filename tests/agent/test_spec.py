@@ -160,3 +160,29 @@ def test_a_new_start_field_takes_part_in_the_fingerprint_by_default() -> None:
     base = Extended(command="true")
     assert Extended(command="true", timeout_ms=5).fingerprint() != base.fingerprint()
     assert Extended(command="true", trace_id="t").fingerprint() == base.fingerprint()
+
+
+def test_stdin_identifies_a_start() -> None:
+    """A start with a pipe as stdin is not the start of the same command with /dev/null."""
+    base = ProcessSpec(command="cat", idempotency_key="k")
+    assert dataclasses.replace(base, stdin=True).fingerprint() != base.fingerprint()
+
+
+def test_from_request_carries_stdin() -> None:
+    """``stdin: true`` reaches the spec; left out or false, the command gets /dev/null."""
+
+    def spec(**fields: object) -> ProcessSpec:
+        request = StartProcessRequest.model_validate({"command": "cat", **fields})
+        return ProcessSpec.from_request(request, chat_id=None, settings=SETTINGS)
+
+    assert spec(stdin=True).stdin is True
+    assert spec(stdin=False).stdin is False
+    assert spec().stdin is False
+
+
+def test_differences_name_the_fields_that_differ_in_order() -> None:
+    """What a conflict reports: the fingerprint fields that differ, in declaration order."""
+    base = ProcessSpec(command="true", idempotency_key="k")
+    other = ProcessSpec(command="false", stdin=True, idempotency_key="j", chat_id="c")
+    assert base.differences(other) == ["command", "stdin"]
+    assert base.differences(dataclasses.replace(base, idempotency_key="j")) == []

@@ -103,6 +103,22 @@ async def test_a_repeated_key_with_another_start_conflicts() -> None:
         assert f'process "{first.id}"' in conflict.value.message
 
 
+async def test_a_conflict_names_what_differs() -> None:
+    """The 409 says which start fields differ from the first start's, so a caller can tell."""
+    async with open_core() as core:
+        with anyio.fail_after(SAFETY_TIMEOUT_SECONDS):
+            first = await core.run(ProcessSpec(command="true", idempotency_key="k"))
+        with pytest.raises(IdempotencyConflict) as one:
+            core.table.attach(ProcessSpec(command="true", stdin=True, idempotency_key="k"))
+        with pytest.raises(IdempotencyConflict) as three:
+            core.table.attach(
+                ProcessSpec(command="false", background=True, stdin=True, idempotency_key="k")
+            )
+    prefix = f'Idempotency key "k" was already used for process "{first.id}" with a different '
+    assert one.value.message == prefix + "stdin."
+    assert three.value.message == prefix + "command, background and stdin."
+
+
 async def test_a_forgotten_process_takes_its_key_along() -> None:
     """Past retention the key is free: another start under it conflicts with nothing."""
     clock = FakeClock()

@@ -109,6 +109,7 @@ def test_generator_accepts_the_document_without_warnings(
     assert sorted(p.stem for p in operations.glob("*/*.py") if p.stem != "__init__") == [
         "healthz",
         "list_processes",
+        "process_input",
         "process_output",
         "signal_process",
         "start_process",
