@@ -42,7 +42,6 @@ def test_in_process_example_runs_a_command_without_a_network(
 README_ADDRESS = "localhost:7420"
 """Where the README's sessions talk to: the address ``make run`` serves on."""
 
-
 CURL_TIMEOUT_SECONDS = 30.0
 """Safety net only: every call of the sessions answers within moments."""
 
