@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the test suite needs from Debian beyond the virtualenv: Chromium and its
-# WebDriver, for the browser test of /docs (tests/proof/test_browser.py).
+# WebDriver, for the browser test of /docs (tests/proof/test_browser.py), and curl, which runs
+# the README's curl sessions (tests/test_readme.py).
 #
 # Safe to run again and again: it does nothing when both are installed. Without apt-get, or
 # when the install fails outside CI, it only warns; the browser test then skips on a
@@ -10,6 +11,7 @@ set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 [ "${#missing[@]}" -eq 0 ] && exit 0
 
 give_up() {
@@ -31,5 +33,5 @@ echo "install-test-deps: installing ${missing[*]} with apt-get" >&2
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq >/dev/null ||
     give_up "apt-get update failed"
-"${as_root[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null ||
+"${as_root[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null ||
     give_up "apt-get install failed"

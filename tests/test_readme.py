@@ -1,11 +1,16 @@
-"""The README's Python examples run as they are written."""
+"""The README's examples run as they are written: the Python ones and the curl sessions."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
+
+from agentproc.settings import Settings
+from tests.conftest import run_live_agent
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -30,3 +35,69 @@ def test_in_process_example_runs_a_command_without_a_network(
     code = compile(python_block_after(IN_PROCESS_MARKER), str(README), "exec")
     exec(code, {"__name__": "__readme__"})  # noqa: S102 - the README's own example
     assert capsys.readouterr().out == "hi\n"
+
+
+# -- the curl sessions ------------------------------------------------------------------------
+
+README_ADDRESS = "localhost:7420"
+"""Where the README's sessions talk to: the address ``make run`` serves on."""
+
+CURL_TIMEOUT_SECONDS = 30.0
+"""Safety net only: every call of the sessions answers within moments."""
+
+
+def curl_sessions() -> list[list[tuple[str, str]]]:
+    """Each ``sh`` block of the README whose commands are ``$ curl ...``: (command, output)."""
+    sessions = []
+    for block in re.findall(r"^```sh\n(.*?)^```$", README.read_text(), re.DOTALL | re.MULTILINE):
+        if not block.startswith("$ curl"):
+            continue
+        steps: list[tuple[str, str]] = []
+        for chunk in re.split(r"\n(?=\$ )", block.strip()):
+            lines = chunk.removeprefix("$ ").split("\n")
+            command = lines.pop(0)
+            while command.endswith("\\"):
+                command = command[:-1] + lines.pop(0)
+            steps.append((command, "\n".join(lines).strip()))
+        sessions.append(steps)
+    return sessions
+
+
+def same_shape(shown: object, got: object) -> bool:
+    """Whether ``got`` answers as ``shown`` does: the same fields, the same values once final.
+
+    A running process's output depends on when it is read, so only its fields count; an
+    exited one's answer, and every other answer, must be exactly the one shown.
+    """
+    if isinstance(shown, dict) and shown.get("running") is True:
+        return isinstance(got, dict) and set(got) == set(shown)
+    return shown == got
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("session", curl_sessions(), ids=lambda steps: steps[0][0][:40])
+def test_curl_session_answers_as_shown(session: list[tuple[str, str]]) -> None:
+    """Each curl session of the README, run against a live agent, answers as it shows.
+
+    The ids the agent makes up are put in place of the README's, call by call.
+    """
+    with run_live_agent(Settings()) as agent:
+        address = agent.base_url.removeprefix("http://").replace("127.0.0.1", "localhost")
+        ids: dict[str, str] = {}
+        for command, shown in session:
+            for example, real in ids.items():
+                command = command.replace(example, real)
+            done = subprocess.run(
+                ["bash", "-c", command.replace(README_ADDRESS, address)],
+                capture_output=True,
+                text=True,
+                timeout=CURL_TIMEOUT_SECONDS,
+                check=True,
+            )
+            answer = json.loads(done.stdout)
+            expected = json.loads(shown)
+            if isinstance(expected, dict) and "id" in expected and isinstance(answer, dict):
+                ids[expected["id"]] = answer["id"]
+            for example, real in ids.items():
+                expected = json.loads(json.dumps(expected).replace(example, real))
+            assert same_shape(expected, answer), (command, answer)
