@@ -28,6 +28,8 @@ from typing import Self
 import anyio
 import anyio.abc
 
+from agentproc.budget import OutputBudget
+from agentproc.buffer import DEFAULT_TAIL_BYTES, HeadTailBuffer
 from agentproc.custody import Custody
 from agentproc.errors import ProcessNotRunning, ShuttingDown, SignalFailed, TooManyProcesses
 from agentproc.process import Escalation, ManagedProcess, Supervision
@@ -75,10 +77,12 @@ class ProcessManager:
 
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._settings = settings
+        self._budget = OutputBudget(settings.output_budget_bytes, floor_bytes=DEFAULT_TAIL_BYTES)
         self._table = ProcessTable(
             retention_seconds=settings.retention_seconds,
             max_retained=settings.max_retained,
             clock=clock,
+            on_forget=self._forgotten,
         )
         self._custody = Custody(settings, keeper_env=own_environment())
         self._spawner = Spawner(settings, final_env=self._custody.environment())
@@ -136,7 +140,10 @@ class ProcessManager:
             raise TooManyProcesses(self._settings.max_running)
         child = self._spawner.spawn(spec)
         self._custody.started(child.pid)
-        process = ManagedProcess(str(uuid.uuid4()), spec, child)
+        buffer = HeadTailBuffer(
+            window_capacity=self._settings.output_window_bytes, budget=self._budget
+        )
+        process = ManagedProcess(str(uuid.uuid4()), spec, child, buffer=buffer)
         self._table.add(process)
         self._task_group.start_soon(process.supervise, self._supervision)
         logger.info(
@@ -150,8 +157,12 @@ class ProcessManager:
 
     def _exited(self, process: ManagedProcess) -> None:
         self._table.exited(process)
+        self._budget.exited(process.buffer)
         # Descendants may outlive the shell; custody watches them until they are gone.
         self._custody.exited(process.pid)
+
+    def _forgotten(self, process: ManagedProcess) -> None:
+        self._budget.release(process.buffer)
 
     def get(self, process_id: str, chat_id: str | None = None) -> ManagedProcess:
         """The process with ``process_id`` as seen from ``chat_id``'s context.

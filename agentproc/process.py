@@ -54,13 +54,21 @@ class ManagedProcess:
         process_id: the id the API names it by.
         spec: what was asked for.
         child: the spawned shell and the agent's ends of its streams.
+        buffer: where its output goes; a head and tail of the default sizes when omitted.
     """
 
-    def __init__(self, process_id: str, spec: ProcessSpec, child: Child) -> None:
+    def __init__(
+        self,
+        process_id: str,
+        spec: ProcessSpec,
+        child: Child,
+        *,
+        buffer: HeadTailBuffer | None = None,
+    ) -> None:
         self.id = process_id
         self.spec = spec
         self.workdir = child.workdir
-        self.buffer = HeadTailBuffer()
+        self.buffer = HeadTailBuffer() if buffer is None else buffer
         self.started_at = time.time()
         self.exited_at: float | None = None
         self.exit_code: int | None = None
