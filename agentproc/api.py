@@ -8,6 +8,8 @@ failure must be a 400 in the contract's error shape, never a framework 422.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Annotated, Any, TypeVar, get_args
 
 import anyio
@@ -17,6 +19,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from agentproc.body import INVALID_JSON, capped_decimal, read_json_object
+from agentproc.cursor import LIMIT_PATTERN, SINCE_PATTERN, parse_cursor
 from agentproc.errors import CommandRequired, FieldError, InvalidChatId, InvalidRequest, quote
 from agentproc.manager import ProcessManager
 from agentproc.settings import Settings
@@ -32,7 +35,14 @@ from agentsdk.types import (
     StartProcessRequest,
     StartProcessResponse,
 )
-from agentsdk.wire import API_PREFIX, MAX_WAIT_MS, TOKEN_VARIABLE
+from agentsdk.wire import (
+    API_PREFIX,
+    DEFAULT_CURSOR_LIMIT_BYTES,
+    MAX_CURSOR_LIMIT_BYTES,
+    MAX_WAIT_MS,
+    SINCE_LAST,
+    TOKEN_VARIABLE,
+)
 
 __all__ = ["api_router", "health_router"]
 
@@ -237,7 +247,8 @@ async def process_output(
         str | None,
         Query(
             description="`true` blocks until the process exits (or the wait cap) before "
-            "answering; any other value answers at once, as Coder's agent does.",
+            "answering; with `since`, until there is output past it or the process exits. Any "
+            "other value answers at once, as Coder's agent does.",
             examples=["true"],
         ),
     ] = None,
@@ -250,25 +261,43 @@ async def process_output(
             examples=["10000"],
         ),
     ] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            pattern=SINCE_PATTERN,
+            description="Makes this a cursor read: the output from this byte offset on, "
+            f"without cuts, marker or `truncated`. `{SINCE_LAST}` starts where the previous "
+            "cursor read of this chat context ended (0 the first time). The answer adds "
+            "`offset`, `next_offset` (the next read's `since`), `total_bytes` and `skipped`.",
+            examples=["0", SINCE_LAST],
+        ),
+    ] = None,
+    limit: Annotated[
+        str | None,
+        Query(
+            pattern=LIMIT_PATTERN,
+            description="With `since`: bytes to return at most (default "
+            f"{DEFAULT_CURSOR_LIMIT_BYTES}; above {MAX_CURSOR_LIMIT_BYTES} counts as "
+            f"{MAX_CURSOR_LIMIT_BYTES}). A character cut by the limit is left for the next "
+            "read, unless it is the first.",
+            examples=["65536"],
+        ),
+    ] = None,
 ) -> ProcessOutputResponse:
     """The head and tail of the combined stdout+stderr and the exit state. `running: false`
     guarantees the output is complete. With `wait=true` the answer comes when the process
     exits, when the cap passes (then `running` may still be true), or never if the client
-    goes away."""
+    goes away. With `since`, a cursor read: the kept output from that offset on."""
     process = manager.get(id, chat_id)
-    if wait == "true" and process.running:
-        cap_ms = MAX_WAIT_MS if timeout_ms is None else capped_decimal(timeout_ms, MAX_WAIT_MS)
-        async with anyio.create_task_group() as tg:
-
-            async def wait_exit() -> None:
-                with anyio.move_on_after(cap_ms / 1000):
-                    await process.wait()
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(wait_exit)
-            await _wait_disconnect(request)
-            tg.cancel_scope.cancel()
-    return process.snapshot()
+    cursor = parse_cursor(since, limit)
+    if cursor is None:
+        if wait == "true" and process.running:
+            await _long_poll(request, timeout_ms, process.wait)
+        return process.snapshot()
+    start = process.cursor_start(cursor.since, chat_id)
+    if wait == "true":
+        await _long_poll(request, timeout_ms, partial(process.wait_output, start))
+    return process.cursor_read(start, cursor.limit, chat_id)
 
 
 @api_router.post(
@@ -295,6 +324,24 @@ async def signal_process(
 
 
 # -- request decoding ---------------------------------------------------------------------
+
+
+async def _long_poll(
+    request: Request, timeout_ms: str | None, until: Callable[[], Awaitable[None]]
+) -> None:
+    """Wait for ``until``, the wait cap (``timeout_ms`` lowers it) or the client's departure,
+    whichever comes first."""
+    cap_ms = MAX_WAIT_MS if timeout_ms is None else capped_decimal(timeout_ms, MAX_WAIT_MS)
+    async with anyio.create_task_group() as tg:
+
+        async def wait_until() -> None:
+            with anyio.move_on_after(cap_ms / 1000):
+                await until()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(wait_until)
+        await _wait_disconnect(request)
+        tg.cancel_scope.cancel()
 
 
 async def _wait_disconnect(request: Request) -> None:

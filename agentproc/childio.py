@@ -14,6 +14,7 @@ from typing import IO
 
 import anyio
 
+from agentproc.arrival import Arrival
 from agentproc.buffer import HeadTailBuffer
 
 __all__ = ["READ_CHUNK", "ChildIO"]
@@ -36,8 +37,10 @@ class ChildIO:
         self._output = output
         self._pid = pid
 
-    async def pump_output(self, buffer: HeadTailBuffer) -> bool:
+    async def pump_output(self, buffer: HeadTailBuffer, arrival: Arrival | None = None) -> bool:
         """Copy the output into ``buffer`` until it ends; the output end is closed after.
+
+        ``arrival`` is rung after each write, for the readers waiting for more.
 
         Returns:
             True when the output reached its end (every writer closed it), False when a
@@ -58,6 +61,8 @@ class ChildIO:
                 if not chunk:
                     return True
                 buffer.write(chunk)
+                if arrival is not None:
+                    arrival.ring()
         finally:
             anyio.notify_closing(fd)
             self._output.close()

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 import anyio
 
 from agentproc import sessions
+from agentproc.arrival import Arrival
 from agentproc.buffer import HeadTailBuffer
 from agentproc.children import wait_child
+from agentproc.cursor import read_text
 from agentproc.spawner import Child
 from agentproc.spec import ProcessSpec
 from agentsdk.types import ProcessInfo, ProcessOutputResponse, ProcessTruncation
@@ -74,6 +76,11 @@ class ManagedProcess:
         self.exit_code: int | None = None
         self._child = child
         self._exited = anyio.Event()
+        self._arrival = Arrival()
+        # Where the last cursor read of each chat context ended, for since=last. Only the
+        # process's own chat and the context without a chat can see it, so this holds at
+        # most two entries, and goes with the process.
+        self._read_ends: dict[str | None, int] = {}
 
     @property
     def pid(self) -> int:
@@ -136,6 +143,39 @@ class ManagedProcess:
         """
         await self._exited.wait()
 
+    # -- cursor reads and streams -----------------------------------------------------------
+
+    def cursor_start(self, since: int | None, chat_id: str | None) -> int:
+        """Where a cursor read from ``since`` starts: that offset, or where ``chat_id``'s
+        previous cursor read ended when ``since`` is ``None`` (``since=last``; 0 the first
+        time); never past the end of the output."""
+        offset = self._read_ends.get(chat_id, 0) if since is None else since
+        return min(offset, self.buffer.total_written)
+
+    def cursor_read(self, offset: int, limit: int, chat_id: str | None) -> ProcessOutputResponse:
+        """Up to ``limit`` bytes of output from ``offset`` on, and the exit state read first,
+        so ``running: false`` means the output up to ``total_bytes`` is all there is. Where
+        it ends is remembered for ``chat_id``'s next ``since=last``."""
+        exit_code = self.exit_code
+        chunk = read_text(self.buffer, offset, limit, final=exit_code is not None)
+        self._read_ends[chat_id] = chunk.next_offset
+        return ProcessOutputResponse(
+            output=chunk.text,
+            running=exit_code is None,
+            exit_code=exit_code,
+            offset=chunk.start,
+            next_offset=chunk.next_offset,
+            total_bytes=chunk.total,
+            skipped=chunk.skipped or None,
+        )
+
+    async def wait_output(self, offset: int) -> None:
+        """Wait until a cursor read from ``offset`` has something to return, or the process
+        exited. Bound it with ``anyio.move_on_after``; many tasks may wait on one process."""
+        # A byte past offset is not enough: the first character may still be incomplete.
+        while self.running and not read_text(self.buffer, offset, 1, final=False).text:
+            await self._arrival.wait()
+
     def send_signal(self, sig: signal.Signals) -> bool:
         """Send ``sig`` to the process's whole group; False when no member is left.
 
@@ -168,7 +208,7 @@ class ManagedProcess:
 
                 async def pump() -> None:
                     with pump_scope:
-                        if await self._child.io.pump_output(self.buffer):
+                        if await self._child.io.pump_output(self.buffer, self._arrival):
                             drained.set()
 
                 tg.start_soon(pump)
@@ -198,6 +238,7 @@ class ManagedProcess:
         self.exit_code = -1 if status < 0 or (abandoned and status == 0) else status
         self.exited_at = time.time()
         self._exited.set()
+        self._arrival.ring()
         logger.info(
             "process %s exited with %d%s",
             self.id,
