@@ -19,11 +19,18 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from agentproc.body import INVALID_JSON, capped_decimal, read_json_object
-from agentproc.cursor import LIMIT_PATTERN, SINCE_PATTERN, parse_cursor
+from agentproc.cursor import (
+    LIMIT_PATTERN,
+    OFFSET_PATTERN,
+    SINCE_PATTERN,
+    parse_cursor,
+    parse_offset,
+)
 from agentproc.errors import CommandRequired, FieldError, InvalidChatId, InvalidRequest, quote
 from agentproc.manager import ProcessManager
 from agentproc.settings import Settings
 from agentproc.spec import ProcessSpec
+from agentproc.sse import STREAM_RESPONSE, EventStreamResponse, output_frames
 from agentsdk import CHAT_ID_HEADER, chat_id_from_headers
 from agentsdk.types import (
     ErrorResponse,
@@ -38,9 +45,12 @@ from agentsdk.types import (
 from agentsdk.wire import (
     API_PREFIX,
     DEFAULT_CURSOR_LIMIT_BYTES,
+    LAST_EVENT_ID_HEADER,
     MAX_CURSOR_LIMIT_BYTES,
     MAX_WAIT_MS,
     SINCE_LAST,
+    STREAM_HEARTBEAT_SECONDS,
+    STREAM_PATH,
     TOKEN_VARIABLE,
 )
 
@@ -144,6 +154,19 @@ def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         status: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[status]}
         for status in (400, 401, 403, *statuses)
+    }
+
+
+def _json_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    # For an operation whose success is not JSON: given a model, FastAPI would document the
+    # errors in the success's media type.
+    schema = {"$ref": f"#/components/schemas/{ErrorResponse.__name__}"}
+    return {
+        status: {
+            "description": doc["description"],
+            "content": {"application/json": {"schema": schema}},
+        }
+        for status, doc in _responses(*statuses).items()
     }
 
 
@@ -321,6 +344,51 @@ async def signal_process(
     sig = _parse_signal(body)
     manager.send_signal(id, sig, chat_id)
     return SignalProcessResponse(message=f"Signal {quote(sig)} sent to process {quote(id)}.")
+
+
+@api_router.get(
+    STREAM_PATH,
+    operation_id="stream_output",
+    summary="Follow a process's output",
+    status_code=200,
+    response_class=EventStreamResponse,
+    responses=_json_errors(404) | {200: STREAM_RESPONSE},
+)
+async def stream_output(
+    id: ProcessId,
+    manager: ManagerDep,
+    chat_id: ChatDep,
+    since: Annotated[
+        str | None,
+        Query(
+            pattern=OFFSET_PATTERN,
+            description="The byte offset to start from (default 0); past the end, the stream "
+            "starts at the end.",
+            examples=["0"],
+        ),
+    ] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias=LAST_EVENT_ID_HEADER,
+            pattern=OFFSET_PATTERN,
+            description="Resume after the event of this id (an offset); wins over `since`. "
+            "Browsers' EventSource sends it when they reconnect.",
+        ),
+    ] = None,
+) -> EventStreamResponse:
+    """The output as it comes, as server-sent events, from `since` on, then the exit code.
+    Many streams may follow one process; a reader that falls behind the kept window is told
+    how many bytes it missed (`skipped`), and never slows the process or other readers."""
+    process = manager.get(id, chat_id)
+    if last_event_id is not None:
+        offset = parse_offset(last_event_id, LAST_EVENT_ID_HEADER)
+    else:
+        offset = 0 if since is None else parse_offset(since, "since")
+    items = process.follow(
+        process.cursor_start(offset, chat_id), DEFAULT_CURSOR_LIMIT_BYTES, STREAM_HEARTBEAT_SECONDS
+    )
+    return EventStreamResponse(output_frames(items), until=manager.wait_shutdown)
 
 
 # -- request decoding ---------------------------------------------------------------------

@@ -36,6 +36,7 @@ from agentproc.errors import (
 )
 from agentproc.manager import ProcessManager
 from agentproc.settings import Settings
+from agentproc.sse import EVENT_MODELS
 from agentsdk.types import ErrorResponse, FieldValidation, SignalProcessRequest, StartProcessRequest
 
 __all__ = ["HEADERS_BY_STATUS", "RETRY_AFTER_SECONDS", "begin_shutdown", "create_app"]
@@ -161,7 +162,7 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             routes=app.routes,
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in REQUEST_MODELS:
+        for model in (*REQUEST_MODELS, *EVENT_MODELS):
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(model_schema.pop("$defs", {}))
             components[model.__name__] = model_schema

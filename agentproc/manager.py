@@ -87,6 +87,7 @@ class ProcessManager:
         self._custody = Custody(settings, keeper_env=own_environment())
         self._spawner = Spawner(settings, final_env=self._custody.environment())
         self._closing = False
+        self._stopping: anyio.Event | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
         self._exit_stack: contextlib.AsyncExitStack | None = None
         self._supervision = Supervision(
@@ -117,6 +118,15 @@ class ProcessManager:
     def closing(self) -> bool:
         """True once shutdown began: new starts are refused."""
         return self._closing
+
+    async def wait_shutdown(self) -> None:
+        """Return once shutdown began (at once if it has), so that what follows a process
+        without waiting for its exit, such as an output stream, ends promptly then."""
+        if self._closing:
+            return
+        if self._stopping is None:
+            self._stopping = anyio.Event()
+        await self._stopping.wait()
 
     def start(self, spec: ProcessSpec) -> StartResult:
         """Start ``sh -c <command>``, or attach to the process of a repeated idempotency key.
@@ -207,6 +217,8 @@ class ProcessManager:
         if self._closing:
             return
         self._closing = True
+        if self._stopping is not None:
+            self._stopping.set()
         running = self._table.running()
         logger.info("shutting down: terminating %d running process(es)", len(running))
         escalation = Escalation(running, self._settings.shutdown_grace_seconds)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import anyio
@@ -25,10 +25,10 @@ from agentproc import sessions
 from agentproc.arrival import Arrival
 from agentproc.buffer import HeadTailBuffer
 from agentproc.children import wait_child
-from agentproc.cursor import read_text
+from agentproc.cursor import TextChunk, read_text
 from agentproc.spawner import Child
 from agentproc.spec import ProcessSpec
-from agentsdk.types import ProcessInfo, ProcessOutputResponse, ProcessTruncation
+from agentsdk.types import ExitEvent, ProcessInfo, ProcessOutputResponse, ProcessTruncation
 
 __all__ = ["Escalation", "ManagedProcess", "Supervision"]
 
@@ -175,6 +175,36 @@ class ManagedProcess:
         # A byte past offset is not enough: the first character may still be incomplete.
         while self.running and not read_text(self.buffer, offset, 1, final=False).text:
             await self._arrival.wait()
+
+    async def follow(
+        self, offset: int, limit: int, quiet_seconds: float
+    ) -> AsyncGenerator[TextChunk | ExitEvent | None, None]:
+        """The output from ``offset`` on as it comes, in chunks of at most ``limit`` bytes,
+        then the exit.
+
+        Yields a :class:`TextChunk` for output (its ``skipped`` counts every byte this
+        follower fell behind on since the chunk before), ``None`` after ``quiet_seconds``
+        without output, and finally an :class:`ExitEvent`. Nothing is held for the follower
+        between chunks: a follower that is slow to ask for the next one reads the window
+        from where it is, and what the window lost meanwhile is reported as skipped.
+        """
+        skipped = 0
+        while True:
+            exit_code = self.exit_code
+            chunk = read_text(self.buffer, offset, limit, final=exit_code is not None)
+            skipped += chunk.skipped
+            offset = chunk.next_offset
+            if chunk.text:
+                yield TextChunk(chunk.text, chunk.start, offset, skipped, chunk.total)
+                skipped = 0
+            elif exit_code is not None:
+                yield ExitEvent(exit_code=exit_code)
+                return
+            else:
+                with anyio.move_on_after(quiet_seconds) as quiet:
+                    await self.wait_output(offset)
+                if quiet.cancelled_caught:
+                    yield None
 
     def send_signal(self, sig: signal.Signals) -> bool:
         """Send ``sig`` to the process's whole group; False when no member is left.

@@ -25,6 +25,7 @@ def test_every_operation_has_a_stable_id_and_no_422() -> None:
         "list_processes",
         "process_output",
         "signal_process",
+        "stream_output",
     }
     assert "422" not in json.dumps(document)
 
