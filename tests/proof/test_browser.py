@@ -73,6 +73,7 @@ OPERATIONS = {
     "processes-list_processes": "/api/v0/processes/list",
     "processes-process_output": "/api/v0/processes/{id}/output",
     "processes-signal_process": "/api/v0/processes/{id}/signal",
+    "processes-stream_output": "/api/v0/processes/{id}/stream",
 }
 """Swagger UI's element id suffix (``operations-<tag>-<operationId>``) for each path."""
 
@@ -228,7 +229,7 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
 def test_docs_render_every_operation_from_the_agent_alone(
     browser: WebDriver, live_agent: LiveAgent
 ) -> None:
-    """/docs renders all five operations, with every script and style served by the agent."""
+    """/docs renders every operation, with every script and style served by the agent."""
     browser.open(f"{live_agent.base_url}/docs")
     for element_id in OPERATIONS:
         browser.find(f"#operations-{element_id}")
