@@ -315,6 +315,27 @@ def test_open_streams_end_cleanly_when_the_agent_shuts_down() -> None:
     assert events[0].data == {"offset": 0, "output": "ready\n"}
 
 
+def test_a_stream_whose_reader_stopped_reading_does_not_hold_the_shutdown() -> None:
+    """A stream's client that never reads cannot take the stream's end: the agent drops it
+    and exits 0 long before uvicorn's own graceful timeout (here over the 30 s wait)."""
+    with serve_agent("--shutdown-grace", "1", "--drain-seconds", "30") as agent:
+        with agent.client() as client:
+            process_id = start(client, "yes")
+        host, port = agent.base_url.removeprefix("http://").split(":")
+        with socket.socket() as stalled:
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stalled.connect((host, int(port)))
+            stalled.sendall(
+                f"GET {stream_path(process_id)} HTTP/1.1\r\nHost: {host}\r\n"
+                f"Authorization: Bearer {agent.token}\r\n\r\n".encode()
+            )
+            # The stream fills the socket's buffers: the answer has begun, and stalled.
+            assert stalled.recv(12) == b"HTTP/1.1 200"
+            agent.process.send_signal(signal.SIGTERM)
+            status = agent.process.wait(SAFETY_TIMEOUT_SECONDS)
+    assert status == 0, agent.log_text()
+
+
 def test_a_stream_follows_a_command_until_it_is_killed(live_agent: LiveAgent) -> None:
     """A stream of a running command stays open until the command ends, however it ends."""
     with live_agent.client() as client:
