@@ -79,6 +79,23 @@ async def output_frames(
 EVENT_MODELS = (OutputEvent, ExitEvent)
 """The data of the stream's events, whose schemas the OpenAPI document carries."""
 
+
+def _event_schema(event: str, data: type[OutputEvent | ExitEvent], *, with_id: bool) -> Any:
+    # One event as OpenAPI 3.2 describes server-sent events (before 3.2, `schema` describes
+    # each event): its fields as strings, the data a JSON document of the model.
+    properties: dict[str, Any] = {
+        "event": {"const": event},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": f"#/components/schemas/{data.__name__}"},
+        },
+    }
+    if with_id:
+        properties["id"] = {"type": "string", "pattern": "^[0-9]+$"}
+    return {"type": "object", "properties": properties, "required": sorted(properties)}
+
+
 STREAM_RESPONSE: dict[str, Any] = {
     "description": f"Server-sent events: `{OUTPUT_EVENT}` events, whose data is an "
     f"`{OutputEvent.__name__}` and whose id is the offset to resume from; a comment line "
@@ -86,7 +103,14 @@ STREAM_RESPONSE: dict[str, Any] = {
     f"data is an `{ExitEvent.__name__}`. The stream also ends when the agent shuts down.",
     "content": {
         "text/event-stream": {
-            "schema": {"type": "string"},
+            "schema": {
+                # "type" also replaces the string FastAPI gives a response class's schema.
+                "type": "object",
+                "oneOf": [
+                    _event_schema(OUTPUT_EVENT, OutputEvent, with_id=True),
+                    _event_schema(EXIT_EVENT, ExitEvent, with_id=False),
+                ],
+            },
             "example": (
                 event_frame(OUTPUT_EVENT, '{"offset":0,"output":"hello\\n"}', event_id=6)
                 + HEARTBEAT_FRAME
