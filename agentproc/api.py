@@ -8,6 +8,8 @@ failure must be a 400 in the contract's error shape, never a framework 422.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Annotated, Any, TypeVar, get_args
 
 import anyio
@@ -18,10 +20,18 @@ from pydantic import ValidationError as PydanticValidationError
 
 from agentproc.body import INVALID_JSON, capped_decimal, read_json_object
 from agentproc.childinput import ProcessInput
+from agentproc.cursor import (
+    LIMIT_PATTERN,
+    OFFSET_PATTERN,
+    SINCE_PATTERN,
+    parse_cursor,
+    parse_offset,
+)
 from agentproc.errors import CommandRequired, FieldError, InvalidChatId, InvalidRequest, quote
 from agentproc.manager import ProcessManager
 from agentproc.settings import Settings
 from agentproc.spec import ProcessSpec
+from agentproc.sse import STREAM_RESPONSE, EventStreamResponse, output_frames
 from agentsdk import CHAT_ID_HEADER, chat_id_from_headers
 from agentsdk.types import (
     ErrorResponse,
@@ -35,7 +45,18 @@ from agentsdk.types import (
     StartProcessRequest,
     StartProcessResponse,
 )
-from agentsdk.wire import API_PREFIX, INPUT_PATH, MAX_WAIT_MS, TOKEN_VARIABLE
+from agentsdk.wire import (
+    API_PREFIX,
+    DEFAULT_CURSOR_LIMIT_BYTES,
+    INPUT_PATH,
+    LAST_EVENT_ID_HEADER,
+    MAX_CURSOR_LIMIT_BYTES,
+    MAX_WAIT_MS,
+    SINCE_LAST,
+    STREAM_HEARTBEAT_SECONDS,
+    STREAM_PATH,
+    TOKEN_VARIABLE,
+)
 
 __all__ = ["api_router", "health_router"]
 
@@ -142,6 +163,19 @@ def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def _json_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    # For an operation whose success is not JSON: given a model, FastAPI would document the
+    # errors in the success's media type.
+    schema = {"$ref": f"#/components/schemas/{ErrorResponse.__name__}"}
+    return {
+        status: {
+            "description": doc["description"],
+            "content": {"application/json": {"schema": schema}},
+        }
+        for status, doc in _responses(*statuses).items()
+    }
+
+
 def _links_from_start() -> dict[int | str, dict[str, Any]]:
     # OpenAPI links tell Swagger UI readers, generators and fuzzers where a start's id goes.
     return {
@@ -243,7 +277,8 @@ async def process_output(
         str | None,
         Query(
             description="`true` blocks until the process exits (or the wait cap) before "
-            "answering; any other value answers at once, as Coder's agent does.",
+            "answering; with `since`, until there is output past it or the process exits. Any "
+            "other value answers at once, as Coder's agent does.",
             examples=["true"],
         ),
     ] = None,
@@ -256,25 +291,43 @@ async def process_output(
             examples=["10000"],
         ),
     ] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            pattern=SINCE_PATTERN,
+            description="Makes this a cursor read: the output from this byte offset on, "
+            f"without cuts, marker or `truncated`. `{SINCE_LAST}` starts where the previous "
+            "cursor read of this chat context ended (0 the first time). The answer adds "
+            "`offset`, `next_offset` (the next read's `since`), `total_bytes` and `skipped`.",
+            examples=["0", SINCE_LAST],
+        ),
+    ] = None,
+    limit: Annotated[
+        str | None,
+        Query(
+            pattern=LIMIT_PATTERN,
+            description="With `since`: bytes to return at most (default "
+            f"{DEFAULT_CURSOR_LIMIT_BYTES}; above {MAX_CURSOR_LIMIT_BYTES} counts as "
+            f"{MAX_CURSOR_LIMIT_BYTES}). A character cut by the limit is left for the next "
+            "read, unless it is the first.",
+            examples=["65536"],
+        ),
+    ] = None,
 ) -> ProcessOutputResponse:
     """The head and tail of the combined stdout+stderr and the exit state. `running: false`
     guarantees the output is complete. With `wait=true` the answer comes when the process
     exits, when the cap passes (then `running` may still be true), or never if the client
-    goes away."""
+    goes away. With `since`, a cursor read: the kept output from that offset on."""
     process = manager.get(id, chat_id)
-    if wait == "true" and process.running:
-        cap_ms = MAX_WAIT_MS if timeout_ms is None else capped_decimal(timeout_ms, MAX_WAIT_MS)
-        async with anyio.create_task_group() as tg:
-
-            async def wait_exit() -> None:
-                with anyio.move_on_after(cap_ms / 1000):
-                    await process.wait()
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(wait_exit)
-            await _wait_disconnect(request)
-            tg.cancel_scope.cancel()
-    return process.snapshot()
+    cursor = parse_cursor(since, limit)
+    if cursor is None:
+        if wait == "true" and process.running:
+            await _long_poll(request, timeout_ms, process.wait)
+        return process.snapshot()
+    start = process.cursor_start(cursor.since, chat_id)
+    if wait == "true":
+        await _long_poll(request, timeout_ms, partial(process.wait_output, start))
+    return process.cursor_read(start, cursor.limit, chat_id)
 
 
 @api_router.post(
@@ -324,7 +377,70 @@ async def process_input(
     return manager.write_input(id, given, chat_id)
 
 
+@api_router.get(
+    STREAM_PATH,
+    operation_id="stream_output",
+    summary="Follow a process's output",
+    status_code=200,
+    response_class=EventStreamResponse,
+    responses=_json_errors(404) | {200: STREAM_RESPONSE},
+)
+async def stream_output(
+    id: ProcessId,
+    manager: ManagerDep,
+    chat_id: ChatDep,
+    since: Annotated[
+        str | None,
+        Query(
+            pattern=OFFSET_PATTERN,
+            description="The byte offset to start from (default 0); past the end, the stream "
+            "starts at the end.",
+            examples=["0"],
+        ),
+    ] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias=LAST_EVENT_ID_HEADER,
+            pattern=OFFSET_PATTERN,
+            description="Resume after the event of this id (an offset); wins over `since`. "
+            "Browsers' EventSource sends it when they reconnect.",
+        ),
+    ] = None,
+) -> EventStreamResponse:
+    """The output as it comes, as server-sent events, from `since` on, then the exit code.
+    Many streams may follow one process; a reader that falls behind the kept window is told
+    how many bytes it missed (`skipped`), and never slows the process or other readers."""
+    process = manager.get(id, chat_id)
+    if last_event_id is not None:
+        offset = parse_offset(last_event_id, LAST_EVENT_ID_HEADER)
+    else:
+        offset = 0 if since is None else parse_offset(since, "since")
+    items = process.follow(
+        process.cursor_start(offset, chat_id), DEFAULT_CURSOR_LIMIT_BYTES, STREAM_HEARTBEAT_SECONDS
+    )
+    return EventStreamResponse(output_frames(items), until=manager.wait_shutdown)
+
+
 # -- request decoding ---------------------------------------------------------------------
+
+
+async def _long_poll(
+    request: Request, timeout_ms: str | None, until: Callable[[], Awaitable[None]]
+) -> None:
+    """Wait for ``until``, the wait cap (``timeout_ms`` lowers it) or the client's departure,
+    whichever comes first."""
+    cap_ms = MAX_WAIT_MS if timeout_ms is None else capped_decimal(timeout_ms, MAX_WAIT_MS)
+    async with anyio.create_task_group() as tg:
+
+        async def wait_until() -> None:
+            with anyio.move_on_after(cap_ms / 1000):
+                await until()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(wait_until)
+        await _wait_disconnect(request)
+        tg.cancel_scope.cancel()
 
 
 async def _wait_disconnect(request: Request) -> None:

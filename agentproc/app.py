@@ -37,6 +37,7 @@ from agentproc.errors import (
 )
 from agentproc.manager import ProcessManager
 from agentproc.settings import Settings
+from agentproc.sse import EVENT_MODELS
 from agentsdk.types import (
     ErrorResponse,
     FieldValidation,
@@ -169,7 +170,7 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             routes=app.routes,
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in REQUEST_MODELS:
+        for model in (*REQUEST_MODELS, *EVENT_MODELS):
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(model_schema.pop("$defs", {}))
             components[model.__name__] = model_schema

@@ -2,12 +2,16 @@
 
 A process may print gigabytes; a language model can read a few kilobytes. The buffer keeps
 the first bytes (what the command was doing) and a ring of the last bytes (the error, the
-summary line), counts everything it dropped, and renders the two halves with an explicit
-omission marker. Memory stays at ``head_capacity + tail_capacity`` whatever is written.
+summary line), counts everything it dropped, and renders the head and the last
+``tail_capacity`` bytes with an explicit omission marker.
 
 Every byte has an offset in the output, from 0, and :meth:`HeadTailBuffer.read` returns the
 bytes still kept from any offset on, saying how many were dropped on the way, so a reader can
-follow the output chunk by chunk.
+follow the output chunk by chunk. For such readers the ring may be longer than the rendered
+tail: a *window* of ``window_capacity`` bytes, of which the rendering shows only the end. The
+window grows as the output does, within an :class:`~agentproc.budget.OutputBudget` shared by
+every buffer, and may be shrunk back to the tail (:meth:`HeadTailBuffer.shrink_window`).
+Memory stays at ``head_capacity + window_capacity`` at most, whatever is written.
 
 The buffer is pure and synchronous: bytes in, text or bytes out. It has no lock: a process's
 pump writes it and request handlers read it, all on the one event loop thread, and no method
@@ -18,9 +22,12 @@ process's own business (``ManagedProcess.wait``), not the buffer's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from agentsdk.wire import omission_marker
+
+if TYPE_CHECKING:
+    from agentproc.budget import OutputBudget
 
 __all__ = [
     "DEFAULT_HEAD_BYTES",
@@ -73,16 +80,26 @@ class OutputChunk:
 
 
 class HeadTailBuffer:
-    """Keep the first ``head_capacity`` and the last ``tail_capacity`` bytes written.
+    """Keep the first ``head_capacity`` bytes written and a window of the newest after them.
 
     The kept bytes are two ranges of output offsets: the head, ``[0, head_len)``, and the
-    tail, the newest bytes after the head, ``[total - tail_len, total)``. Between them lie the
-    bytes that were dropped (none until the tail ring has wrapped).
+    window, the newest bytes after the head, ``[total - window_len, total)``. Between them lie
+    the bytes that were dropped (none until the window's ring has wrapped). The rendering
+    shows the head and the last ``tail_capacity`` bytes of the window.
 
     Args:
         head_capacity: bytes kept from the start of the output.
-        tail_capacity: bytes kept from the end, once the head is full.
+        tail_capacity: bytes of the end that the rendering shows, once the head is full; the
+            window never holds fewer (once that much was written).
         max_line_bytes: longer lines are cut in the rendering (not in storage).
+        window_capacity: bytes kept from the end for :meth:`read`; ``tail_capacity`` when
+            omitted, and never less.
+        budget: shared by the buffers of every process; the window grows past
+            ``tail_capacity`` only as far as it grants.
+
+    Raises:
+        ValueError: a capacity below 1 byte, a window shorter than the tail, or a line limit
+            no longer than the cut suffix.
     """
 
     def __init__(
@@ -90,21 +107,33 @@ class HeadTailBuffer:
         head_capacity: int = DEFAULT_HEAD_BYTES,
         tail_capacity: int = DEFAULT_TAIL_BYTES,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        *,
+        window_capacity: int | None = None,
+        budget: OutputBudget | None = None,
     ) -> None:
         if head_capacity < 1 or tail_capacity < 1:
             raise ValueError("head_capacity and tail_capacity must be at least 1 byte")
         if max_line_bytes <= len(LINE_CUT_SUFFIX):
             raise ValueError(f"max_line_bytes must exceed {len(LINE_CUT_SUFFIX)} bytes")
+        window = tail_capacity if window_capacity is None else window_capacity
+        if window < tail_capacity:
+            raise ValueError(
+                f"window_capacity must be at least tail_capacity ({tail_capacity}), got {window}"
+            )
         self._head_capacity = head_capacity
         self._tail_capacity = tail_capacity
+        self._window_capacity = window
         self._max_line_bytes = max_line_bytes
+        self._budget = budget
         self._head = bytearray()
         # The byte at output offset o >= head_capacity lives at ring index
-        # (o - head_capacity) % tail_capacity, always, so a read finds any kept offset without
-        # tracking where the ring was last written, and a ring of another size (a longer
-        # window, a shrunk one) is indexed the same way. Allocated on first use: most
-        # commands never fill the head.
+        # (o - head_capacity) % len(ring), always, so a read finds any kept offset without
+        # tracking where the ring was last written. The ring starts empty (most commands
+        # never fill the head) and grows by appending, which keeps that rule while nothing
+        # has wrapped; once it wraps, its length is fixed, and only shrink_window changes it
+        # (laying the kept bytes out again by the rule).
         self._tail = bytearray()
+        self._wrapped = False
         self._total = 0
 
     def write(self, data: bytes) -> int:
@@ -123,9 +152,16 @@ class HeadTailBuffer:
         return n
 
     def _write_tail(self, data: memoryview, offset: int) -> None:
-        cap = self._tail_capacity
-        if not self._tail:
-            self._tail = bytearray(cap)
+        if not self._wrapped:
+            room = self._grow(len(data))
+            if room:
+                self._tail += data[:room]
+                data = data[room:]
+                offset += room
+            if not len(data):
+                return
+            self._wrapped = True
+        cap = len(self._tail)
         n = len(data)
         if n > cap:
             # Only the newest ring-full of a large write can survive it.
@@ -141,9 +177,25 @@ class HeadTailBuffer:
             self._tail[pos:] = data[:first]
             self._tail[: end - cap] = data[first:]
 
+    def _grow(self, wanted: int) -> int:
+        """How many more bytes the ring may hold, up to ``wanted``: the tail always, the rest
+        of the window as far as the budget grants."""
+        size = len(self._tail)
+        wanted = min(wanted, self._window_capacity - size)
+        if wanted <= 0:
+            return 0
+        required = min(wanted, max(0, self._tail_capacity - size))
+        if self._budget is None:
+            return wanted
+        return self._budget.allot(required, wanted)
+
     def _tail_start(self) -> int:
         """The offset of the oldest byte in the ring (``total`` while the ring is empty)."""
-        return max(len(self._head), self._total - self._tail_capacity)
+        return max(len(self._head), self._total - len(self._tail))
+
+    def _render_start(self) -> int:
+        """The offset of the oldest byte the rendering shows after the head."""
+        return max(self._tail_start(), self._total - self._tail_capacity)
 
     def _copy(self, start: int, end: int) -> bytes:
         """The kept bytes of offsets ``[start, end)``, which must hold no dropped byte."""
@@ -155,7 +207,7 @@ class HeadTailBuffer:
             parts.append(self._head[start : min(end, head_len)])
         ring_start = max(start, head_len)
         if end > ring_start:
-            cap = self._tail_capacity
+            cap = len(self._tail)
             pos = (ring_start - self._head_capacity) % cap
             n = end - ring_start
             first = min(cap - pos, n)
@@ -199,7 +251,7 @@ class HeadTailBuffer:
         """
         total = self._total
         head = bytes(self._head)
-        tail = self._copy(self._tail_start(), total)
+        tail = self._copy(self._render_start(), total)
         if total == 0:
             return "", None
         if not tail:
@@ -225,12 +277,40 @@ class HeadTailBuffer:
         )
 
     def bytes(self) -> bytes:
-        """A copy of the stored bytes, head then tail, without marker or line cuts."""
-        return bytes(self._head) + self._copy(self._tail_start(), self._total)
+        """A copy of the rendered bytes, head then tail, without marker or line cuts."""
+        return bytes(self._head) + self._copy(self._render_start(), self._total)
 
     def __len__(self) -> int:
-        """Bytes stored now (at most ``head_capacity + tail_capacity``)."""
+        """Bytes stored now (at most ``head_capacity + window_capacity``)."""
         return len(self._head) + self._total - self._tail_start()
+
+    @property
+    def window_bytes(self) -> int:
+        """The length of the window's ring: the memory it holds, whether filled yet or not."""
+        return len(self._tail)
+
+    def shrink_window(self, size: int) -> int:
+        """Keep at most the newest ``size`` bytes after the head (never fewer than
+        ``tail_capacity``) from now on; returns how many bytes of ring this freed.
+
+        The rendering is unchanged; reads find the older bytes of the window dropped.
+        """
+        size = max(size, self._tail_capacity)
+        self._window_capacity = min(self._window_capacity, size)
+        old = len(self._tail)
+        if old <= size:
+            return 0
+        # A ring longer than size holds more than size bytes: it is full, so the new one is.
+        keep_from = self._total - size
+        kept = self._copy(keep_from, self._total)
+        ring = bytearray(size)
+        pos = (keep_from - self._head_capacity) % size
+        first = size - pos
+        ring[pos:] = kept[:first]
+        ring[:pos] = kept[first:]
+        self._tail = ring
+        self._wrapped = True
+        return old - size
 
     @property
     def total_written(self) -> int:

@@ -15,6 +15,7 @@ from typing import IO
 
 import anyio
 
+from agentproc.arrival import Arrival
 from agentproc.buffer import HeadTailBuffer
 from agentproc.childinput import ChildInput
 
@@ -41,8 +42,10 @@ class ChildIO:
         self.stdin = stdin
         """Where input for the command goes; None when its stdin is /dev/null."""
 
-    async def pump_output(self, buffer: HeadTailBuffer) -> bool:
+    async def pump_output(self, buffer: HeadTailBuffer, arrival: Arrival | None = None) -> bool:
         """Copy the output into ``buffer`` until it ends; the output end is closed after.
+
+        ``arrival`` is rung after each write, for the readers waiting for more.
 
         Returns:
             True when the output reached its end (every writer closed it), False when a
@@ -63,6 +66,8 @@ class ChildIO:
                 if not chunk:
                     return True
                 buffer.write(chunk)
+                if arrival is not None:
+                    arrival.ring()
         finally:
             anyio.notify_closing(fd)
             self._output.close()

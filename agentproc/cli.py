@@ -91,6 +91,13 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("--max-input-bytes", "AGENTPROC_MAX_INPUT_BYTES", integer,
            defaults.DEFAULT_MAX_INPUT_BYTES,
            "input queued for one process and not yet read by it, at most"),
+    Option("--output-window-bytes", "AGENTPROC_OUTPUT_WINDOW_BYTES", integer,
+           defaults.DEFAULT_OUTPUT_WINDOW_BYTES,
+           "newest output of each process kept for cursor reads and streams (at least 16384)"),
+    Option("--output-budget-bytes", "AGENTPROC_OUTPUT_BUDGET_BYTES", integer,
+           defaults.DEFAULT_OUTPUT_BUDGET_BYTES,
+           "what the output windows of all processes may hold together; past it, the windows "
+           "of the longest-exited processes shrink to their 16 KiB tails first"),
     Option("--shutdown-grace", "AGENTPROC_SHUTDOWN_GRACE_SECONDS", number,
            defaults.DEFAULT_SHUTDOWN_GRACE_SECONDS,
            "seconds between SIGTERM and SIGKILL at shutdown",

@@ -29,6 +29,8 @@ from typing import Self
 import anyio
 import anyio.abc
 
+from agentproc.budget import OutputBudget
+from agentproc.buffer import DEFAULT_TAIL_BYTES, HeadTailBuffer
 from agentproc.childinput import ProcessInput
 from agentproc.custody import Custody
 from agentproc.errors import ProcessNotRunning, ShuttingDown, SignalFailed, TooManyProcesses
@@ -77,14 +79,17 @@ class ProcessManager:
 
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._settings = settings
+        self._budget = OutputBudget(settings.output_budget_bytes, floor_bytes=DEFAULT_TAIL_BYTES)
         self._table = ProcessTable(
             retention_seconds=settings.retention_seconds,
             max_retained=settings.max_retained,
             clock=clock,
+            on_forget=self._forgotten,
         )
         self._custody = Custody(settings, keeper_env=own_environment())
         self._spawner = Spawner(settings, final_env=self._custody.environment())
         self._closing = False
+        self._stopping: anyio.Event | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
         self._exit_stack: contextlib.AsyncExitStack | None = None
         self._supervision = Supervision(
@@ -116,6 +121,15 @@ class ProcessManager:
         """True once shutdown began: new starts are refused."""
         return self._closing
 
+    async def wait_shutdown(self) -> None:
+        """Return once shutdown began (at once if it has), so that what follows a process
+        without waiting for its exit, such as an output stream, ends promptly then."""
+        if self._closing:
+            return
+        if self._stopping is None:
+            self._stopping = anyio.Event()
+        await self._stopping.wait()
+
     def start(self, spec: ProcessSpec) -> StartResult:
         """Start ``sh -c <command>``, or attach to the process of a repeated idempotency key.
 
@@ -138,7 +152,10 @@ class ProcessManager:
             raise TooManyProcesses(self._settings.max_running)
         child = self._spawner.spawn(spec)
         self._custody.started(child.pid)
-        process = ManagedProcess(str(uuid.uuid4()), spec, child)
+        buffer = HeadTailBuffer(
+            window_capacity=self._settings.output_window_bytes, budget=self._budget
+        )
+        process = ManagedProcess(str(uuid.uuid4()), spec, child, buffer=buffer)
         self._table.add(process)
         self._task_group.start_soon(process.supervise, self._supervision)
         logger.info(
@@ -152,8 +169,12 @@ class ProcessManager:
 
     def _exited(self, process: ManagedProcess) -> None:
         self._table.exited(process)
+        self._budget.exited(process.buffer)
         # Descendants may outlive the shell; custody watches them until they are gone.
         self._custody.exited(process.pid)
+
+    def _forgotten(self, process: ManagedProcess) -> None:
+        self._budget.release(process.buffer)
 
     def get(self, process_id: str, chat_id: str | None = None) -> ManagedProcess:
         """The process with ``process_id`` as seen from ``chat_id``'s context.
@@ -211,6 +232,8 @@ class ProcessManager:
         if self._closing:
             return
         self._closing = True
+        if self._stopping is not None:
+            self._stopping.set()
         running = self._table.running()
         logger.info("shutting down: terminating %d running process(es)", len(running))
         escalation = Escalation(running, self._settings.shutdown_grace_seconds)

@@ -16,19 +16,22 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import anyio
 
 from agentproc import sessions
+from agentproc.arrival import Arrival
 from agentproc.buffer import HeadTailBuffer
 from agentproc.childinput import ProcessInput
 from agentproc.children import wait_child
+from agentproc.cursor import TextChunk, read_text
 from agentproc.errors import NoOpenStdin
 from agentproc.spawner import Child
 from agentproc.spec import ProcessSpec
 from agentsdk.types import (
+    ExitEvent,
     ProcessInfo,
     ProcessInputResponse,
     ProcessOutputResponse,
@@ -61,18 +64,31 @@ class ManagedProcess:
         process_id: the id the API names it by.
         spec: what was asked for.
         child: the spawned shell and the agent's ends of its streams.
+        buffer: where its output goes; a head and tail of the default sizes when omitted.
     """
 
-    def __init__(self, process_id: str, spec: ProcessSpec, child: Child) -> None:
+    def __init__(
+        self,
+        process_id: str,
+        spec: ProcessSpec,
+        child: Child,
+        *,
+        buffer: HeadTailBuffer | None = None,
+    ) -> None:
         self.id = process_id
         self.spec = spec
         self.workdir = child.workdir
-        self.buffer = HeadTailBuffer()
+        self.buffer = HeadTailBuffer() if buffer is None else buffer
         self.started_at = time.time()
         self.exited_at: float | None = None
         self.exit_code: int | None = None
         self._child = child
         self._exited = anyio.Event()
+        self._arrival = Arrival()
+        # Where the last cursor read of each chat context ended, for since=last. Only the
+        # process's own chat and the context without a chat can see it, so this holds at
+        # most two entries, and goes with the process.
+        self._read_ends: dict[str | None, int] = {}
 
     @property
     def pid(self) -> int:
@@ -156,6 +172,69 @@ class ManagedProcess:
         """
         await self._exited.wait()
 
+    # -- cursor reads and streams -----------------------------------------------------------
+
+    def cursor_start(self, since: int | None, chat_id: str | None) -> int:
+        """Where a cursor read from ``since`` starts: that offset, or where ``chat_id``'s
+        previous cursor read ended when ``since`` is ``None`` (``since=last``; 0 the first
+        time); never past the end of the output."""
+        offset = self._read_ends.get(chat_id, 0) if since is None else since
+        return min(offset, self.buffer.total_written)
+
+    def cursor_read(self, offset: int, limit: int, chat_id: str | None) -> ProcessOutputResponse:
+        """Up to ``limit`` bytes of output from ``offset`` on, and the exit state read first,
+        so ``running: false`` means the output up to ``total_bytes`` is all there is. Where
+        it ends is remembered for ``chat_id``'s next ``since=last``."""
+        exit_code = self.exit_code
+        chunk = read_text(self.buffer, offset, limit, final=exit_code is not None)
+        self._read_ends[chat_id] = chunk.next_offset
+        return ProcessOutputResponse(
+            output=chunk.text,
+            running=exit_code is None,
+            exit_code=exit_code,
+            offset=chunk.start,
+            next_offset=chunk.next_offset,
+            total_bytes=chunk.total,
+            skipped=chunk.skipped or None,
+        )
+
+    async def wait_output(self, offset: int) -> None:
+        """Wait until a cursor read from ``offset`` has something to return, or the process
+        exited. Bound it with ``anyio.move_on_after``; many tasks may wait on one process."""
+        # A byte past offset is not enough: the first character may still be incomplete.
+        while self.running and not read_text(self.buffer, offset, 1, final=False).text:
+            await self._arrival.wait()
+
+    async def follow(
+        self, offset: int, limit: int, quiet_seconds: float
+    ) -> AsyncGenerator[TextChunk | ExitEvent | None, None]:
+        """The output from ``offset`` on as it comes, in chunks of at most ``limit`` bytes,
+        then the exit.
+
+        Yields a :class:`TextChunk` for output (its ``skipped`` counts every byte this
+        follower fell behind on since the chunk before), ``None`` after ``quiet_seconds``
+        without output, and finally an :class:`ExitEvent`. Nothing is held for the follower
+        between chunks: a follower that is slow to ask for the next one reads the window
+        from where it is, and what the window lost meanwhile is reported as skipped.
+        """
+        skipped = 0
+        while True:
+            exit_code = self.exit_code
+            chunk = read_text(self.buffer, offset, limit, final=exit_code is not None)
+            skipped += chunk.skipped
+            offset = chunk.next_offset
+            if chunk.text:
+                yield TextChunk(chunk.text, chunk.start, offset, skipped, chunk.total)
+                skipped = 0
+            elif exit_code is not None:
+                yield ExitEvent(exit_code=exit_code)
+                return
+            else:
+                with anyio.move_on_after(quiet_seconds) as quiet:
+                    await self.wait_output(offset)
+                if quiet.cancelled_caught:
+                    yield None
+
     def send_signal(self, sig: signal.Signals) -> bool:
         """Send ``sig`` to the process's whole group; False when no member is left.
 
@@ -190,7 +269,7 @@ class ManagedProcess:
 
                 async def pump() -> None:
                     with pump_scope:
-                        if await self._child.io.pump_output(self.buffer):
+                        if await self._child.io.pump_output(self.buffer, self._arrival):
                             drained.set()
 
                 tg.start_soon(pump)
@@ -227,6 +306,7 @@ class ManagedProcess:
         self.exit_code = -1 if status < 0 or (abandoned and status == 0) else status
         self.exited_at = time.time()
         self._exited.set()
+        self._arrival.ring()
         logger.info(
             "process %s exited with %d%s",
             self.id,

@@ -10,6 +10,7 @@ requests.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import socket
@@ -17,6 +18,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 
+import anyio
 import uvicorn
 from fastapi import FastAPI
 
@@ -39,6 +41,9 @@ logger = logging.getLogger("agentproc")
 
 DEFAULT_PORT = 7420
 """Any free port works; this one is merely easy to remember."""
+
+UNREAD_CHECK_SECONDS = 0.25
+"""During shutdown, how often connections are checked for answers their client never reads."""
 
 
 class AgentServer(uvicorn.Server):
@@ -65,7 +70,26 @@ class AgentServer(uvicorn.Server):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         begin_shutdown(self._app)
-        await super().shutdown(sockets)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._abort_unread_connections)
+            await super().shutdown(sockets)
+            tg.cancel_scope.cancel()
+
+    async def _abort_unread_connections(self) -> None:
+        # A connection closed with bytes its client never reads (an output stream whose
+        # reader stopped reading) stays open until they go out, and uvicorn waits for every
+        # connection to close: drop such bytes rather than wait out the graceful timeout.
+        while True:
+            await anyio.sleep(UNREAD_CHECK_SECONDS)
+            for connection in list(self.server_state.connections):
+                transport: asyncio.Transport | None = getattr(connection, "transport", None)
+                if (
+                    transport is not None
+                    and transport.is_closing()
+                    and transport.get_write_buffer_size()
+                ):
+                    logger.warning("dropping an answer its client does not read, to shut down")
+                    transport.abort()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agentproc.buffer import DEFAULT_TAIL_BYTES
+
 __all__ = [
     "ANY_HOST",
     "DEFAULT_COMMAND_BYTES",
@@ -17,6 +19,8 @@ __all__ = [
     "DEFAULT_MAX_INPUT_BYTES",
     "DEFAULT_MAX_RETAINED",
     "DEFAULT_MAX_RUNNING",
+    "DEFAULT_OUTPUT_BUDGET_BYTES",
+    "DEFAULT_OUTPUT_WINDOW_BYTES",
     "DEFAULT_RETENTION_SECONDS",
     "DEFAULT_SHUTDOWN_GRACE_SECONDS",
     "MAX_ARG_STRLEN",
@@ -33,8 +37,17 @@ DEFAULT_MAX_RUNNING = 256
 """A runaway model loop must not fork-bomb the workspace."""
 
 DEFAULT_MAX_RETAINED = 1000
-"""Exited processes kept at most (each up to ~48 KiB), so a loop of short, chatty commands
-cannot grow memory without bound within the retention time."""
+"""Exited processes kept at most (each its head and tail, ~32 KiB, and what the output budget
+leaves of its window), so a loop of short, chatty commands cannot grow memory without bound
+within the retention time."""
+
+DEFAULT_OUTPUT_WINDOW_BYTES = 256 * 1024
+"""A process's newest output kept for cursor reads and streams: a reader that falls a few
+pipe-fuls behind a chatty command still finds its place, at a quarter megabyte a process."""
+
+DEFAULT_OUTPUT_BUDGET_BYTES = 128 * 1024 * 1024
+"""What the windows of every process may hold together: 512 full windows, twice the running
+cap's worth, so only exited processes' windows are ever taken back at the defaults."""
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """A start request is a command and some variables; a megabyte is already generous."""
@@ -72,6 +85,8 @@ SETTING_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "max_body_bytes": (1, None),
     "max_input_bytes": (1, None),
     "max_command_bytes": (1, None),
+    "output_window_bytes": (DEFAULT_TAIL_BYTES, None),
+    "output_budget_bytes": (0, None),
     "shutdown_grace_seconds": (0, None),
     "drain_seconds": (0, None),
     "max_connections": (1, None),
@@ -135,6 +150,14 @@ class Settings:
 
     max_command_bytes: int = DEFAULT_COMMAND_BYTES
     """Longest command accepted, in UTF-8 bytes (400 beyond)."""
+
+    output_window_bytes: int = DEFAULT_OUTPUT_WINDOW_BYTES
+    """Bytes of each process's newest output kept for cursor reads and streams; at least the
+    rendered tail."""
+
+    output_budget_bytes: int = DEFAULT_OUTPUT_BUDGET_BYTES
+    """Bytes the output windows of every process may hold together (each keeps its tail
+    regardless); past it, the windows of the longest-exited processes shrink first."""
 
     shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
     """SIGTERM, then this long, then SIGKILL for every process group at shutdown."""

@@ -33,6 +33,7 @@ class ProcessTable:
         retention_seconds: how long an exited process stays known.
         max_retained: how many exited processes are kept at most; the oldest go first.
         clock: monotonic clock for retention; tests inject a fake one.
+        on_forget: told of each process as it is forgotten, to free what it held.
     """
 
     def __init__(
@@ -41,10 +42,12 @@ class ProcessTable:
         retention_seconds: float,
         max_retained: int,
         clock: Callable[[], float] = time.monotonic,
+        on_forget: Callable[[ManagedProcess], None] | None = None,
     ) -> None:
         self._retention = retention_seconds
         self._max_retained = max_retained
         self._clock = clock
+        self._on_forget = on_forget
         self._processes: dict[str, ManagedProcess] = {}
         # The exited subset of _processes with the clock at their exit, oldest exit first.
         self._exited: dict[str, float] = {}
@@ -126,6 +129,8 @@ class ProcessTable:
             key = oldest.spec.idempotency_key
             if key is not None:
                 self._keys.pop((oldest.chat_id, key), None)
+            if self._on_forget is not None:
+                self._on_forget(oldest)
 
     async def forget_periodically(self) -> None:
         """Forget expired processes every :data:`SWEEP_INTERVAL_SECONDS`, until cancelled,

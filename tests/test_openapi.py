@@ -26,6 +26,7 @@ def test_every_operation_has_a_stable_id_and_no_422() -> None:
         "process_output",
         "signal_process",
         "process_input",
+        "stream_output",
     }
     assert "422" not in json.dumps(document)
 

@@ -47,7 +47,8 @@ CURL_TIMEOUT_SECONDS = 30.0
 
 
 def curl_sessions() -> list[list[tuple[str, str]]]:
-    """Each ``sh`` block of the README whose commands are ``$ curl ...``: (command, output)."""
+    """The README's curl sessions as (command, output) steps: each ``sh`` block of ``$ curl``
+    commands that starts a process, with the blocks after it that go on with that process."""
     sessions = []
     for block in re.findall(r"^```sh\n(.*?)^```$", README.read_text(), re.DOTALL | re.MULTILINE):
         if not block.startswith("$ curl"):
@@ -59,8 +60,33 @@ def curl_sessions() -> list[list[tuple[str, str]]]:
             while command.endswith("\\"):
                 command = command[:-1] + lines.pop(0)
             steps.append((command, "\n".join(lines).strip()))
-        sessions.append(steps)
+        if sessions and "/start" not in steps[0][0]:
+            sessions[-1].extend(steps)  # goes on with the processes the block before started
+        else:
+            sessions.append(steps)
     return sessions
+
+
+def events(text: str) -> list[tuple[str, str]]:
+    """The ``(event, data)`` pairs of a server-sent-events text, comments left out."""
+    found = []
+    for block in text.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" in fields:
+            found.append((fields["event"], fields.get("data", "")))
+    return found
+
+
+def same_stream(shown: str, got: str) -> bool:
+    """Whether a stream carried the output shown, however it was cut into events, and the
+    same exit."""
+
+    def output_and_exit(text: str) -> tuple[str, list[str]]:
+        pairs = events(text)
+        output = "".join(json.loads(data)["output"] for name, data in pairs if name == "output")
+        return output, [data for name, data in pairs if name == "exit"]
+
+    return output_and_exit(shown) == output_and_exit(got)
 
 
 def same_shape(shown: object, got: object) -> bool:
@@ -84,16 +110,24 @@ def test_curl_session_answers_as_shown(session: list[tuple[str, str]]) -> None:
     with run_live_agent(Settings()) as agent:
         address = agent.base_url.removeprefix("http://").replace("127.0.0.1", "localhost")
         ids: dict[str, str] = {}
+        prelude = ""  # the session's variable assignments, for the commands after them
         for command, shown in session:
             for example, real in ids.items():
                 command = command.replace(example, real)
+            command = command.replace(README_ADDRESS, address)
+            if not shown and not command.startswith("curl"):
+                prelude += command + "\n"
+                continue
             done = subprocess.run(
-                ["bash", "-c", command.replace(README_ADDRESS, address)],
+                ["bash", "-c", prelude + command],
                 capture_output=True,
                 text=True,
                 timeout=CURL_TIMEOUT_SECONDS,
                 check=True,
             )
+            if shown.startswith("event:"):
+                assert same_stream(shown, done.stdout), (command, done.stdout)
+                continue
             answer = json.loads(done.stdout)
             expected = json.loads(shown)
             if isinstance(expected, dict) and "id" in expected and isinstance(answer, dict):

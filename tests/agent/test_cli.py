@@ -436,3 +436,32 @@ def test_max_input_bytes_comes_from_the_flag_or_the_variable(
     assert settings_for("--max-input-bytes", "10").max_input_bytes == 10
     with pytest.raises(SystemExit, match="--max-input-bytes"):
         settings_for("--max-input-bytes", "0")
+
+
+def test_output_window_and_budget_come_from_flags_or_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--output-window-bytes and --output-budget-bytes (and their variables) reach Settings."""
+    monkeypatch.setenv("AGENTPROC_OUTPUT_WINDOW_BYTES", "65536")
+    monkeypatch.setenv("AGENTPROC_OUTPUT_BUDGET_BYTES", "1048576")
+    settings = settings_for("--output-budget-bytes", "0")
+    assert (settings.output_window_bytes, settings.output_budget_bytes) == (65536, 0)
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--output-window-bytes", "16383"], "--output-window-bytes"),
+        (["--output-budget-bytes", "-1"], "--output-budget-bytes"),
+    ],
+)
+def test_a_window_below_the_tail_or_a_negative_budget_is_a_usage_error(
+    argv: list[str],
+    named: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The window holds at least the rendered 16 KiB tail; the budget is not negative."""
+    code, last_line = usage_error(argv, {}, capsys, monkeypatch)
+    assert code == 2
+    assert last_line.startswith(f"agentproc serve: error: {named}: "), last_line

@@ -14,6 +14,7 @@ import pytest
 from agentproc.errors import IdempotencyConflict, ProcessNotFound
 from agentproc.settings import Settings
 from agentproc.spec import ProcessSpec
+from agentproc.table import ProcessTable
 
 from ._core import FakeClock, open_core
 
@@ -156,3 +157,21 @@ async def test_the_list_is_running_first_then_newest_first() -> None:
         for offset, process in enumerate((old_exit, new_exit, old_run, new_run)):
             process.started_at = 1000.0 + offset
         assert core.table.visible() == [new_run, old_run, new_exit, old_exit]
+
+
+async def test_each_forgotten_process_is_handed_to_on_forget() -> None:
+    """Past retention a process is forgotten once, and whoever holds its memory is told."""
+    clock = FakeClock()
+    forgotten: list[object] = []
+    async with open_core(clock=clock) as core:
+        core.table = ProcessTable(
+            retention_seconds=10, max_retained=10, clock=clock, on_forget=forgotten.append
+        )
+        with anyio.fail_after(SAFETY_TIMEOUT_SECONDS):
+            process = await core.run(ProcessSpec(command="true"))
+        core.table.forget_expired()
+        assert forgotten == []
+        clock.now += 11
+        core.table.forget_expired()
+        core.table.forget_expired()
+        assert forgotten == [process]

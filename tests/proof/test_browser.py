@@ -74,6 +74,7 @@ OPERATIONS = {
     "processes-process_output": "/api/v0/processes/{id}/output",
     "processes-signal_process": "/api/v0/processes/{id}/signal",
     "processes-process_input": "/api/v0/processes/{id}/input",
+    "processes-stream_output": "/api/v0/processes/{id}/stream",
 }
 """Swagger UI's element id suffix (``operations-<tag>-<operationId>``) for each path."""
 

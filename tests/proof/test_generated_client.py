@@ -113,6 +113,7 @@ def test_generator_accepts_the_document_without_warnings(
         "process_output",
         "signal_process",
         "start_process",
+        "stream_output",
     ]
 
 
