@@ -134,8 +134,9 @@ class ProcessManager:
             return StartResult(attached, started=False)
         if self._table.running_count >= self._settings.max_running:
             raise TooManyProcesses(self._settings.max_running)
-        child = self._spawner.spawn(spec)
-        self._custody.started(child.pid)
+        with self._custody.spawning():
+            child = self._spawner.spawn(spec)
+            self._custody.started(child.pid)
         process = ManagedProcess(str(uuid.uuid4()), spec, child)
         self._table.add(process)
         self._task_group.start_soon(process.supervise, self._supervision)
