@@ -28,6 +28,7 @@ import contextlib
 import logging
 import os
 import signal
+import threading
 import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ from agentproc.procfs import Identity, Proc
 from agentproc.records import Records
 from agentproc.settings import Settings
 
-__all__ = ["Custody"]
+__all__ = ["Custody", "Spawning"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,31 @@ SCAN_MIN_SECONDS = 0.05
 
 SCAN_MAX_SECONDS = 5.0
 """Slowest scan while processes live on: the bound on noticing a daemon that left."""
+
+
+class Spawning:
+    """The shells the manager spawned and has not reaped yet, and a lock around spawning them.
+
+    A scan reaps the agent's zombie children that are orphans of its commands, never a shell:
+    its supervision must reap it to learn its exit status (a shell reaped by someone else
+    reads as status 0). A shell that exits before the manager has reported it would look like
+    an orphan to a scan running in a worker thread at that moment, so the manager spawns and
+    reports under this lock, and a scan decides and reaps under it too.
+    """
+
+    def __init__(self) -> None:
+        self.shells: set[int] = set()
+        self.lock = threading.Lock()
+
+    def reap_unless_a_shell(self, pid: int) -> bool:
+        """Reap the zombie child ``pid`` unless it is a shell; True when it was reaped."""
+        with self.lock:
+            if pid in self.shells:
+                return False
+            # ChildProcessError: someone else reaped it first; gone either way.
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +96,7 @@ def _scan(
     exclude: Collection[int],
     foreign: Collection[Identity],
     owns_process: bool,
+    spawning: Spawning,
 ) -> _Scan:
     """Read the table, reap the agent's own zombie children, and tell what changed."""
     me = os.getpid()
@@ -88,10 +115,7 @@ def _scan(
     )
     remaining: dict[int, Proc] = {}
     for proc in found.values():
-        if proc.dead and proc.ppid == me and proc.pid not in running:
-            # ChildProcessError: someone else reaped it first; gone either way.
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(proc.pid, os.WNOHANG)
+        if proc.dead and proc.ppid == me and spawning.reap_unless_a_shell(proc.pid):
             continue
         remaining[proc.pid] = proc
     occupied = {proc.session for proc in remaining.values()}
@@ -137,7 +161,9 @@ class Custody:
         self._settings = settings
         self._keeper_env = keeper_env
         self._claims = Claims(self.instance)
-        self._running: set[int] = set()
+        self._spawning = Spawning()
+        # The shells not yet reaped: the same set the scans read, guarded by its lock.
+        self._running = self._spawning.shells
         self._foreign: frozenset[Identity] = frozenset()
         self._records: Records | None = None
         self._link: KeeperLink | None = None
@@ -188,6 +214,11 @@ class Custody:
         return {INSTANCE_VARIABLE: self.instance}
 
     # -- what the manager reports ----------------------------------------------------------
+
+    def spawning(self) -> threading.Lock:
+        """Hold it while spawning a shell and reporting it with :meth:`started`, so no scan
+        takes the new shell, should it exit at once, for an orphan to reap."""
+        return self._spawning.lock
 
     def started(self, pid: int) -> None:
         """A command's shell was spawned (and not yet reaped): claim its session."""
@@ -247,6 +278,7 @@ class Custody:
                     self._excluded(),
                     self._foreign,
                     self._settings.owns_process,
+                    self._spawning,
                 )
             except Exception:
                 # A failed scan must not end the watch (and with it custody): try again later.

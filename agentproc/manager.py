@@ -150,8 +150,9 @@ class ProcessManager:
             return StartResult(attached, started=False)
         if self._table.running_count >= self._settings.max_running:
             raise TooManyProcesses(self._settings.max_running)
-        child = self._spawner.spawn(spec)
-        self._custody.started(child.pid)
+        with self._custody.spawning():
+            child = self._spawner.spawn(spec)
+            self._custody.started(child.pid)
         buffer = HeadTailBuffer(
             window_capacity=self._settings.output_window_bytes, budget=self._budget
         )
