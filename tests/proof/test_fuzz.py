@@ -125,9 +125,15 @@ def test_every_operation_answers_as_documented(
 
 
 def test_workflows_through_the_documented_links_answer_as_documented(agent: LiveAgent) -> None:
-    """Starts followed by output reads and signals of the started ids answer as documented."""
+    """Starts followed by output reads and signals of the started ids answer as documented.
 
-    class Workflow(schema.as_state_machine()):  # type: ignore[misc]  # built at runtime
+    The stream is left out of the workflows: schemathesis's stateful generation draws its
+    two optional headers inconsistently between runs of one case (hypothesis then fails the
+    test as a flaky strategy, not the agent). Every stream call is still fuzzed on its own
+    above, and tests/agent/test_stream.py drives streams of started processes.
+    """
+
+    class Workflow(schema.exclude(operation_id="stream_output").as_state_machine()):  # type: ignore[misc]  # built at runtime
         def before_call(self, case: schemathesis.Case[Any]) -> None:
             make_harmless(case)
 
