@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import SAFETY_TIMEOUT_SECONDS, ServedAgent, serve_agent
+from tests.conftest import SAFETY_TIMEOUT_SECONDS, TLS_CONTEXT, ServedAgent, serve_agent
 
 pytestmark = pytest.mark.e2e
 
@@ -129,7 +129,9 @@ def open_file_limit(needed: int) -> Iterator[None]:
 def timed_health_check(agent: ServedAgent) -> tuple[int, float]:
     """A fresh client's GET /healthz: its status and how long it took."""
     started = time.monotonic()
-    with httpx.Client(base_url=agent.base_url, timeout=SAFETY_TIMEOUT_SECONDS) as client:
+    with httpx.Client(
+        base_url=agent.base_url, timeout=SAFETY_TIMEOUT_SECONDS, verify=TLS_CONTEXT
+    ) as client:
         status = client.get("/healthz").status_code
     return status, time.monotonic() - started
 
