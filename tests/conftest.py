@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,15 @@ SERVED_TOKEN = "served-token"
 TLS_CONTEXT = httpx.create_ssl_context()
 """One TLS context for the test clients (``verify=TLS_CONTEXT``): a client given none loads the
 CA bundle anew, about 40 ms of CPU each, though the tests speak plain HTTP."""
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse two tests with one node id: a parallel run (pytest-xdist) hands out tests by
+    node id, so it would run only one of them and say nothing of the other."""
+    shared = sorted(nodeid for nodeid, n in Counter(i.nodeid for i in items).items() if n > 1)
+    if shared:
+        raise pytest.UsageError(f"tests share a node id: {shared}")
 
 
 @pytest.fixture(scope="session", autouse=True)
