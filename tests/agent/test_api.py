@@ -449,6 +449,11 @@ class TestWait:
         """A waiter whose client gives up is released by the server; the process runs on."""
         with live_agent.client() as c:
             process_id = start(c, "sleep 300")
+            # The start's request can still be ending on the server after its answer came:
+            # wait for it, or the count at the end would come out one short.
+            deadline = time.monotonic() + 30
+            while live_agent.open_requests() > 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
             before = live_agent.open_requests()
             gone = httpx.Client(base_url=live_agent.base_url, headers=live_agent.headers)
             with gone, pytest.raises(httpx.ReadTimeout):
