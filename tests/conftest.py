@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +39,19 @@ PORT_LINE = re.compile(r"process API at http://127\.0\.0\.1:(\d+)/api/v0/process
 
 SERVED_TOKEN = "served-token"
 """The bearer token of agents started by :func:`serve_agent` unless a test picks its own."""
+
+TLS_CONTEXT = httpx.create_ssl_context()
+"""One TLS context for the test clients (``verify=TLS_CONTEXT``): a client given none loads the
+CA bundle anew, about 40 ms of CPU each, though the tests speak plain HTTP."""
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse two tests with one node id: a parallel run (pytest-xdist) hands out tests by
+    node id, so it would run only one of them and say nothing of the other."""
+    shared = sorted(nodeid for nodeid, n in Counter(i.nodeid for i in items).items() if n > 1)
+    if shared:
+        raise pytest.UsageError(f"tests share a node id: {shared}")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -73,7 +87,10 @@ class LiveAgent:
     def client(self, headers: dict[str, str] | None = None) -> httpx.Client:
         """A plain httpx client for this agent, authenticated."""
         return httpx.Client(
-            base_url=self.base_url, headers={**self.headers, **(headers or {})}, timeout=30
+            base_url=self.base_url,
+            headers={**self.headers, **(headers or {})},
+            timeout=30,
+            verify=TLS_CONTEXT,
         )
 
 
@@ -186,7 +203,10 @@ class ServedAgent:
     def client(self) -> httpx.Client:
         """A plain httpx client for this agent, authenticated."""
         return httpx.Client(
-            base_url=self.base_url, headers=self.headers, timeout=SAFETY_TIMEOUT_SECONDS
+            base_url=self.base_url,
+            headers=self.headers,
+            timeout=SAFETY_TIMEOUT_SECONDS,
+            verify=TLS_CONTEXT,
         )
 
     def log_text(self, last: int | None = None) -> str:

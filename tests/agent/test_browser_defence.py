@@ -24,7 +24,7 @@ import uvicorn
 from agentproc.app import create_app
 from agentproc.server import AgentServer
 from agentproc.settings import Settings
-from tests.conftest import SAFETY_TIMEOUT_SECONDS, LiveAgent, run_live_agent
+from tests.conftest import SAFETY_TIMEOUT_SECONDS, TLS_CONTEXT, LiveAgent, run_live_agent
 
 pytestmark = pytest.mark.e2e
 
@@ -61,7 +61,9 @@ def open_agent() -> Iterator[LiveAgent]:
 @pytest.fixture
 def attacker(open_agent: LiveAgent) -> Iterator[httpx.Client]:
     """A client sending what a browser would, without the agent ever having run anything."""
-    with httpx.Client(base_url=open_agent.base_url, timeout=SAFETY_TIMEOUT_SECONDS) as client:
+    with httpx.Client(
+        base_url=open_agent.base_url, timeout=SAFETY_TIMEOUT_SECONDS, verify=TLS_CONTEXT
+    ) as client:
         yield client
         listed = client.get(f"{API}/list")
         assert listed.json() == {"processes": []}, "a refused request ran a command"

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import SAFETY_TIMEOUT_SECONDS, ServedAgent, serve_agent
+from tests.conftest import SAFETY_TIMEOUT_SECONDS, TLS_CONTEXT, ServedAgent, serve_agent
 
 pytestmark = pytest.mark.e2e
 
@@ -129,7 +129,9 @@ def open_file_limit(needed: int) -> Iterator[None]:
 def timed_health_check(agent: ServedAgent) -> tuple[int, float]:
     """A fresh client's GET /healthz: its status and how long it took."""
     started = time.monotonic()
-    with httpx.Client(base_url=agent.base_url, timeout=SAFETY_TIMEOUT_SECONDS) as client:
+    with httpx.Client(
+        base_url=agent.base_url, timeout=SAFETY_TIMEOUT_SECONDS, verify=TLS_CONTEXT
+    ) as client:
         status = client.get("/healthz").status_code
     return status, time.monotonic() - started
 
@@ -164,6 +166,21 @@ def limits_of(pid: int) -> tuple[int, int]:
             soft, hard = line.split()[3:5]
             return int(soft), int(hard)
     raise AssertionError(f"no open-file limit in /proc/{pid}/limits")
+
+
+@pytest.fixture(scope="module")
+def default_agent() -> Iterator[ServedAgent]:
+    """One agent with the default settings for the tests that neither count its descriptors
+    nor change its state: starting an agent costs more than most of these tests."""
+    with serve_agent() as agent:
+        yield agent
+
+
+@pytest.fixture(scope="module")
+def impatient_agent() -> Iterator[ServedAgent]:
+    """One agent with a header timeout of half a second, for the tests that wait for it."""
+    with serve_agent("--header-timeout", SHORT_HEADER_TIMEOUT) as agent:
+        yield agent
 
 
 # -- one client cannot starve the others -------------------------------------------------------
@@ -214,21 +231,23 @@ def test_slow_sockets_beyond_a_low_open_file_limit_leave_healthz_answering() -> 
     assert released, log
 
 
-def test_the_header_timeout_closes_a_connection_that_trickles_its_headers() -> None:
+def test_the_header_timeout_closes_a_connection_that_trickles_its_headers(
+    impatient_agent: ServedAgent,
+) -> None:
     """A connection that keeps sending bytes but never completes its headers is closed."""
-    with serve_agent("--header-timeout", SHORT_HEADER_TIMEOUT) as agent:
-        (sock,) = open_sockets(agent, 1, PARTIAL_HEADERS)
-        with sock:
-            endless = b"X-Slow: " + b"a" * 10_000
-            assert closed_by_peer(sock, trickle=endless)
+    (sock,) = open_sockets(impatient_agent, 1, PARTIAL_HEADERS)
+    with sock:
+        endless = b"X-Slow: " + b"a" * 10_000
+        assert closed_by_peer(sock, trickle=endless)
 
 
-def test_the_header_timeout_closes_a_connection_that_sends_nothing() -> None:
+def test_the_header_timeout_closes_a_connection_that_sends_nothing(
+    impatient_agent: ServedAgent,
+) -> None:
     """A connection that opens and stays silent is closed after the header timeout."""
-    with serve_agent("--header-timeout", SHORT_HEADER_TIMEOUT) as agent:
-        (sock,) = open_sockets(agent, 1)
-        with sock:
-            assert closed_by_peer(sock)
+    (sock,) = open_sockets(impatient_agent, 1)
+    with sock:
+        assert closed_by_peer(sock)
 
 
 def test_headers_sent_in_pieces_within_the_timeout_are_served() -> None:
@@ -312,29 +331,30 @@ def read_until_closed(sock: socket.socket) -> bytes:
 
 @pytest.mark.parametrize("chunks", [1, 40], ids=["at-once", "in-pieces"])
 def test_headers_too_large_are_a_431_in_the_error_shape_and_the_agent_serves_on(
-    chunks: int,
+    chunks: int, default_agent: ServedAgent
 ) -> None:
     """20 KiB of headers that never end: 431 with the error body, then the connection closes."""
     padding = b"a" * 20_480
     request = PARTIAL_HEADERS + b"X-Padding: " + padding
     piece = -(-len(request) // chunks)
-    with serve_agent() as agent:
-        with socket.create_connection(("127.0.0.1", port_of(agent))) as sock:
-            for start in range(0, len(request), piece):
-                sock.sendall(request[start : start + piece])
-            answer = read_until_closed(sock)
-        head, _, body = answer.partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 431 "), answer
-        assert httpx.Response(200, content=body).json() == {
-            "message": "Request headers are larger than 16384 bytes."
-        }
-        with httpx.Client(base_url=agent.base_url) as anyone:
-            assert anyone.get("/healthz").status_code == 200
+    with socket.create_connection(("127.0.0.1", port_of(default_agent))) as sock:
+        for start in range(0, len(request), piece):
+            sock.sendall(request[start : start + piece])
+        answer = read_until_closed(sock)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 "), answer
+    assert httpx.Response(200, content=body).json() == {
+        "message": "Request headers are larger than 16384 bytes."
+    }
+    with httpx.Client(base_url=default_agent.base_url, verify=TLS_CONTEXT) as anyone:
+        assert anyone.get("/healthz").status_code == 200
 
 
-def test_a_large_body_right_behind_its_headers_is_not_mistaken_for_headers() -> None:
+def test_a_large_body_right_behind_its_headers_is_not_mistaken_for_headers(
+    default_agent: ServedAgent,
+) -> None:
     """Only header bytes count: a 100 KiB body in the same write as its headers is served."""
-    with serve_agent() as agent, agent.client() as client:
+    with default_agent.client() as client:
         body = b'{"command": "true", "env": {"PAD": "' + b"p" * 100_000 + b'"}}'
         answer = client.post("/api/v0/processes/start", content=body)
         assert answer.status_code == 200, answer.text

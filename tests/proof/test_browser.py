@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -30,7 +31,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from agentproc.settings import Settings
-from tests.conftest import LiveAgent, run_live_agent, serve_in_thread
+from tests.conftest import TLS_CONTEXT, LiveAgent, run_live_agent, serve_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -130,6 +131,15 @@ class WebDriver:
         """Run JavaScript in the page with ``arguments`` ``args``; a promise is awaited."""
         return self._call("POST", "/execute/sync", {"script": script, "args": list(args)})
 
+    def new_tab(self) -> None:
+        """Switch to a new blank tab and close every other one."""
+        fresh: str = self._call("POST", "/window/new", {"type": "tab"})["handle"]
+        for handle in self._call("GET", "/window/handles"):
+            if handle != fresh:
+                self._call("POST", "/window", {"handle": handle})
+                self._call("DELETE", "/window")
+        self._call("POST", "/window", {"handle": fresh})
+
     def screenshot(self, path: Path) -> None:
         """Save the viewport as a PNG, for a person reading a failure."""
         path.write_bytes(base64.b64decode(self._call("GET", "/screenshot")))
@@ -171,9 +181,23 @@ def _closed_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    """A headless Chromium whose only reachable network is this machine's loopback."""
+@dataclasses.dataclass(frozen=True)
+class Chromium:
+    """A running headless Chromium, driven through chromedriver's one session."""
+
+    http: httpx.Client
+    """chromedriver's HTTP API."""
+
+    session_id: str
+
+
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
+    """A headless Chromium whose only reachable network is this machine's loopback.
+
+    One for the module: starting Chromium takes longer than most of these tests, and each
+    test gets a tab of its own (:func:`browser`).
+    """
     _require_browser()
     driver = subprocess.Popen(
         [str(CHROMEDRIVER), "--port=0"],
@@ -185,11 +209,13 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
         port = _read_port(driver)
         with (
             _closed_port() as dead_proxy,
-            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http,
+            httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", timeout=60, verify=TLS_CONTEXT
+            ) as http,
         ):
             flags = [
                 *CHROMIUM_FLAGS,
-                f"--user-data-dir={tmp_path / 'profile'}",
+                f"--user-data-dir={tmp_path_factory.mktemp('profile')}",
                 # Loopback bypasses a proxy by default; everything else meets a closed port.
                 f"--proxy-server=http://127.0.0.1:{dead_proxy}",
                 f"--proxy-bypass-list={REBOUND_NAME}",
@@ -209,9 +235,8 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
             )
             assert created.status_code == 200, created.text
             session_id = created.json()["value"]["sessionId"]
-            web = WebDriver(http, session_id)
             try:
-                yield web
+                yield Chromium(http, session_id)
             finally:
                 http.delete(f"/session/{session_id}")
     finally:
@@ -219,12 +244,21 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
         try:
             driver.wait(STOP_TIMEOUT_SECONDS)
         finally:
-            # Chromium's helpers share the group; none may outlive the test.
+            # Chromium's helpers share the group; none may outlive the module.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(driver.pid, signal.SIGKILL)
             driver.wait()
             if driver.stdout is not None:
                 driver.stdout.close()
+
+
+@pytest.fixture
+def browser(chromium: Chromium) -> WebDriver:
+    """The module's Chromium in a new tab, the tabs of earlier tests closed: no page state
+    (scripts, a typed token) carries over from one test to the next."""
+    web = WebDriver(chromium.http, chromium.session_id)
+    web.new_tab()
+    return web
 
 
 def test_docs_render_every_operation_from_the_agent_alone(
@@ -279,10 +313,14 @@ def test_try_it_out_lists_processes_with_the_token(
 
 
 def test_try_it_out_starts_a_process_from_the_agents_own_origin(
-    browser: WebDriver, live_agent: LiveAgent, tmp_path: Path
+    browser: WebDriver,
+    live_agent: LiveAgent,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """Try it out → Execute on /start (a POST, so Chromium sends Origin) starts the command."""
-    marker = tmp_path / "started-from-the-docs"
+    # Typed a key at a time, each redrawing the page (about 30 ms a key): a short path.
+    marker = tmp_path_factory.mktemp("docs") / "started"
     browser.open(f"{live_agent.base_url}/docs")
     try:
         _authorize(browser, live_agent.token)

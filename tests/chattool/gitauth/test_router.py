@@ -40,6 +40,7 @@ from tests.chattool.gitauth._data import (
     make_store,
     no_sleep,
 )
+from tests.conftest import TLS_CONTEXT
 
 pytestmark = pytest.mark.anyio
 
@@ -75,7 +76,7 @@ class ControlPlane:
 async def control_plane() -> AsyncIterator[ControlPlane]:
     """The router with an explicit refresher whose schedule does not really sleep."""
     store, lookup = make_store(), make_lookup()
-    plane = ControlPlane(client=httpx.AsyncClient(), store=store, lookup=lookup)
+    plane = ControlPlane(client=httpx.AsyncClient(verify=TLS_CONTEXT), store=store, lookup=lookup)
     refresher = GitRefresher(store, sleep=no_sleep, on_done=plane.finished)
     app = FastAPI()
     app.include_router(
@@ -391,7 +392,7 @@ class SlowUser(InMemoryTokenLookup):
 async def test_listen_holds_the_request_until_the_token_exists() -> None:
     """With ``listen`` the answer waits for the user, then carries the token and refreshes."""
     store, lookup = make_store(), SlowUser()
-    plane = ControlPlane(client=httpx.AsyncClient(), store=store, lookup=lookup)
+    plane = ControlPlane(client=httpx.AsyncClient(verify=TLS_CONTEXT), store=store, lookup=lookup)
     refresher = GitRefresher(store, sleep=no_sleep, on_done=plane.finished)
     app = FastAPI()
     app.include_router(
