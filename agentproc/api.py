@@ -13,8 +13,7 @@ from functools import partial
 from typing import Annotated, Any, TypeVar, get_args
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
@@ -27,14 +26,13 @@ from agentproc.cursor import (
     parse_cursor,
     parse_offset,
 )
-from agentproc.errors import CommandRequired, FieldError, InvalidChatId, InvalidRequest, quote
-from agentproc.manager import ProcessManager
+from agentproc.deps import ChatDep, ManagerDep, ProcessId, SettingsDep, bearer_scheme, get_chat_id
+from agentproc.errors import CommandRequired, FieldError, InvalidRequest, quote
+from agentproc.route_docs import error_responses, json_body, json_errors, links_from_start
 from agentproc.settings import Settings
 from agentproc.spec import ProcessSpec
 from agentproc.sse import STREAM_RESPONSE, EventStreamResponse, output_frames
-from agentsdk import CHAT_ID_HEADER, chat_id_from_headers
 from agentsdk.types import (
-    ErrorResponse,
     ListProcessesResponse,
     ProcessInputRequest,
     ProcessInputResponse,
@@ -55,158 +53,9 @@ from agentsdk.wire import (
     SINCE_LAST,
     STREAM_HEARTBEAT_SECONDS,
     STREAM_PATH,
-    TOKEN_VARIABLE,
 )
 
 __all__ = ["api_router", "health_router"]
-
-_bearer = HTTPBearer(
-    auto_error=False,
-    description=f"The agent's token, from `agentproc serve --token` or `{TOKEN_VARIABLE}`.",
-)
-
-
-def _state(request: Request, name: str) -> Any:
-    try:
-        return getattr(request.state, name)
-    except AttributeError:
-        raise RuntimeError(
-            "agentproc's app is served without its lifespan, which owns the process manager: "
-            "serve it with uvicorn (lifespan on), or enter the lifespan before sending requests"
-        ) from None
-
-
-def get_manager(request: Request) -> ProcessManager:
-    """The process manager the app's lifespan owns."""
-    manager: ProcessManager = _state(request, "manager")
-    return manager
-
-
-def get_settings(request: Request) -> Settings:
-    """The settings the app was created with."""
-    settings: Settings = _state(request, "settings")
-    return settings
-
-
-ManagerDep = Annotated[ProcessManager, Depends(get_manager)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-
-
-async def bearer_scheme(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-) -> None:
-    """Declares the bearer scheme in OpenAPI, so Swagger UI's Authorize button works.
-
-    The token itself is checked by ``agentproc.auth.BearerAuthMiddleware`` before routing,
-    for every ``/api/`` path, matched or not.
-    """
-
-
-async def get_chat_id(
-    request: Request,
-    chat_id: Annotated[
-        str | None,
-        Header(
-            alias=CHAT_ID_HEADER,
-            description="The chat this request acts for (one UUID). A start is tagged with "
-            "it, and list, output and signal reach only that chat's processes (not untagged "
-            "ones). Without the header, every process is reachable. Present but not exactly "
-            "one UUID (empty, malformed, or sent twice) answers 400.",
-        ),
-    ] = None,
-) -> str | None:
-    """The request's chat context: a canonical UUID string, or None when the header is absent.
-
-    Raises:
-        InvalidChatId: the header is present but not exactly one UUID.
-    """
-    # Async although it never waits: FastAPI would run a plain function in a worker thread.
-    if chat_id is None:
-        return None
-    # Every copy of the header is read, not only the first that FastAPI hands over: a second,
-    # different chat id must not be silently dropped.
-    try:
-        return chat_id_from_headers(request.headers)
-    except ValueError as exc:
-        raise InvalidChatId(str(exc)) from None
-
-
-ChatDep = Annotated[str | None, Depends(get_chat_id)]
-ProcessId = Annotated[str, Path(description="The process id that start returned.")]
-
-ERROR_DESCRIPTIONS = {
-    400: "The request is malformed, a field is invalid, the Host header names a host the "
-    f"agent does not answer to, or the {CHAT_ID_HEADER} header is not one UUID.",
-    401: "The bearer token is missing or wrong.",
-    403: "The request comes from a web page of another origin (its Origin header).",
-    404: "No such process, or it is outside the request's chat (another chat's, or untagged), "
-    "or it was forgotten.",
-    409: "The request conflicts with the process's state.",
-    413: "The request body is too large, or the input is larger than the process's whole "
-    "input queue.",
-    415: "The body is declared as something other than JSON (send application/json or no "
-    "Content-Type).",
-    429: "Too many processes are running, or the process's input queue has no room for the "
-    "input (nothing was queued).",
-    500: "The operating system refused.",
-    503: "The agent is shutting down.",
-}
-"""What each error status means, for the OpenAPI document."""
-
-
-def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    # Any API call can be malformed, unauthenticated or cross-origin; the rest depend on
-    # the operation.
-    return {
-        status: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[status]}
-        for status in (400, 401, 403, *statuses)
-    }
-
-
-def _json_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    # For an operation whose success is not JSON: given a model, FastAPI would document the
-    # errors in the success's media type.
-    schema = {"$ref": f"#/components/schemas/{ErrorResponse.__name__}"}
-    return {
-        status: {
-            "description": doc["description"],
-            "content": {"application/json": {"schema": schema}},
-        }
-        for status, doc in _responses(*statuses).items()
-    }
-
-
-def _links_from_start() -> dict[int | str, dict[str, Any]]:
-    # OpenAPI links tell Swagger UI readers, generators and fuzzers where a start's id goes.
-    return {
-        200: {
-            "links": {
-                name: {
-                    "operationId": operation_id,
-                    "parameters": {"id": "$response.body#/id"},
-                    "description": description,
-                }
-                for name, operation_id, description in (
-                    ("ReadOutput", "process_output", "Read the started process's output."),
-                    ("Signal", "signal_process", "Signal the started process's group."),
-                    ("WriteInput", "process_input", "Write to the started process's stdin."),
-                )
-            }
-        }
-    }
-
-
-def _json_body(model: type[BaseModel]) -> dict[str, Any]:
-    # Documented by hand because the body is decoded by hand (see module docstring).
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
-            },
-        }
-    }
-
 
 api_router = APIRouter(
     prefix=API_PREFIX,
@@ -229,8 +78,8 @@ async def healthz() -> dict[str, str]:
     operation_id="start_process",
     summary="Start a process",
     response_model_exclude_none=True,
-    responses=_responses(409, 413, 415, 429, 500, 503) | _links_from_start(),
-    openapi_extra=_json_body(StartProcessRequest),
+    responses=error_responses(409, 413, 415, 429, 500, 503) | links_from_start(),
+    openapi_extra=json_body(StartProcessRequest),
 )
 async def start_process(
     request: Request, manager: ManagerDep, settings: SettingsDep, chat_id: ChatDep
@@ -253,7 +102,7 @@ async def start_process(
     operation_id="list_processes",
     summary="List processes",
     response_model_exclude_none=True,
-    responses=_responses(),
+    responses=error_responses(),
 )
 async def list_processes(manager: ManagerDep, chat_id: ChatDep) -> ListProcessesResponse:
     """Every process the agent knows, running first, then newest first. With a chat id,
@@ -266,7 +115,7 @@ async def list_processes(manager: ManagerDep, chat_id: ChatDep) -> ListProcesses
     operation_id="process_output",
     summary="Read a process's output",
     response_model_exclude_none=True,
-    responses=_responses(404),
+    responses=error_responses(404),
 )
 async def process_output(
     id: ProcessId,
@@ -335,8 +184,8 @@ async def process_output(
     operation_id="signal_process",
     summary="Signal a process's group",
     response_model_exclude_none=True,
-    responses=_responses(404, 409, 413, 415, 500),
-    openapi_extra=_json_body(SignalProcessRequest),
+    responses=error_responses(404, 409, 413, 415, 500),
+    openapi_extra=json_body(SignalProcessRequest),
 )
 async def signal_process(
     id: ProcessId,
@@ -358,8 +207,8 @@ async def signal_process(
     operation_id="process_input",
     summary="Write to a process's stdin",
     response_model_exclude_none=True,
-    responses=_responses(404, 409, 413, 415, 429),
-    openapi_extra=_json_body(ProcessInputRequest),
+    responses=error_responses(404, 409, 413, 415, 429),
+    openapi_extra=json_body(ProcessInputRequest),
 )
 async def process_input(
     id: ProcessId,
@@ -383,7 +232,7 @@ async def process_input(
     summary="Follow a process's output",
     status_code=200,
     response_class=EventStreamResponse,
-    responses=_json_errors(404) | {200: STREAM_RESPONSE},
+    responses=json_errors(404) | {200: STREAM_RESPONSE},
 )
 async def stream_output(
     id: ProcessId,
