@@ -71,7 +71,7 @@ class FieldError:
 def quote(value: str) -> str:
     """``value`` in double quotes with JSON escapes: Go's ``%q``, as Coder formats ids.
 
-    A lone surrogate, which no UTF-8 response can carry, is written as its ``\\uXXXX``
+    A lone surrogate, which no UTF-8 response can carry, is written as its ``\\ud800``-style
     escape, so a message quoting any string can always be sent.
     """
     quoted = json.dumps(value, ensure_ascii=False)
