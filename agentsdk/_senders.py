@@ -39,21 +39,33 @@ T = TypeVar("T")
 
 
 def unix_socket_path(
-    uds: str | os.PathLike[str] | None, *, transport: object, http_client: object
+    uds: str | os.PathLike[str] | None,
+    *,
+    transport: object,
+    http_client: object,
+    client_type: type[httpx.Client] | type[httpx.AsyncClient],
 ) -> str | None:
-    """The Unix socket to connect through, checked before any I/O.
+    """Check how a sender is told to connect, before any I/O; the Unix socket to use, if any.
 
     Raises:
-        ValueError: ``uds`` is not a non-empty path, or comes with a transport or client
-            (those decide the connection themselves).
+        ValueError: both ``http_client`` and ``transport``; ``uds`` not a non-empty path, or
+            given with a transport or client (those decide the connection themselves); an
+            ``http_client`` that is not a ``client_type``.
     """
-    if uds is None:
-        return None
-    if transport is not None or http_client is not None:
-        raise ValueError("Pass uds, transport or http_client, not more than one")
-    path = os.fspath(uds) if isinstance(uds, str | os.PathLike) else None
-    if not isinstance(path, str) or not path:
-        raise ValueError(f"Expected uds to be a non-empty socket path but received {uds!r}")
+    if http_client is not None and transport is not None:
+        raise ValueError("Pass http_client or transport, not both")
+    path: str | None = None
+    if uds is not None:
+        if transport is not None or http_client is not None:
+            raise ValueError("Pass uds, transport or http_client, not more than one")
+        path = os.fspath(uds) if isinstance(uds, str | os.PathLike) else None
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"Expected uds to be a non-empty socket path but received {uds!r}")
+    if http_client is not None and not isinstance(http_client, client_type):
+        raise ValueError(
+            f"Expected an {client_type.__module__}.{client_type.__name__} "
+            f"but received {type(http_client).__name__}"
+        )
     return path
 
 
@@ -80,13 +92,11 @@ class SyncSender(BaseClient):
         super().__init__(
             base_url, token=token, timeout=timeout, max_retries=max_retries, headers=headers
         )
-        if http_client is not None and transport is not None:
-            raise ValueError("Pass http_client or transport, not both")
-        socket_path = unix_socket_path(uds, transport=transport, http_client=http_client)
+        socket_path = unix_socket_path(
+            uds, transport=transport, http_client=http_client, client_type=httpx.Client
+        )
         if socket_path is not None:
             transport = httpx.HTTPTransport(uds=socket_path)
-        if http_client is not None and not isinstance(http_client, httpx.Client):
-            raise ValueError(f"Expected an httpx.Client but received {type(http_client).__name__}")
         self._releases_pool = http_client is None
         self._client = (
             httpx.Client(transport=transport, timeout=self.timeout)
@@ -191,15 +201,11 @@ class AsyncSender(BaseClient):
         super().__init__(
             base_url, token=token, timeout=timeout, max_retries=max_retries, headers=headers
         )
-        if http_client is not None and transport is not None:
-            raise ValueError("Pass http_client or transport, not both")
-        socket_path = unix_socket_path(uds, transport=transport, http_client=http_client)
+        socket_path = unix_socket_path(
+            uds, transport=transport, http_client=http_client, client_type=httpx.AsyncClient
+        )
         if socket_path is not None:
             transport = httpx.AsyncHTTPTransport(uds=socket_path)
-        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-            raise ValueError(
-                f"Expected an httpx.AsyncClient but received {type(http_client).__name__}"
-            )
         self._releases_pool = http_client is None
         self._client = (
             httpx.AsyncClient(transport=transport, timeout=self.timeout)
