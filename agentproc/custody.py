@@ -161,9 +161,8 @@ class Custody:
         self._settings = settings
         self._keeper_env = keeper_env
         self._claims = Claims(self.instance)
+        # The shells not yet reaped, which the scans read under its lock.
         self._spawning = Spawning()
-        # The shells not yet reaped: the same set the scans read, guarded by its lock.
-        self._running = self._spawning.shells
         self._foreign: frozenset[Identity] = frozenset()
         self._records: Records | None = None
         self._link: KeeperLink | None = None
@@ -222,7 +221,7 @@ class Custody:
 
     def started(self, pid: int) -> None:
         """A command's shell was spawned (and not yet reaped): claim its session."""
-        self._running.add(pid)
+        self._spawning.shells.add(pid)
         start = procfs.start_time(pid)
         if start is None:
             logger.error("reading the start time of pid %d failed; it is not claimed", pid)
@@ -233,7 +232,7 @@ class Custody:
 
     def exited(self, pid: int) -> None:
         """A command's shell exited: its session is watched until it is empty."""
-        self._running.discard(pid)
+        self._spawning.shells.discard(pid)
         self._changed.set()
 
     # -- claims ----------------------------------------------------------------------------
@@ -274,7 +273,7 @@ class Custody:
                 result = await anyio.to_thread.run_sync(
                     _scan,
                     self._claims.copy(),
-                    frozenset(self._running),
+                    frozenset(self._spawning.shells),
                     self._excluded(),
                     self._foreign,
                     self._settings.owns_process,
@@ -287,18 +286,21 @@ class Custody:
             for identity in result.vanished:
                 self._forget(PROCESS, identity)
             for identity in result.emptied:
-                if identity.pid not in self._running:
+                if identity.pid not in self._spawning.shells:
                     self._forget(SESSION, identity)
             for identity in result.outside:
                 # A shell or keeper spawned while the scan ran is claimed already, or never.
-                if identity.pid not in self._running and identity.pid not in self._excluded():
+                if (
+                    identity.pid not in self._spawning.shells
+                    and identity.pid not in self._excluded()
+                ):
                     self._claim(PROCESS, identity)
             self._foreign = result.foreign
 
     async def _watch(self) -> None:
         interval = SCAN_MIN_SECONDS
         while True:
-            if self._claims.empty and not self._running:
+            if self._claims.empty and not self._spawning.shells:
                 self._dormant = True
                 await self._changed.wait()
                 self._dormant = False
@@ -352,7 +354,11 @@ class Custody:
         self._close_records(keep=self._survivors)
 
     async def _sweep(self) -> None:
-        claims, running, exclude = self._claims.copy(), frozenset(self._running), self._excluded()
+        claims, running, exclude = (
+            self._claims.copy(),
+            frozenset(self._spawning.shells),
+            self._excluded(),
+        )
         owns_process = self._settings.owns_process
         try:
             result = await anyio.to_thread.run_sync(
