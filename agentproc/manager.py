@@ -159,7 +159,7 @@ class ProcessManager:
         process = ManagedProcess(str(uuid.uuid4()), spec, child, buffer=buffer)
         self._table.add(process)
         self._task_group.start_soon(process.supervise, self._supervision)
-        logger.info(
+        logger.debug(
             "started process %s (pid %d) in %s",
             process.id,
             process.pid,

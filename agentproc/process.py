@@ -307,7 +307,7 @@ class ManagedProcess:
         self.exited_at = time.time()
         self._exited.set()
         self._arrival.ring()
-        logger.info(
+        logger.debug(
             "process %s exited with %d%s",
             self.id,
             self.exit_code,
