@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, cast
 
-from uvicorn.protocols.http.auto import AutoHTTPProtocol
+from uvicorn.config import HTTP_PROTOCOLS
+from uvicorn.importer import import_from_string
 
 from agentproc.app import RETRY_AFTER_SECONDS
 from agentsdk.types import ErrorResponse
@@ -295,10 +296,11 @@ class _Guarded(asyncio.Protocol):
         super().connection_lost(exc)
 
 
-def guarded_http_protocol(guard: ConnectionGuard) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol, as uvicorn picks it (httptools when installed, else h11),
-    reporting to ``guard``; for ``uvicorn.Config(http=...)``. One class per server."""
-    base = AutoHTTPProtocol
+def guarded_http_protocol(guard: ConnectionGuard, http: str = "auto") -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol ``http`` (``"h11"``, ``"httptools"``, or ``"auto"``: httptools
+    when installed, else h11), reporting to ``guard``; for ``uvicorn.Config(http=...)``. One
+    class per server."""
+    base: type[asyncio.Protocol] = import_from_string(HTTP_PROTOCOLS[http])
     protocol = type(f"Guarded{base.__name__}", (_Guarded, base), {"guard": guard})
     return cast("type[asyncio.Protocol]", protocol)
 
