@@ -19,6 +19,7 @@ from agentsdk import CHAT_ID_HEADER, chat_id_from_headers
 from agentsdk.wire import TOKEN_VARIABLE
 
 __all__ = [
+    "API_DEPENDENCIES",
     "ChatDep",
     "ManagerDep",
     "ProcessId",
@@ -103,3 +104,8 @@ async def get_chat_id(
 
 ChatDep = Annotated[str | None, Depends(get_chat_id)]
 ProcessId = Annotated[str, Path(description="The process id that start returned.")]
+
+API_DEPENDENCIES = [Depends(bearer_scheme), Depends(get_chat_id)]
+"""What every route of the process API depends on, whether or not it uses the result: the
+bearer scheme (for OpenAPI) and the chat header, so a malformed header is refused everywhere
+(FastAPI runs a shared dependency once)."""
