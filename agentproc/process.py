@@ -17,7 +17,7 @@ import logging
 import signal
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 
@@ -28,6 +28,7 @@ from agentproc.childinput import ProcessInput
 from agentproc.children import wait_child
 from agentproc.cursor import TextChunk, read_text
 from agentproc.errors import NoOpenStdin
+from agentproc.pipes import OutputPipes
 from agentproc.spawner import Child
 from agentproc.spec import ProcessSpec
 from agentsdk.types import (
@@ -55,6 +56,9 @@ class Supervision:
 
     on_exit: Callable[[ManagedProcess], None]
     """Told of each exit, once it is recorded."""
+
+    pipes: OutputPipes = field(default_factory=OutputPipes)
+    """The output pipes' shared reading state: which may be widened, and the scratch buffer."""
 
 
 class ManagedProcess:
@@ -269,7 +273,8 @@ class ManagedProcess:
 
                 async def pump() -> None:
                     with pump_scope:
-                        if await self._child.io.pump_output(self.buffer, self._arrival):
+                        io = self._child.io
+                        if await io.pump_output(self.buffer, self._arrival, supervision.pipes):
                             drained.set()
 
                 tg.start_soon(pump)
