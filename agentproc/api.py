@@ -81,7 +81,7 @@ async def start_process(
     first process (`started: false, attached: true`) and runs nothing."""
     body = await read_json_object(request, settings.max_body_bytes)
     start = start_spec(body, settings, chat_id)
-    result = manager.start(start)
+    result = await manager.launch(start)
     return StartProcessResponse(
         id=result.process.id,
         started=result.started,

@@ -219,6 +219,11 @@ class Custody:
         takes the new shell, should it exit at once, for an orphan to reap."""
         return self._spawning.lock
 
+    def spawned(self, pid: int) -> None:
+        """A command's shell was just spawned: no scan reaps it from now on. Call it under
+        :meth:`spawning`, on any thread; :meth:`started` follows on the event loop's."""
+        self._spawning.shells.add(pid)
+
     def started(self, pid: int) -> None:
         """A command's shell was spawned (and not yet reaped): claim its session."""
         self._spawning.shells.add(pid)

@@ -47,7 +47,7 @@ async def run_process(
     request; follow it with `/{id}/output` (`since=next_offset` for what comes next). Agents
     without this route answer 404: send `/start`, then `/{id}/output?wait=true`."""
     body = await read_json_object(request, settings.max_body_bytes)
-    result = manager.start(start_spec(body, settings, chat_id))
+    result = await manager.launch(start_spec(body, settings, chat_id))
     process = result.process
     if process.running:
         await long_poll(request, timeout_ms, process.wait)
