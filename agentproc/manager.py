@@ -47,12 +47,16 @@ from agentproc.spec import ProcessSpec
 from agentproc.table import ProcessTable
 from agentsdk.types import ProcessInputResponse, Signal
 
-__all__ = ["SHUTDOWN_SLACK_SECONDS", "SIGNALS", "ProcessManager", "StartResult"]
+__all__ = ["SHUTDOWN_SLACK_SECONDS", "SIGNALS", "SPAWN_THREADS", "ProcessManager", "StartResult"]
 
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_SLACK_SECONDS = 5.0
 """After the grace and the drain bound, how long shutdown waits before reporting survivors."""
+
+SPAWN_THREADS = 4
+"""Shells spawned at once, each in a worker thread waiting for its child's exec: on a busy
+machine a child waits for a core to exec, and a burst of starts need not queue behind it."""
 
 SIGNALS: Mapping[Signal, signal.Signals] = {
     "terminate": signal.SIGTERM,
@@ -104,8 +108,7 @@ class ProcessManager:
         # another start of a key waits for its process rather than spawning a second.
         self._launches = 0
         self._launching: dict[tuple[str | None, str], anyio.Event] = {}
-        # One spawn at a time: custody's lock serialises them anyway.
-        self._spawn_limiter = anyio.CapacityLimiter(1)
+        self._spawn_limiter = anyio.CapacityLimiter(SPAWN_THREADS)
         self._stopping: anyio.Event | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
         self._exit_stack: contextlib.AsyncExitStack | None = None
