@@ -41,6 +41,12 @@ class ChildIO:
         self.stdin = stdin
         """Where input for the command goes; None when its stdin is /dev/null."""
 
+    def close(self) -> None:
+        """Close the agent's ends, for a child that will never be pumped or fed."""
+        self._output.close()
+        if self.stdin is not None:
+            self.stdin.close("the process was never run")
+
     async def pump_output(
         self,
         buffer: HeadTailBuffer,

@@ -29,9 +29,11 @@ from typing import Self
 import anyio
 import anyio.abc
 
+from agentproc import sessions
 from agentproc.budget import OutputBudget
 from agentproc.buffer import DEFAULT_TAIL_BYTES, HeadTailBuffer
 from agentproc.childinput import ProcessInput
+from agentproc.children import wait_child
 from agentproc.custody import Custody
 from agentproc.errors import (
     ProcessNotRunning,
@@ -68,6 +70,16 @@ SIGNALS: Mapping[Signal, signal.Signals] = {
 def _key_of(spec: ProcessSpec) -> tuple[str | None, str] | None:
     """The idempotency key of ``spec`` in its chat, as the table scopes keys."""
     return None if spec.idempotency_key is None else (spec.chat_id, spec.idempotency_key)
+
+
+async def _discard(child: Child) -> None:
+    """Kill and reap a shell that will never be supervised, and close the agent's ends."""
+    try:
+        sessions.signal_group(child.pid, signal.SIGKILL)
+    except OSError as exc:
+        logger.error("killing the process group %d failed: %s", child.pid, exc)
+    await wait_child(child.popen)
+    child.io.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +218,11 @@ class ProcessManager:
                 child = await anyio.to_thread.run_sync(
                     self._spawn, spec, limiter=self._spawn_limiter
                 )
+                if self._task_group is None:
+                    # The manager closed while the shell was spawned: nothing would supervise
+                    # it, and custody has let go, so it is ended here.
+                    await _discard(child)
+                    raise ShuttingDown()
                 self._custody.started(child.pid)
                 process = self._register(spec, child)
         finally:

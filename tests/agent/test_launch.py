@@ -35,6 +35,7 @@ class Gate:
         self.opened = threading.Event()
         self.entered = threading.Event()
         self.spawns = 0
+        self.pids: list[int] = []
 
     async def reached(self) -> None:
         """Return once a spawn waits at the gate."""
@@ -51,7 +52,9 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
         held.spawns += 1
         held.entered.set()
         assert held.opened.wait(SAFETY_TIMEOUT_SECONDS)
-        return real(self, spec)
+        child = real(self, spec)
+        held.pids.append(child.pid)
+        return child
 
     monkeypatch.setattr(Spawner, "spawn", spawn)
     yield held
@@ -160,3 +163,26 @@ async def test_a_start_cancelled_while_it_spawns_still_supervises_its_shell(gate
         manager.send_signal(process.id, "kill")
         with anyio.fail_after(SAFETY_TIMEOUT_SECONDS):
             await process.wait()
+
+
+async def test_a_shell_spawned_after_the_manager_closed_is_killed_and_reaped(gate: Gate) -> None:
+    """A spawn that finishes once the manager is gone leaves nothing behind: no supervision
+    would reap its shell, and custody has let go, so the start ends it itself."""
+    manager = ProcessManager(SETTINGS)
+    refused: list[BaseException] = []
+
+    async def launch() -> None:
+        try:
+            await manager.launch(ProcessSpec(command="sleep 300"))
+        except ShuttingDown as exc:
+            refused.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        await manager.__aenter__()
+        tg.start_soon(launch)
+        await gate.reached()
+        await manager.aclose()
+        gate.opened.set()
+    assert len(refused) == 1
+    (pid,) = gate.pids
+    assert not await anyio.Path(f"/proc/{pid}").exists()
