@@ -200,6 +200,8 @@ class Custody:
         self._claims = Claims(self.instance)
         # The shells not yet reaped, which the scans read under its lock.
         self._spawning = Spawning()
+        # Start times read by spawning threads, for the claims made on the event loop.
+        self._spawn_starts: dict[int, int] = {}
         self._foreign: frozenset[Identity] = frozenset()
         self._records: Records | None = None
         self._link: KeeperLink | None = None
@@ -258,14 +260,18 @@ class Custody:
         return self._spawning.lock
 
     def spawned(self, pid: int) -> None:
-        """A command's shell was just spawned: no scan reaps it from now on. Call it under
-        :meth:`spawning`, on any thread; :meth:`started` follows on the event loop's."""
+        """A command's shell was just spawned: no scan reaps it from now on, and its start
+        time is read here, off the event loop. Call it under :meth:`spawning`, on any
+        thread; :meth:`started` follows on the event loop's."""
         self._spawning.shells.add(pid)
+        start = procfs.start_time(pid)
+        if start is not None:
+            self._spawn_starts[pid] = start
 
     def started(self, pid: int) -> None:
         """A command's shell was spawned (and not yet reaped): claim its session."""
         self._spawning.shells.add(pid)
-        start = procfs.start_time(pid)
+        start = self._spawn_starts.pop(pid, None) or procfs.start_time(pid)
         if start is None:
             logger.error("reading the start time of pid %d failed; it is not claimed", pid)
             return

@@ -287,8 +287,10 @@ class ManagedProcess:
                     # A backgrounded grandchild still holds the pipe; stop reading.
                     abandoned = True
                     pump_scope.cancel()
-                # The process is over: input still queued has no reader left to wait for.
-                writer_scope.cancel()
+                if stdin is not None:
+                    # The process is over: input still queued has no reader left to wait for.
+                    # (Only then: anyio formats the task's repr on every cancel.)
+                    writer_scope.cancel()
         except Exception:
             # One broken process must not take the manager's task group, and with it every
             # other process, down; it is recorded as exited below.

@@ -57,10 +57,6 @@ class AgentServer(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        # What exists now (modules, the app, its routes and schemas) lives as long as the
-        # server: frozen, a full garbage collection no longer walks it, which under load
-        # stopped the event loop for tens of milliseconds each time.
-        gc.freeze()
         for server in self.servers:
             for sock in server.sockets:
                 if sock.family == socket.AF_UNIX:
@@ -171,6 +167,12 @@ def serve(
         ),
     )
     server = AgentServer(config, app)
+    # What exists now (modules, the app, its routes and schemas) lives as long as the
+    # process: frozen, a full garbage collection no longer walks it, which under load stopped
+    # the event loop for tens of milliseconds each time. Collected first, so that no garbage
+    # is frozen with it.
+    gc.collect()
+    gc.freeze()
     if uds is None:
         server.run()
         return
