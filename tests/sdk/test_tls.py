@@ -1,8 +1,10 @@
-"""A client of a plain-http agent loads no certificate authorities: tens of milliseconds of
-CPU per client that it would never use (the tools build one per chat)."""
+"""How the SDK's own transports connect: no certificate authorities loaded for a plain-http
+agent (tens of milliseconds of CPU per client that it would never use), and no Nagle wait
+over TCP."""
 
 from __future__ import annotations
 
+import socket
 import ssl
 from typing import Any
 
@@ -11,7 +13,7 @@ import httpx
 import pytest
 
 from agentsdk import AgentConn, AsyncAgentConn
-from agentsdk._senders import tls_verify
+from agentsdk._senders import NO_DELAY, socket_options, tls_verify
 
 
 @pytest.fixture
@@ -50,3 +52,11 @@ def test_the_plain_http_context_trusts_nothing() -> None:
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert context.cert_store_stats()["x509_ca"] == 0
     assert tls_verify(httpx.URL("https://agent.example")) is True
+
+
+def test_tcp_connections_send_at_once_and_unix_sockets_take_no_tcp_option() -> None:
+    """Over TCP each write leaves at once (no Nagle wait between a request's head and body);
+    a Unix socket has no such option, and gets none."""
+    assert socket_options(None) == [NO_DELAY]
+    assert NO_DELAY == (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    assert socket_options("/run/agentproc.sock") == []
