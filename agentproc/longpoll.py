@@ -17,7 +17,11 @@ from starlette.requests import Request
 from agentproc.body import capped_decimal
 from agentsdk.wire import MAX_WAIT_MS
 
-__all__ = ["TimeoutMs", "long_poll"]
+__all__ = ["UNWATCHED_SECONDS", "TimeoutMs", "long_poll"]
+
+UNWATCHED_SECONDS = 0.05
+"""How long a wait goes without watching for the client's departure: a client that left
+holds nothing for longer than this."""
 
 TimeoutMs = Annotated[
     str | None,
@@ -36,11 +40,18 @@ async def long_poll(
 ) -> None:
     """Wait for ``until``, the wait cap (``timeout_ms`` lowers it) or the client's departure,
     whichever comes first."""
-    cap_ms = MAX_WAIT_MS if timeout_ms is None else capped_decimal(timeout_ms, MAX_WAIT_MS)
+    cap = (MAX_WAIT_MS if timeout_ms is None else capped_decimal(timeout_ms, MAX_WAIT_MS)) / 1000
+    # Most waits end within moments (a short command's exit): those are waited for alone;
+    # watching the client as well costs a task and a cancellation.
+    first = min(cap, UNWATCHED_SECONDS)
+    with anyio.move_on_after(first) as unwatched:
+        await until()
+    if not unwatched.cancelled_caught or cap <= first:
+        return
     async with anyio.create_task_group() as tg:
 
         async def wait_until() -> None:
-            with anyio.move_on_after(cap_ms / 1000):
+            with anyio.move_on_after(cap - first):
                 await until()
             tg.cancel_scope.cancel()
 

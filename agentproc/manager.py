@@ -49,7 +49,14 @@ from agentproc.spec import ProcessSpec
 from agentproc.table import ProcessTable
 from agentsdk.types import ProcessInputResponse, Signal
 
-__all__ = ["SHUTDOWN_SLACK_SECONDS", "SIGNALS", "SPAWN_THREADS", "ProcessManager", "StartResult"]
+__all__ = [
+    "QUIET_RUNNING",
+    "SHUTDOWN_SLACK_SECONDS",
+    "SIGNALS",
+    "SPAWN_THREADS",
+    "ProcessManager",
+    "StartResult",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +66,11 @@ SHUTDOWN_SLACK_SECONDS = 5.0
 SPAWN_THREADS = 4
 """Shells spawned at once, each in a worker thread waiting for its child's exec: on a busy
 machine a child waits for a core to exec, and a burst of starts need not queue behind it."""
+
+QUIET_RUNNING = 2
+"""Below this many running processes, with no other start spawning, a launch spawns on the
+event loop: too little is going on for a fork to hold anything up, and a command that
+waits on its own start (a round trip of ``true``) is spared two thread hops."""
 
 SIGNALS: Mapping[Signal, signal.Signals] = {
     "terminate": signal.SIGTERM,
@@ -183,14 +195,12 @@ class ProcessManager:
             return admitted
         if admitted is not None:
             raise StartInProgress(spec.idempotency_key or "")
-        with self._custody.spawning():
-            child = self._spawner.spawn(spec)
-            self._custody.started(child.pid)
-        return StartResult(self._register(spec, child), started=True)
+        return self._spawn_here(spec)
 
     async def launch(self, spec: ProcessSpec) -> StartResult:
-        """:meth:`start`, with the shell spawned in a worker thread: the event loop serves
-        other requests (``/healthz`` among them) meanwhile.
+        """:meth:`start`, with the shell spawned in a worker thread, so the event loop serves
+        other requests (``/healthz`` among them) meanwhile; or at once on a quiet agent
+        (:data:`QUIET_RUNNING`).
 
         A start of a key another launch is spawning waits for it, then attaches to its
         process; launches in progress count toward the running cap. Once spawning began
@@ -208,6 +218,10 @@ class ProcessManager:
             await admitted.wait()
         if admitted is not None:
             return admitted
+        if self._launches == 0 and self._table.running_count < QUIET_RUNNING:
+            # A quiet agent: the fork holds up nothing else, and costs less than the hop to
+            # a thread and back would cost this start.
+            return self._spawn_here(spec)
         key = _key_of(spec)
         done = anyio.Event()
         if key is not None:
@@ -257,6 +271,13 @@ class ProcessManager:
         if self._table.running_count + self._launches >= self._settings.max_running:
             raise TooManyProcesses(self._settings.max_running)
         return None
+
+    def _spawn_here(self, spec: ProcessSpec) -> StartResult:
+        # On the calling thread, with no await from the admission to the registration.
+        with self._custody.spawning():
+            child = self._spawner.spawn(spec)
+            self._custody.started(child.pid)
+        return StartResult(self._register(spec, child), started=True)
 
     def _spawn(self, spec: ProcessSpec) -> Child:
         # In a worker thread: the fork waits for the child's exec, and the loop must not.

@@ -3,7 +3,8 @@ serves meanwhile, and the rules of a start hold however starts interleave.
 
 A busy machine makes a fork wait for its child's exec for milliseconds; on the event loop
 that stopped every request, ``/healthz`` included. Here the spawn is held at a gate, in its
-worker thread, while the test checks what the rest of the agent does meanwhile.
+worker thread, while the test checks what the rest of the agent does meanwhile. (A quiet
+agent spawns on the event loop; the gate makes every agent busy enough for a thread.)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 import anyio
 import pytest
 
+from agentproc import manager as manager_module
 from agentproc.app import create_app
 from agentproc.errors import ShuttingDown, StartInProgress, TooManyProcesses
 from agentproc.manager import ProcessManager, StartResult
@@ -36,6 +38,7 @@ class Gate:
         self.entered = threading.Event()
         self.spawns = 0
         self.pids: list[int] = []
+        self.threads: list[int] = []
 
     async def reached(self) -> None:
         """Return once a spawn waits at the gate."""
@@ -50,6 +53,7 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
 
     def spawn(self: Spawner, spec: ProcessSpec) -> Child:
         held.spawns += 1
+        held.threads.append(threading.get_ident())
         held.entered.set()
         assert held.opened.wait(SAFETY_TIMEOUT_SECONDS)
         child = real(self, spec)
@@ -57,6 +61,7 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
         return child
 
     monkeypatch.setattr(Spawner, "spawn", spawn)
+    monkeypatch.setattr(manager_module, "QUIET_RUNNING", 0)
     yield held
     held.opened.set()
 
@@ -186,3 +191,26 @@ async def test_a_shell_spawned_after_the_manager_closed_is_killed_and_reaped(gat
     assert len(refused) == 1
     (pid,) = gate.pids
     assert not await anyio.Path(f"/proc/{pid}").exists()
+
+
+async def test_a_quiet_agent_spawns_on_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With nothing running and nothing spawning, a launch forks at once, on the loop's own
+    thread (the hop to a worker and back would cost more than the fork holds up), and a
+    busier one in a worker thread."""
+    threads: list[int] = []
+    real = Spawner.spawn
+
+    def spawn(self: Spawner, spec: ProcessSpec) -> Child:
+        threads.append(threading.get_ident())
+        return real(self, spec)
+
+    monkeypatch.setattr(Spawner, "spawn", spawn)
+    async with ProcessManager(SETTINGS) as manager:
+        first = await manager.launch(ProcessSpec(command="sleep 300"))
+        second = await manager.launch(ProcessSpec(command="sleep 300"))
+        third = await manager.launch(ProcessSpec(command="sleep 300"))
+        for result in (first, second, third):
+            manager.send_signal(result.process.id, "kill")
+    loop_thread = threading.get_ident()
+    assert threads[:2] == [loop_thread, loop_thread]
+    assert threads[2] != loop_thread
