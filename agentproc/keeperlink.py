@@ -1,14 +1,11 @@
 """The agent's end of its keeper (:mod:`agentproc.keeper`): start it, feed it, replace it.
 
 Claims go to the keeper as lines on a pipe. Starting a command must stay cheap and must
-never block the event loop, so lines are gathered and a task writes them, non-blocking, at
-most every :data:`GATHER_SECONDS`: one write and one wake-up of the keeper for all the lines
-of that moment, however many commands started meanwhile (a write per line was a twelfth of
-the agent's time under load, and kept the keeper busy too), and when the pipe is full, as it
-drains. A line that has not reached the keeper when the agent dies leaves its process to the
-instance marker, which the keeper also ends. A keeper that stops reading until a megabyte
-waits is killed; a keeper that exits while the agent runs is logged at error level and
-started again, and its successor is sent every current claim first.
+never block the event loop, so a line is written at once with a non-blocking ``write`` (a
+line is far below ``PIPE_BUF``, so it goes in whole or not at all); only when the pipe is
+full are lines kept and written by a task as the pipe drains. A keeper that stops reading
+until a megabyte waits is killed; a keeper that exits while the agent runs is logged at
+error level and started again, and its successor is sent every current claim first.
 """
 
 from __future__ import annotations
@@ -38,10 +35,6 @@ RESTART_MIN_SECONDS = 1.0
 RESTART_MAX_SECONDS = 60.0
 """Longest delay between replacements of a keeper that keeps failing; a keeper that ran
 this long before it exited is replaced after the shortest delay again."""
-
-GATHER_SECONDS = 0.01
-"""How long lines gather after a write before the next one: a busy agent writes to its keeper
-a hundred times a second at most, and a line waits no longer than this."""
 
 EXIT_SECONDS = 2.0
 """How long a released keeper may take to exit before it is killed."""
@@ -78,11 +71,20 @@ class KeeperLink:
         return None if self._popen is None else self._popen.pid
 
     def send(self, line: str) -> None:
-        """Send one line as soon as the event loop is free and the pipe has room. Never
-        blocks."""
+        """Send one line now, or as soon as the pipe has room. Never blocks."""
         if self._fd is None:
             return  # no keeper right now: the next one is sent every claim when it starts
         data = line.encode()
+        if not self._pending:
+            try:
+                os.write(self._fd, data)
+                return
+            except BlockingIOError:
+                pass
+            except OSError:
+                # The keeper is gone; its watcher logs that and starts another.
+                self._pending.clear()
+                return
         if len(self._pending) + len(data) > BACKLOG_BYTES:
             self._kill(f"it has not read the last {len(self._pending)} bytes sent to it")
             return
@@ -173,7 +175,6 @@ class KeeperLink:
                     self._pending.clear()  # the keeper is gone; _serve sees it exit
                     return
                 del self._pending[:written]
-            await anyio.sleep(GATHER_SECONDS)
 
     def _kill(self, why: str) -> None:
         popen = self._popen
