@@ -16,7 +16,7 @@ PORT ?= 7420
 # start-up (measured slower there). More cores: `make test TEST_WORKERS=4`.
 TEST_WORKERS ?= 2
 
-.PHONY: run test test-deps lint typecheck openapi bench clean
+.PHONY: run test test-fallback test-deps lint typecheck openapi bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ run: $(STAMP) ## Start the agent on loopback (no token needed there).
 
 test: test-deps lint typecheck ## Lint, type-check and run the whole suite.
 	$(BIN)/python -m pytest --numprocesses $(TEST_WORKERS) --dist loadfile
+
+# The agent serves on uvloop and httptools where they are installed, on asyncio and h11
+# where they are not; the test servers read the same variables as `agentproc serve`, so
+# this runs the whole suite as an agent without uvloop and httptools would (CI runs both).
+test-fallback: test-deps lint typecheck ## The whole suite on asyncio and h11.
+	AGENTPROC_LOOP=asyncio AGENTPROC_HTTP=h11 \
+		$(BIN)/python -m pytest --numprocesses $(TEST_WORKERS) --dist loadfile
 
 test-deps: ## Chromium and chromedriver from apt, for the browser test of /docs.
 	bash scripts/install-test-deps.sh
@@ -43,7 +50,7 @@ typecheck: $(STAMP)
 openapi: $(STAMP) ## Regenerate openapi.json after changing the API.
 	$(BIN)/agentproc openapi --output openapi.json
 
-bench: $(STAMP) ## Benchmarks against subprocess.run, SWE-ReX and a raw pipe (a few minutes).
+bench: $(STAMP) ## Benchmarks against their floor and SWE-ReX (minutes; BENCH_ARGS=--quick: seconds).
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:

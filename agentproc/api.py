@@ -8,16 +8,12 @@ failure must be a 400 in the contract's error shape, never a framework 422.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Annotated, Any, TypeVar, get_args
+from typing import Annotated, Any, get_args
 
-import anyio
-from fastapi import APIRouter, Depends, Header, Query, Request
-from pydantic import BaseModel
-from pydantic import ValidationError as PydanticValidationError
+from fastapi import APIRouter, Header, Query, Request
 
-from agentproc.body import INVALID_JSON, capped_decimal, read_json_object
+from agentproc.body import read_json_object, start_spec, validate_model
 from agentproc.childinput import ProcessInput
 from agentproc.cursor import (
     LIMIT_PATTERN,
@@ -26,11 +22,10 @@ from agentproc.cursor import (
     parse_cursor,
     parse_offset,
 )
-from agentproc.deps import ChatDep, ManagerDep, ProcessId, SettingsDep, bearer_scheme, get_chat_id
-from agentproc.errors import CommandRequired, FieldError, InvalidRequest, quote
+from agentproc.deps import API_DEPENDENCIES, ChatDep, ManagerDep, ProcessId, SettingsDep
+from agentproc.errors import FieldError, InvalidRequest, quote
+from agentproc.longpoll import TimeoutMs, long_poll
 from agentproc.route_docs import error_responses, json_body, json_errors, links_from_start
-from agentproc.settings import Settings
-from agentproc.spec import ProcessSpec
 from agentproc.sse import STREAM_RESPONSE, EventStreamResponse, output_frames
 from agentsdk.types import (
     ListProcessesResponse,
@@ -49,7 +44,6 @@ from agentsdk.wire import (
     INPUT_PATH,
     LAST_EVENT_ID_HEADER,
     MAX_CURSOR_LIMIT_BYTES,
-    MAX_WAIT_MS,
     SINCE_LAST,
     STREAM_HEARTBEAT_SECONDS,
     STREAM_PATH,
@@ -60,9 +54,7 @@ __all__ = ["api_router", "health_router"]
 api_router = APIRouter(
     prefix=API_PREFIX,
     tags=["processes"],
-    # The chat header is checked on every route, even one that does not use the chat, so a
-    # malformed header is refused everywhere (FastAPI runs a shared dependency once).
-    dependencies=[Depends(bearer_scheme), Depends(get_chat_id)],
+    dependencies=API_DEPENDENCIES,
 )
 health_router = APIRouter(tags=["health"])
 
@@ -88,8 +80,8 @@ async def start_process(
     signalled, whatever happens to this request. A repeated `idempotency_key` returns the
     first process (`started: false, attached: true`) and runs nothing."""
     body = await read_json_object(request, settings.max_body_bytes)
-    start = _parse_start(body, settings, chat_id)
-    result = manager.start(start)
+    start = start_spec(body, settings, chat_id)
+    result = await manager.launch(start)
     return StartProcessResponse(
         id=result.process.id,
         started=result.started,
@@ -131,15 +123,7 @@ async def process_output(
             examples=["true"],
         ),
     ] = None,
-    timeout_ms: Annotated[
-        str | None,
-        Query(
-            pattern="^[0-9]+$",
-            description=f"Lower the wait cap ({MAX_WAIT_MS} ms) for this request: a "
-            "non-negative whole number of milliseconds.",
-            examples=["10000"],
-        ),
-    ] = None,
+    timeout_ms: TimeoutMs = None,
     since: Annotated[
         str | None,
         Query(
@@ -171,11 +155,11 @@ async def process_output(
     cursor = parse_cursor(since, limit)
     if cursor is None:
         if wait == "true" and process.running:
-            await _long_poll(request, timeout_ms, process.wait)
+            await long_poll(request, timeout_ms, process.wait)
         return process.snapshot()
     start = process.cursor_start(cursor.since, chat_id)
     if wait == "true":
-        await _long_poll(request, timeout_ms, partial(process.wait_output, start))
+        await long_poll(request, timeout_ms, partial(process.wait_output, start))
     return process.cursor_read(start, cursor.limit, chat_id)
 
 
@@ -222,7 +206,7 @@ async def process_input(
     queue as the command reads it. A full queue is a 429 and queues nothing; a process whose
     stdin is not open (started without it, closed, exited) is a 409."""
     body = await read_json_object(request, settings.max_body_bytes)
-    given = ProcessInput.from_request(_validate(ProcessInputRequest, body))
+    given = ProcessInput.from_request(validate_model(ProcessInputRequest, body))
     return manager.write_input(id, given, chat_id)
 
 
@@ -274,67 +258,6 @@ async def stream_output(
 # -- request decoding ---------------------------------------------------------------------
 
 
-async def _long_poll(
-    request: Request, timeout_ms: str | None, until: Callable[[], Awaitable[None]]
-) -> None:
-    """Wait for ``until``, the wait cap (``timeout_ms`` lowers it) or the client's departure,
-    whichever comes first."""
-    cap_ms = MAX_WAIT_MS if timeout_ms is None else capped_decimal(timeout_ms, MAX_WAIT_MS)
-    async with anyio.create_task_group() as tg:
-
-        async def wait_until() -> None:
-            with anyio.move_on_after(cap_ms / 1000):
-                await until()
-            tg.cancel_scope.cancel()
-
-        tg.start_soon(wait_until)
-        await _wait_disconnect(request)
-        tg.cancel_scope.cancel()
-
-
-async def _wait_disconnect(request: Request) -> None:
-    # After the (empty) body, the next ASGI message is the disconnect; waiting for it is
-    # how a long poll stops working for a client that went away.
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            return
-
-
-_Model = TypeVar("_Model", bound=BaseModel)
-
-
-def _validate(model: type[_Model], body: dict[str, Any]) -> _Model:
-    try:
-        return model.model_validate(body, strict=True)
-    except PydanticValidationError as exc:
-        errors = exc.errors(include_url=False)
-        fields = tuple(
-            FieldError(".".join(str(part) for part in error["loc"]) or "body", _reason(error))
-            for error in errors
-        )
-        detail = "; ".join(f"{f.field}: {f.detail}" for f in fields)
-        # A rule across fields (no location) is the model's own sentence; it says it best.
-        across = [f.detail for f, error in zip(fields, errors, strict=True) if not error["loc"]]
-        message = across[0] if across else INVALID_JSON
-        raise InvalidRequest(message, detail=detail, validations=fields) from exc
-
-
-def _reason(error: Any) -> str:
-    # A model's own ValueError reads better without pydantic's "Value error, " prefix.
-    cause = error.get("ctx", {}).get("error")
-    return str(cause) if isinstance(cause, ValueError) else str(error["msg"])
-
-
-def _parse_start(body: dict[str, Any], settings: Settings, chat_id: str | None) -> ProcessSpec:
-    # A missing command is named as the contract words it, not as a schema error.
-    if body.get("command", "") == "":
-        raise CommandRequired()
-    return ProcessSpec.from_request(
-        _validate(StartProcessRequest, body), chat_id=chat_id, settings=settings
-    )
-
-
 def _parse_signal(body: dict[str, Any]) -> Signal:
     sig = body.get("signal", "")
     if sig == "":
@@ -345,4 +268,4 @@ def _parse_signal(body: dict[str, Any]) -> Signal:
             validations=(FieldError("signal", 'must be "kill" or "terminate"'),),
         )
     # Anything else that is wrong (a number, a list) is a type error, reported as such.
-    return _validate(SignalProcessRequest, body).signal
+    return validate_model(SignalProcessRequest, body).signal

@@ -36,6 +36,7 @@ from agentproc.errors import (
     UnsupportedMediaType,
 )
 from agentproc.manager import ProcessManager
+from agentproc.run_route import run_router
 from agentproc.settings import Settings
 from agentproc.sse import EVENT_MODELS
 from agentsdk.types import (
@@ -232,6 +233,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(health_router)
     app.include_router(api_router)
+    app.include_router(run_router)
     app.add_middleware(BearerAuthMiddleware, token=settings.token, reject=_agent_error_response)
     # Added last, so it runs first: see agentproc.browser for why it comes before the token.
     app.add_middleware(

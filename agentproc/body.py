@@ -1,4 +1,5 @@
-"""Request bodies: read within the size limit, decoded as JSON a process can use.
+"""Request bodies: read within the size limit, decoded as JSON a process can use, and
+validated into the wire model a route takes (a start's into its :class:`ProcessSpec`).
 
 Bodies are read raw and decoded here, not by FastAPI, because Coder's Go client sends JSON
 without a ``Content-Type`` header and every failure must be a 400 in the contract's error
@@ -15,12 +16,16 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 from starlette.requests import Request
 
-from agentproc.errors import BodyTooLarge, FieldError, InvalidRequest
-from agentproc.spec import LONE_SURROGATE, NOT_TEXT
+from agentproc.errors import BodyTooLarge, CommandRequired, FieldError, InvalidRequest
+from agentproc.settings import Settings
+from agentproc.spec import LONE_SURROGATE, NOT_TEXT, ProcessSpec
+from agentsdk.types import StartProcessRequest
 
 __all__ = [
     "INVALID_JSON",
@@ -28,6 +33,8 @@ __all__ = [
     "capped_decimal",
     "decode_json_object",
     "read_json_object",
+    "start_spec",
+    "validate_model",
 ]
 
 INVALID_JSON = "Request body must be valid JSON."
@@ -129,4 +136,51 @@ def _lone_surrogate(path: str) -> NoReturn:
     field = path.encode("utf-8", "backslashreplace").decode("utf-8")
     raise InvalidRequest(
         INVALID_JSON, detail=f"{field}: {NOT_TEXT}", validations=(FieldError(field, NOT_TEXT),)
+    )
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def validate_model(model: type[_Model], body: dict[str, Any]) -> _Model:
+    """``body`` (from :func:`read_json_object`) as a ``model``, strictly: no coercion.
+
+    Raises:
+        InvalidRequest: a field is missing, of the wrong type or refused by the model;
+            ``validations`` names each.
+    """
+    try:
+        return model.model_validate(body, strict=True)
+    except PydanticValidationError as exc:
+        errors = exc.errors(include_url=False)
+        fields = tuple(
+            FieldError(".".join(str(part) for part in error["loc"]) or "body", _reason(error))
+            for error in errors
+        )
+        detail = "; ".join(f"{f.field}: {f.detail}" for f in fields)
+        # A rule across fields (no location) is the model's own sentence; it says it best.
+        across = [f.detail for f, error in zip(fields, errors, strict=True) if not error["loc"]]
+        message = across[0] if across else INVALID_JSON
+        raise InvalidRequest(message, detail=detail, validations=fields) from exc
+
+
+def _reason(error: Any) -> str:
+    # A model's own ValueError reads better without pydantic's "Value error, " prefix.
+    cause = error.get("ctx", {}).get("error")
+    return str(cause) if isinstance(cause, ValueError) else str(error["msg"])
+
+
+def start_spec(body: dict[str, Any], settings: Settings, chat_id: str | None) -> ProcessSpec:
+    """The start a ``StartProcessRequest`` body asks for, in ``chat_id``'s context.
+
+    Raises:
+        CommandRequired: the command is missing or empty.
+        InvalidRequest: the body is not a valid start (see :func:`validate_model`), or holds
+            what exec cannot carry (see :class:`ProcessSpec`).
+    """
+    # A missing command is named as the contract words it, not as a schema error.
+    if body.get("command", "") == "":
+        raise CommandRequired()
+    return ProcessSpec.from_request(
+        validate_model(StartProcessRequest, body), chat_id=chat_id, settings=settings
     )

@@ -136,8 +136,9 @@ class HeadTailBuffer:
         self._wrapped = False
         self._total = 0
 
-    def write(self, data: bytes) -> int:
-        """Append ``data``; returns ``len(data)``. Never blocks, never fails."""
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Append ``data``; returns its length. Never blocks, never fails, keeps no reference
+        to ``data`` (a reader's scratch buffer may be written again at once)."""
         n = len(data)
         if n == 0:
             return 0

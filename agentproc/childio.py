@@ -4,7 +4,8 @@ That is the read end of the one pipe that carries the command's stdout and stder
 a command started with ``stdin``, the write end of its stdin (:mod:`agentproc.childinput`);
 the spawner decides the wiring, and a reader here only sees a file descriptor, whatever is
 behind it. Reads never block the event loop: the descriptor is non-blocking and the pump
-waits for it to become readable.
+waits for it to become readable, then takes what the pipe holds in one read and hands it to
+the buffer in one write (see :mod:`agentproc.pipes` for how a fast writer's pipe is widened).
 """
 
 from __future__ import annotations
@@ -18,13 +19,11 @@ import anyio
 from agentproc.arrival import Arrival
 from agentproc.buffer import HeadTailBuffer
 from agentproc.childinput import ChildInput
+from agentproc.pipes import OutputPipes
 
-__all__ = ["READ_CHUNK", "ChildIO"]
+__all__ = ["ChildIO"]
 
 logger = logging.getLogger(__name__)
-
-READ_CHUNK = 64 * 1024
-"""One pipe read: the pipe's own capacity, so a fast writer costs few wakeups."""
 
 
 class ChildIO:
@@ -42,10 +41,28 @@ class ChildIO:
         self.stdin = stdin
         """Where input for the command goes; None when its stdin is /dev/null."""
 
-    async def pump_output(self, buffer: HeadTailBuffer, arrival: Arrival | None = None) -> bool:
+    def close(self) -> None:
+        """Close the agent's ends, for a child that will never be pumped or fed."""
+        self._output.close()
+        if self.stdin is not None:
+            self.stdin.close("the process was never run")
+
+    async def pump_output(
+        self,
+        buffer: HeadTailBuffer,
+        arrival: Arrival | None = None,
+        pipes: OutputPipes | None = None,
+    ) -> bool:
         """Copy the output into ``buffer`` until it ends; the output end is closed after.
 
-        ``arrival`` is rung after each write, for the readers waiting for more.
+        Each time the output is readable, everything the pipe holds is read at once, written
+        to ``buffer`` at once, and ``arrival`` rung once, for the readers waiting for more.
+
+        Args:
+            buffer: where the output goes.
+            arrival: rung after each write.
+            pipes: the agent's output pipes, which may widen this one for a fast writer;
+                without them, the pipe keeps its size.
 
         Returns:
             True when the output reached its end (every writer closed it), False when a
@@ -53,21 +70,28 @@ class ChildIO:
         """
         fd = self._output.fileno()
         os.set_blocking(fd, False)
+        slot = (pipes or OutputPipes(wide_pipes=0)).slot(fd)
         try:
             while True:
-                try:
-                    chunk = os.read(fd, READ_CHUNK)
-                except BlockingIOError:
-                    await anyio.wait_readable(fd)
-                    continue
-                except OSError as exc:
-                    logger.error("reading the output of pid %d failed: %s", self._pid, exc)
-                    return False
-                if not chunk:
-                    return True
-                buffer.write(chunk)
-                if arrival is not None:
-                    arrival.ring()
+                await anyio.wait_readable(fd)
+                # A read that filled up to the capacity may have left more behind: read on
+                # without waiting; anything shorter emptied the pipe.
+                while True:
+                    try:
+                        data = slot.read()
+                    except BlockingIOError:
+                        break
+                    except OSError as exc:
+                        logger.error("reading the output of pid %d failed: %s", self._pid, exc)
+                        return False
+                    if not data:
+                        return True
+                    buffer.write(data)
+                    if arrival is not None:
+                        arrival.ring()
+                    if len(data) < slot.capacity:
+                        break
         finally:
+            slot.release()
             anyio.notify_closing(fd)
             self._output.close()

@@ -41,6 +41,15 @@ from agentproc.options import (
 )
 from agentproc.server import DEFAULT_PORT, serve
 from agentproc.settings import ANY_HOST, InvalidSettings, Settings
+from agentproc.speedups import (
+    AUTO,
+    HTTP_CHOICES,
+    HTTP_VARIABLE,
+    LOOP_CHOICES,
+    LOOP_VARIABLE,
+    event_loop,
+    http_parser,
+)
 from agentsdk.wire import CONTROL_PLANE_TOKEN_VARIABLE, TOKEN_VARIABLE
 
 __all__ = [
@@ -136,6 +145,14 @@ SERVE_OPTIONS: tuple[Option, ...] = (
            metavar="TOKEN"),
     Option("--log-level", "AGENTPROC_LOG_LEVEL", choice(*LOG_LEVELS), "info",
            f"log level: {', '.join(LOG_LEVELS)}", metavar="LEVEL"),
+    Option("--access-log", "AGENTPROC_ACCESS_LOG", boolean, False,
+           "log a line per request (always at --log-level debug)", sets=True),
+    # How it serves.
+    Option("--http", HTTP_VARIABLE, http_parser, AUTO,
+           f"HTTP parser: {', '.join(HTTP_CHOICES)} (httptools when installed, else h11)",
+           metavar="PARSER"),
+    Option("--loop", LOOP_VARIABLE, event_loop, AUTO,
+           f"event loop: {', '.join(LOOP_CHOICES)} (uvloop when installed, else asyncio)"),
 )  # fmt: skip
 """The options of ``agentproc serve``. ``dest`` names the :class:`Settings` field an option
 fills; options with no such field (where to listen, the token file, git) are read below."""
@@ -308,4 +325,13 @@ def _run(argv: Sequence[str] | None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    serve(settings, args.host, args.port, args.log_level, uds=args.uds)
+    serve(
+        settings,
+        args.host,
+        args.port,
+        args.log_level,
+        uds=args.uds,
+        http=args.http,
+        loop=args.loop,
+        access_log=args.access_log,
+    )

@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, cast
 
-from uvicorn.protocols.http.auto import AutoHTTPProtocol
+from uvicorn.config import HTTP_PROTOCOLS
+from uvicorn.importer import import_from_string
 
 from agentproc.app import RETRY_AFTER_SECONDS
+from agentproc.coalesce import CoalescingTransport
 from agentsdk.types import ErrorResponse
 
 __all__ = [
@@ -278,13 +280,15 @@ def _closing_answer(status: str, message: str, extra_headers: str = "") -> bytes
 
 
 class _Guarded(asyncio.Protocol):
-    """Mixed in before uvicorn's HTTP protocol: tells the server's guard what happens."""
+    """Mixed in before uvicorn's HTTP protocol: tells the server's guard what happens, and
+    hands uvicorn a transport that sends each response's head and body in one write."""
 
     guard: ClassVar[ConnectionGuard]
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self.guard.opened(self, cast("asyncio.Transport", transport))
+        socket = cast("asyncio.Transport", transport)
+        super().connection_made(CoalescingTransport(socket, asyncio.get_running_loop()))
+        self.guard.opened(self, socket)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -295,10 +299,11 @@ class _Guarded(asyncio.Protocol):
         super().connection_lost(exc)
 
 
-def guarded_http_protocol(guard: ConnectionGuard) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol, as uvicorn picks it (httptools when installed, else h11),
-    reporting to ``guard``; for ``uvicorn.Config(http=...)``. One class per server."""
-    base = AutoHTTPProtocol
+def guarded_http_protocol(guard: ConnectionGuard, http: str = "auto") -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol ``http`` (``"h11"``, ``"httptools"``, or ``"auto"``: httptools
+    when installed, else h11), reporting to ``guard`` and writing each response at once (see
+    :mod:`agentproc.coalesce`); for ``uvicorn.Config(http=...)``. One class per server."""
+    base: type[asyncio.Protocol] = import_from_string(HTTP_PROTOCOLS[http])
     protocol = type(f"Guarded{base.__name__}", (_Guarded, base), {"guard": guard})
     return cast("type[asyncio.Protocol]", protocol)
 

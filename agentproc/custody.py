@@ -30,7 +30,7 @@ import os
 import signal
 import threading
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -46,7 +46,7 @@ from agentproc.procfs import Identity, Proc
 from agentproc.records import Records
 from agentproc.settings import Settings
 
-__all__ = ["Custody", "Spawning"]
+__all__ = ["Custody", "SpawnLock", "Spawning"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,42 @@ SCAN_MAX_SECONDS = 5.0
 """Slowest scan while processes live on: the bound on noticing a daemon that left."""
 
 
+class SpawnLock:
+    """Shared by spawns, exclusive for a scan's reaping: any number of shells may be spawned
+    at once, and a scan decides about a zombie only while none is. Spawns that would begin
+    give way to a scan waiting to reap, so a stream of starts never holds reaping off."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._spawns = 0
+        self._reapers = 0
+
+    def __enter__(self) -> None:
+        with self._condition:
+            while self._reapers:
+                self._condition.wait()
+            self._spawns += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._condition:
+            self._spawns -= 1
+            if not self._spawns:
+                self._condition.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold it while no spawn is in progress (and none begins)."""
+        with self._condition:
+            self._reapers += 1
+            try:
+                while self._spawns:
+                    self._condition.wait()
+                yield
+            finally:
+                self._reapers -= 1
+                self._condition.notify_all()
+
+
 class Spawning:
     """The shells the manager spawned and has not reaped yet, and a lock around spawning them.
 
@@ -64,16 +100,17 @@ class Spawning:
     its supervision must reap it to learn its exit status (a shell reaped by someone else
     reads as status 0). A shell that exits before the manager has reported it would look like
     an orphan to a scan running in a worker thread at that moment, so the manager spawns and
-    reports under this lock, and a scan decides and reaps under it too.
+    reports under this lock (shared: spawns may overlap), and a scan decides and reaps
+    holding it exclusively.
     """
 
     def __init__(self) -> None:
         self.shells: set[int] = set()
-        self.lock = threading.Lock()
+        self.lock = SpawnLock()
 
     def reap_unless_a_shell(self, pid: int) -> bool:
         """Reap the zombie child ``pid`` unless it is a shell; True when it was reaped."""
-        with self.lock:
+        with self.lock.exclusive():
             if pid in self.shells:
                 return False
             # ChildProcessError: someone else reaped it first; gone either way.
@@ -163,6 +200,8 @@ class Custody:
         self._claims = Claims(self.instance)
         # The shells not yet reaped, which the scans read under its lock.
         self._spawning = Spawning()
+        # Start times read by spawning threads, for the claims made on the event loop.
+        self._spawn_starts: dict[int, int] = {}
         self._foreign: frozenset[Identity] = frozenset()
         self._records: Records | None = None
         self._link: KeeperLink | None = None
@@ -214,15 +253,25 @@ class Custody:
 
     # -- what the manager reports ----------------------------------------------------------
 
-    def spawning(self) -> threading.Lock:
-        """Hold it while spawning a shell and reporting it with :meth:`started`, so no scan
-        takes the new shell, should it exit at once, for an orphan to reap."""
+    def spawning(self) -> SpawnLock:
+        """Hold it while spawning a shell and reporting it with :meth:`spawned` (or
+        :meth:`started`), so no scan takes the new shell, should it exit at once, for an
+        orphan to reap. Spawns may hold it at once."""
         return self._spawning.lock
+
+    def spawned(self, pid: int) -> None:
+        """A command's shell was just spawned: no scan reaps it from now on, and its start
+        time is read here, off the event loop. Call it under :meth:`spawning`, on any
+        thread; :meth:`started` follows on the event loop's."""
+        self._spawning.shells.add(pid)
+        start = procfs.start_time(pid)
+        if start is not None:
+            self._spawn_starts[pid] = start
 
     def started(self, pid: int) -> None:
         """A command's shell was spawned (and not yet reaped): claim its session."""
         self._spawning.shells.add(pid)
-        start = procfs.start_time(pid)
+        start = self._spawn_starts.pop(pid, None) or procfs.start_time(pid)
         if start is None:
             logger.error("reading the start time of pid %d failed; it is not claimed", pid)
             return

@@ -19,6 +19,7 @@ from agentsdk import CHAT_ID_HEADER, chat_id_from_headers
 from agentsdk.wire import TOKEN_VARIABLE
 
 __all__ = [
+    "API_DEPENDENCIES",
     "ChatDep",
     "ManagerDep",
     "ProcessId",
@@ -45,13 +46,15 @@ def _state(request: Request, name: str) -> Any:
         ) from None
 
 
-def get_manager(request: Request) -> ProcessManager:
+async def get_manager(request: Request) -> ProcessManager:
     """The process manager the app's lifespan owns."""
+    # Async although it never waits, as every dependency here: FastAPI runs a plain function
+    # in a worker thread, a hop per dependency per request.
     manager: ProcessManager = _state(request, "manager")
     return manager
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was created with."""
     settings: Settings = _state(request, "settings")
     return settings
@@ -89,7 +92,6 @@ async def get_chat_id(
     Raises:
         InvalidChatId: the header is present but not exactly one UUID.
     """
-    # Async although it never waits: FastAPI would run a plain function in a worker thread.
     if chat_id is None:
         return None
     # Every copy of the header is read, not only the first that FastAPI hands over: a second,
@@ -102,3 +104,8 @@ async def get_chat_id(
 
 ChatDep = Annotated[str | None, Depends(get_chat_id)]
 ProcessId = Annotated[str, Path(description="The process id that start returned.")]
+
+API_DEPENDENCIES = [Depends(bearer_scheme), Depends(get_chat_id)]
+"""What every route of the process API depends on, whether or not it uses the result: the
+bearer scheme (for OpenAPI) and the chat header, so a malformed header is refused everywhere
+(FastAPI runs a shared dependency once)."""

@@ -14,6 +14,7 @@ Tree::
      ├── Conflict              (409)
      │    ├── ProcessNotRunning
      │    ├── IdempotencyConflict
+     │    ├── StartInProgress   a start of the same idempotency key is being spawned
      │    └── NoOpenStdin       input for a process whose stdin is not open
      ├── BodyTooLarge          (413)
      │    └── InputTooLarge     one input larger than a whole input queue
@@ -53,6 +54,7 @@ __all__ = [
     "ShuttingDown",
     "SignalFailed",
     "SpawnFailed",
+    "StartInProgress",
     "TooManyProcesses",
     "Unauthorized",
     "UnsupportedMediaType",
@@ -191,6 +193,14 @@ class IdempotencyConflict(Conflict):
             f"Idempotency key {quote(key)} was already used for process {quote(process_id)} "
             f"with a different {differing}.",
         )
+
+
+class StartInProgress(Conflict):
+    """Raised by a synchronous start whose idempotency key another start is spawning now:
+    it cannot wait for that one to attach to it, so the caller retries."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"A start with idempotency key {quote(key)} is in progress; retry.")
 
 
 class NoOpenStdin(Conflict):

@@ -29,30 +29,69 @@ from typing import Self
 import anyio
 import anyio.abc
 
+from agentproc import sessions
 from agentproc.budget import OutputBudget
 from agentproc.buffer import DEFAULT_TAIL_BYTES, HeadTailBuffer
 from agentproc.childinput import ProcessInput
+from agentproc.children import wait_child
 from agentproc.custody import Custody
-from agentproc.errors import ProcessNotRunning, ShuttingDown, SignalFailed, TooManyProcesses
+from agentproc.errors import (
+    ProcessNotRunning,
+    ShuttingDown,
+    SignalFailed,
+    StartInProgress,
+    TooManyProcesses,
+)
 from agentproc.process import Escalation, ManagedProcess, Supervision
 from agentproc.settings import Settings
-from agentproc.spawner import Spawner, own_environment
+from agentproc.spawner import Child, Spawner, own_environment
 from agentproc.spec import ProcessSpec
 from agentproc.table import ProcessTable
 from agentsdk.types import ProcessInputResponse, Signal
 
-__all__ = ["SHUTDOWN_SLACK_SECONDS", "SIGNALS", "ProcessManager", "StartResult"]
+__all__ = [
+    "QUIET_RUNNING",
+    "SHUTDOWN_SLACK_SECONDS",
+    "SIGNALS",
+    "SPAWN_THREADS",
+    "ProcessManager",
+    "StartResult",
+]
 
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_SLACK_SECONDS = 5.0
 """After the grace and the drain bound, how long shutdown waits before reporting survivors."""
 
+SPAWN_THREADS = 4
+"""Shells spawned at once, each in a worker thread waiting for its child's exec: on a busy
+machine a child waits for a core to exec, and a burst of starts need not queue behind it."""
+
+QUIET_RUNNING = 2
+"""Below this many running processes, with no other start spawning, a launch spawns on the
+event loop: too little is going on for a fork to hold anything up, and a command that
+waits on its own start (a round trip of ``true``) is spared two thread hops."""
+
 SIGNALS: Mapping[Signal, signal.Signals] = {
     "terminate": signal.SIGTERM,
     "kill": signal.SIGKILL,
 }
 """The signals the API can send, by their wire names."""
+
+
+def _key_of(spec: ProcessSpec) -> tuple[str | None, str] | None:
+    """The idempotency key of ``spec`` in its chat, as the table scopes keys."""
+    return None if spec.idempotency_key is None else (spec.chat_id, spec.idempotency_key)
+
+
+async def _discard(child: Child) -> None:
+    """Kill and reap a shell that will never be supervised, and close the agent's ends."""
+    try:
+        sessions.signal_group(child.pid, signal.SIGKILL)
+    except OSError as exc:
+        logger.error("killing the process group %d failed: %s", child.pid, exc)
+    await wait_child(child.popen)
+    child.io.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +128,11 @@ class ProcessManager:
         self._custody = Custody(settings, keeper_env=own_environment())
         self._spawner = Spawner(settings, final_env=self._custody.environment())
         self._closing = False
+        # Launches spawning their shell now: how many, and the keyed ones by key, so that
+        # another start of a key waits for its process rather than spawning a second.
+        self._launches = 0
+        self._launching: dict[tuple[str | None, str], anyio.Event] = {}
+        self._spawn_limiter = anyio.CapacityLimiter(SPAWN_THREADS)
         self._stopping: anyio.Event | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
         self._exit_stack: contextlib.AsyncExitStack | None = None
@@ -133,40 +177,132 @@ class ProcessManager:
     def start(self, spec: ProcessSpec) -> StartResult:
         """Start ``sh -c <command>``, or attach to the process of a repeated idempotency key.
 
-        Synchronous on purpose: with no await between the key lookup and the registration,
-        concurrent starts with one key cannot both run the command.
+        Synchronous: the shell is spawned on the calling thread (about a millisecond when
+        the machine is idle, far longer when it is busy: the fork waits for the child's
+        exec), and with no await between the key lookup and the registration, concurrent
+        starts with one key cannot both run the command. A server uses :meth:`launch`.
+
+        Raises:
+            ShuttingDown: the manager is closing.
+            IdempotencyConflict: the key was used with different parameters.
+            StartInProgress: a :meth:`launch` of the same key is spawning its process now.
+            TooManyProcesses: the running-process cap is reached.
+            InvalidWorkdir: the working directory is missing or not a directory.
+            SpawnFailed: the OS could not start the shell.
+        """
+        admitted = self._admit(spec)
+        if isinstance(admitted, StartResult):
+            return admitted
+        if admitted is not None:
+            raise StartInProgress(spec.idempotency_key or "")
+        return self._spawn_here(spec)
+
+    async def launch(self, spec: ProcessSpec) -> StartResult:
+        """:meth:`start`, with the shell spawned in a worker thread, so the event loop serves
+        other requests (``/healthz`` among them) meanwhile; or at once on a quiet agent
+        (:data:`QUIET_RUNNING`).
+
+        A start of a key another launch is spawning waits for it, then attaches to its
+        process; launches in progress count toward the running cap. Once spawning began
+        it is finished, whatever cancels the caller, so no shell is left unsupervised.
+
+        Raises:
+            ShuttingDown: the manager is closing, or began to while the shell was spawned
+                (the shell is killed then, and reaped as every process is).
+            IdempotencyConflict: the key was used with different parameters.
+            TooManyProcesses: the running-process cap is reached.
+            InvalidWorkdir: the working directory is missing or not a directory.
+            SpawnFailed: the OS could not start the shell.
+        """
+        while isinstance(admitted := self._admit(spec), anyio.Event):
+            await admitted.wait()
+        if admitted is not None:
+            return admitted
+        if self._launches == 0 and self._table.running_count < QUIET_RUNNING:
+            # A quiet agent: the fork holds up nothing else, and costs less than the hop to
+            # a thread and back would cost this start.
+            return self._spawn_here(spec)
+        key = _key_of(spec)
+        done = anyio.Event()
+        if key is not None:
+            self._launching[key] = done
+        self._launches += 1
+        try:
+            with anyio.CancelScope(shield=True):
+                child = await anyio.to_thread.run_sync(
+                    self._spawn, spec, limiter=self._spawn_limiter
+                )
+                if self._task_group is None:
+                    # The manager closed while the shell was spawned: nothing would supervise
+                    # it, and custody has let go, so it is ended here.
+                    await _discard(child)
+                    raise ShuttingDown()
+                self._custody.started(child.pid)
+                process = self._register(spec, child)
+        finally:
+            self._launches -= 1
+            if key is not None:
+                del self._launching[key]
+            done.set()
+        if self._closing:
+            # Shutdown began while the shell was spawned, after every running process was
+            # told to stop: this one never ran a command anyone is waiting for.
+            process.signal_or_log(signal.SIGKILL)
+            raise ShuttingDown()
+        return StartResult(process, started=True)
+
+    def _admit(self, spec: ProcessSpec) -> StartResult | anyio.Event | None:
+        """Whether ``spec`` may be spawned (None), attaches to its key's process (the
+        result), or must wait for the launch of its key in progress (that launch's event).
 
         Raises:
             ShuttingDown: the manager is closing.
             IdempotencyConflict: the key was used with different parameters.
             TooManyProcesses: the running-process cap is reached.
-            InvalidWorkdir: the working directory is missing or not a directory.
-            SpawnFailed: the OS could not start the shell.
         """
         if self._closing or self._task_group is None:
             raise ShuttingDown()
         attached = self._table.attach(spec)
         if attached is not None:
             return StartResult(attached, started=False)
-        if self._table.running_count >= self._settings.max_running:
+        key = _key_of(spec)
+        if key is not None and key in self._launching:
+            return self._launching[key]
+        if self._table.running_count + self._launches >= self._settings.max_running:
             raise TooManyProcesses(self._settings.max_running)
+        return None
+
+    def _spawn_here(self, spec: ProcessSpec) -> StartResult:
+        # On the calling thread, with no await from the admission to the registration.
         with self._custody.spawning():
             child = self._spawner.spawn(spec)
             self._custody.started(child.pid)
+        return StartResult(self._register(spec, child), started=True)
+
+    def _spawn(self, spec: ProcessSpec) -> Child:
+        # In a worker thread: the fork waits for the child's exec, and the loop must not.
+        with self._custody.spawning():
+            child = self._spawner.spawn(spec)
+            self._custody.spawned(child.pid)
+        return child
+
+    def _register(self, spec: ProcessSpec, child: Child) -> ManagedProcess:
+        """Make a spawned shell one of the manager's processes, supervised from now on."""
+        assert self._task_group is not None  # noqa: S101 - admitted only while open
         buffer = HeadTailBuffer(
             window_capacity=self._settings.output_window_bytes, budget=self._budget
         )
         process = ManagedProcess(str(uuid.uuid4()), spec, child, buffer=buffer)
         self._table.add(process)
         self._task_group.start_soon(process.supervise, self._supervision)
-        logger.info(
+        logger.debug(
             "started process %s (pid %d) in %s",
             process.id,
             process.pid,
             process.workdir,
             extra={"process_id": process.id, "chat_id": spec.chat_id},
         )
-        return StartResult(process, started=True)
+        return process
 
     def _exited(self, process: ManagedProcess) -> None:
         self._table.exited(process)

@@ -17,7 +17,7 @@ import logging
 import signal
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 
@@ -28,6 +28,7 @@ from agentproc.childinput import ProcessInput
 from agentproc.children import wait_child
 from agentproc.cursor import TextChunk, read_text
 from agentproc.errors import NoOpenStdin
+from agentproc.pipes import OutputPipes
 from agentproc.spawner import Child
 from agentproc.spec import ProcessSpec
 from agentsdk.types import (
@@ -55,6 +56,9 @@ class Supervision:
 
     on_exit: Callable[[ManagedProcess], None]
     """Told of each exit, once it is recorded."""
+
+    pipes: OutputPipes = field(default_factory=OutputPipes)
+    """The output pipes' shared reading state: which may be widened, and the scratch buffer."""
 
 
 class ManagedProcess:
@@ -269,7 +273,8 @@ class ManagedProcess:
 
                 async def pump() -> None:
                     with pump_scope:
-                        if await self._child.io.pump_output(self.buffer, self._arrival):
+                        io = self._child.io
+                        if await io.pump_output(self.buffer, self._arrival, supervision.pipes):
                             drained.set()
 
                 tg.start_soon(pump)
@@ -282,8 +287,10 @@ class ManagedProcess:
                     # A backgrounded grandchild still holds the pipe; stop reading.
                     abandoned = True
                     pump_scope.cancel()
-                # The process is over: input still queued has no reader left to wait for.
-                writer_scope.cancel()
+                if stdin is not None:
+                    # The process is over: input still queued has no reader left to wait for.
+                    # (Only then: anyio formats the task's repr on every cancel.)
+                    writer_scope.cancel()
         except Exception:
             # One broken process must not take the manager's task group, and with it every
             # other process, down; it is recorded as exited below.
@@ -307,7 +314,7 @@ class ManagedProcess:
         self.exited_at = time.time()
         self._exited.set()
         self._arrival.ring()
-        logger.info(
+        logger.debug(
             "process %s exited with %d%s",
             self.id,
             self.exit_code,

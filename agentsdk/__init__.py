@@ -54,6 +54,7 @@ from agentsdk.types import ProcessInputRequest as ProcessInputRequest
 from agentsdk.types import ProcessInputResponse as ProcessInputResponse
 from agentsdk.types import ProcessOutputResponse as ProcessOutputResponse
 from agentsdk.types import ProcessTruncation as ProcessTruncation
+from agentsdk.types import RunProcessResponse as RunProcessResponse
 from agentsdk.types import Signal as Signal
 from agentsdk.types import SignalProcessRequest as SignalProcessRequest
 from agentsdk.types import SignalProcessResponse as SignalProcessResponse
@@ -100,6 +101,7 @@ __all__ = [
     "ProcessOutputResponse",
     "ProcessTruncation",
     "RateLimitError",
+    "RunProcessResponse",
     "Signal",
     "SignalProcessRequest",
     "SignalProcessResponse",

@@ -51,6 +51,8 @@ __all__ = [
     "process_path",
     "signal_call",
     "start_call",
+    "start_call_for",
+    "start_request",
     "stream_call",
 ]
 
@@ -89,10 +91,29 @@ def start_call(
         ValueError: No command, bad field types, both a request and keyword fields, or
             malformed ``extra_headers``.
     """
+    headers = header_items(extra_headers)
+    return start_call_for(start_request(request, fields, generate_key=generate_key), headers)
+
+
+def start_request(
+    request: StartProcessRequest | None,
+    fields: Mapping[str, object],
+    *,
+    generate_key: bool,
+    method: str = "start_process",
+) -> StartProcessRequest:
+    """The request a start sends, from a whole request or from its fields as keywords, with
+    an idempotency key when ``generate_key`` asks for one (see :func:`start_call`).
+
+    Raises:
+        TypeError: A keyword that is not a field of ``StartProcessRequest``; the message
+            names ``method``, as Python names the function.
+        ValueError: No command, bad field types, or both a request and keyword fields.
+    """
     unknown = sorted(set(fields) - _START_FIELDS)
     if unknown:
         # What Python says for a keyword the signature does not name.
-        raise TypeError(f"start_process() got an unexpected keyword argument {unknown[0]!r}")
+        raise TypeError(f"{method}() got an unexpected keyword argument {unknown[0]!r}")
     given = {name: value for name, value in fields.items() if value is not None}
     if request is not None:
         if not isinstance(request, StartProcessRequest):
@@ -113,13 +134,21 @@ def start_call(
         # The agent runs a repeated key once, so a retry after a lost answer attaches to
         # the first process instead of running the command a second time.
         request = request.model_copy(update={"idempotency_key": str(uuid.uuid4())})
+    return request
+
+
+def start_call_for(
+    request: StartProcessRequest, extra_headers: tuple[tuple[str, str], ...]
+) -> Call[StartProcessResponse]:
+    """Describe the start of ``request`` as :func:`start_request` made it; retried only
+    with an idempotency key."""
     return Call(
         method="POST",
         path=f"{API_PREFIX}/start",
         parse=model_parser(StartProcessResponse),
         body=encode_json(request),
         retry_safe=request.idempotency_key is not None,
-        extra_headers=header_items(extra_headers),
+        extra_headers=extra_headers,
     )
 
 

@@ -119,6 +119,9 @@ class BaseClient:
         # Whether closing this client closes its connection pool: a sender sets it for a
         # pool it built; an injected http_client and a copy from with_options borrow theirs.
         self._releases_pool = False
+        # Optional routes the server said it does not have (Coder's agent has no /run), so a
+        # connection asks once; with_options copies share the set, as they share the pool.
+        self._absent_routes: set[str] = set()
 
     @property
     def base_url(self) -> str:

@@ -13,12 +13,15 @@ from collections.abc import Mapping
 from typing import Literal, Unpack
 
 from agentsdk._agent import input_call, list_call, output_call, signal_call, start_call
+from agentsdk._exceptions import APIStatusError
+from agentsdk._run import RunPlan
 from agentsdk._senders import AsyncSender, SyncSender
 from agentsdk._stream import AsyncOutputStream, OutputStream, OutputStreamPlan
 from agentsdk.types import (
     ListProcessesResponse,
     ProcessInputResponse,
     ProcessOutputResponse,
+    RunProcessResponse,
     Signal,
     StartProcessParams,
     StartProcessRequest,
@@ -99,6 +102,57 @@ class AgentConn(SyncSender):
                 extra_headers=extra_headers,
             )
         )
+
+    def run_process(
+        self,
+        request: StartProcessRequest | None = None,
+        *,
+        timeout_ms: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **fields: Unpack[StartProcessParams],
+    ) -> RunProcessResponse:
+        """Start ``sh -c <command>`` and wait for it: the start's answer and the output.
+
+        One request (``POST /run``) on an agentproc agent; on an agent without it (Coder's
+        answers 404) a start and a waiting ``process_output``, and every later call of this
+        connection goes straight to those two. The process keeps running if ``timeout_ms``
+        passes first: then ``running`` is true, and ``id`` is how to follow it.
+
+        Args:
+            request: The whole request, instead of the keyword fields.
+            timeout_ms: Wait at most this long for the exit; default the agent's cap (5
+                minutes).
+            extra_headers: Headers of every request of this call, over the client's.
+            **fields: The request's fields as keywords, as for ``start_process``.
+
+        Returns:
+            The start's ``id``, ``started`` and ``attached``, then the output snapshot;
+            ``running=False`` guarantees the output is complete.
+
+        Raises:
+            TypeError: A keyword that is not a field of ``StartProcessRequest``.
+            ValueError: No command, bad field types, both a request and keyword fields, a
+                negative ``timeout_ms``, or malformed ``extra_headers``.
+            BadRequestError: The agent rejected the request (e.g. a missing workdir).
+            ConflictError: The idempotency key was used before with different fields.
+            RateLimitError: The agent runs as many processes as it allows.
+        """
+        plan = RunPlan.make(
+            request,
+            fields,
+            timeout_ms=timeout_ms,
+            generate_key=self.max_retries > 0,
+            extra_headers=extra_headers,
+        )
+        if plan.route not in self._absent_routes:
+            try:
+                return self._request(plan.run())
+            except APIStatusError as exc:
+                if not plan.route_missing(exc):
+                    raise
+                self._absent_routes.add(plan.route)
+        started = self._request(plan.start())
+        return plan.combine(started, self._request(plan.output(started)))
 
     def list_processes(
         self, *, extra_headers: Mapping[str, str] | None = None
@@ -318,6 +372,32 @@ class AsyncAgentConn(AsyncSender):
                 extra_headers=extra_headers,
             )
         )
+
+    async def run_process(
+        self,
+        request: StartProcessRequest | None = None,
+        *,
+        timeout_ms: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **fields: Unpack[StartProcessParams],
+    ) -> RunProcessResponse:
+        """Start ``sh -c <command>`` and wait for it. See ``AgentConn.run_process``."""
+        plan = RunPlan.make(
+            request,
+            fields,
+            timeout_ms=timeout_ms,
+            generate_key=self.max_retries > 0,
+            extra_headers=extra_headers,
+        )
+        if plan.route not in self._absent_routes:
+            try:
+                return await self._request(plan.run())
+            except APIStatusError as exc:
+                if not plan.route_missing(exc):
+                    raise
+                self._absent_routes.add(plan.route)
+        started = await self._request(plan.start())
+        return plan.combine(started, await self._request(plan.output(started)))
 
     async def list_processes(
         self, *, extra_headers: Mapping[str, str] | None = None

@@ -30,6 +30,7 @@ __all__ = [
     "ProcessInputResponse",
     "ProcessOutputResponse",
     "ProcessTruncation",
+    "RunProcessResponse",
     "Signal",
     "SignalProcessRequest",
     "SignalProcessResponse",
@@ -200,6 +201,21 @@ class ProcessOutputResponse(_Wire):
     skipped: int | None = None
     """Cursor reads only: bytes between the requested offset and ``offset`` that the agent no
     longer keeps. Absent when none were lost."""
+
+
+class RunProcessResponse(ProcessOutputResponse, StartProcessResponse):
+    """What a run answers: the start's fields, then the output as the wait left it.
+
+    The same head+tail snapshot as a plain output read, taken when the process exited or when
+    ``timeout_ms`` passed (then ``running`` is true and the process goes on).
+    """
+
+    total_bytes: int | None = None
+    """Every byte the process had written when the snapshot was taken."""
+
+    next_offset: int | None = None
+    """Where a cursor read (``output?since=``) continues after this snapshot, to follow what
+    the process writes next; equal to ``total_bytes``."""
 
 
 class SignalProcessRequest(_Wire):

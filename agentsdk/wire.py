@@ -29,6 +29,7 @@ __all__ = [
     "MAX_WAIT_SECONDS",
     "OMISSION_MARKER",
     "OUTPUT_EVENT",
+    "RUN_PATH",
     "SESSION_TOKEN_HEADER",
     "SINCE_LAST",
     "STREAM_HEARTBEAT_SECONDS",
@@ -50,6 +51,10 @@ MAX_WAIT_MS = 5 * 60 * 1000
 
 MAX_WAIT_SECONDS = MAX_WAIT_MS / 1000
 """``MAX_WAIT_MS`` in seconds, the unit of client timeouts."""
+
+RUN_PATH = "/run"
+"""A start that waits for the exit and answers with the output, under ``API_PREFIX``: one
+round trip instead of start and output. Coder's agent has no such route (it answers 404)."""
 
 CHAT_ID_HEADER = "Coder-Chat-Id"
 """Names the chat a request acts for; the agent scopes processes by it."""

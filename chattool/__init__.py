@@ -13,6 +13,7 @@ from chattool._chat import chat_connection as chat_connection
 from chattool._chat import chat_tools as chat_tools
 from chattool._connection import CHAT_ID_HEADER as CHAT_ID_HEADER
 from chattool._connection import ConnectionResolver as ConnectionResolver
+from chattool._connection import RunConnection as RunConnection
 from chattool._connection import ToolConnection as ToolConnection
 from chattool._connection import chat_headers as chat_headers
 from chattool._duration import format_duration as format_duration
@@ -46,6 +47,7 @@ __all__ = [
     "ProcessOutputTool",
     "ProcessSignalArguments",
     "ProcessSignalTool",
+    "RunConnection",
     "Tool",
     "ToolArguments",
     "ToolConnection",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import httpx
 
 from agentsdk import AsyncAgentConn
-from chattool._connection import ConnectionResolver, ToolConnection, chat_headers
+from chattool._connection import ConnectionResolver, RunConnection, ToolConnection, chat_headers
 from chattool._execute import ExecuteTool
 from chattool._process import ProcessListTool, ProcessOutputTool, ProcessSignalTool
 
@@ -22,6 +22,9 @@ __all__ = [
 if TYPE_CHECKING:
     # Fails type checking if the SDK's connection stops satisfying the tools' protocol.
     def _sdk_connection_fits(connection: AsyncAgentConn) -> ToolConnection:
+        return connection
+
+    def _sdk_connection_runs(connection: AsyncAgentConn) -> RunConnection:
         return connection
 
 

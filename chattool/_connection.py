@@ -2,7 +2,9 @@
 
 The tools call four methods and read ``headers``, nothing else, so they are written against
 a structural ``ToolConnection`` protocol: ``agentsdk.AsyncAgentConn`` satisfies it, and so
-does any wrapper or test double with the same members.
+does any wrapper or test double with the same members. A connection that also has
+``run_process`` (``RunConnection``, as ``AsyncAgentConn``) lets ``execute`` start a command
+and wait for its first moments in one request.
 
 Chat scoping is a property of each *request*: the agent reads the ``Coder-Chat-Id`` header
 of every request to tag new processes and to hide every other process (another chat's, or
@@ -24,6 +26,7 @@ from agentsdk import canonical_chat_id, parse_chat_id
 from agentsdk.types import (
     ListProcessesResponse,
     ProcessOutputResponse,
+    RunProcessResponse,
     Signal,
     StartProcessRequest,
     StartProcessResponse,
@@ -34,6 +37,7 @@ __all__ = [
     "CHAT_ID_HEADER",
     "ChatScopeConflict",
     "ConnectionResolver",
+    "RunConnection",
     "ToolConnection",
     "chat_headers",
     "chat_scoped",
@@ -100,6 +104,27 @@ class ToolConnection(Protocol):
         ...
 
 
+@runtime_checkable
+class RunConnection(ToolConnection, Protocol):
+    """A ``ToolConnection`` that can also start a command and wait for it in one call.
+
+    ``agentsdk.AsyncAgentConn`` is one: it sends one request to an agentproc agent and falls
+    back to a start and a waiting read on an agent without ``/run`` (Coder's).
+    """
+
+    async def run_process(
+        self,
+        request: StartProcessRequest,
+        /,
+        *,
+        timeout_ms: int | None = ...,
+        extra_headers: Mapping[str, str] | None = ...,
+    ) -> RunProcessResponse:
+        """Start ``sh -c <command>``, wait at most ``timeout_ms`` for its exit, and return
+        its id with the output as the wait left it."""
+        ...
+
+
 ConnectionResolver: TypeAlias = Callable[[], Awaitable[ToolConnection]]
 """An async callable returning the chat's connection; it raises when there is none
 (workspace stopped, agent not yet connected), and the tool reports that to the model."""
@@ -154,6 +179,8 @@ def chat_scoped(connection: ToolConnection, chat_id: str) -> ToolConnection:
             f"the connection is scoped to chat {', '.join(carried)} but this tool is bound to "
             f"chat {chat_id}; refusing to act for the wrong chat"
         )
+    if isinstance(connection, RunConnection):
+        return _ChatScopedRunConnection(connection, chat_id)
     return _ChatScopedConnection(connection, chat_id)
 
 
@@ -223,4 +250,24 @@ class _ChatScopedConnection:
     ) -> None:
         await self._connection.signal_process(
             process_id, signal, extra_headers=self._with_chat(extra_headers)
+        )
+
+
+class _ChatScopedRunConnection(_ChatScopedConnection):
+    """A chat-scoped connection whose wrapped one can run commands in one call."""
+
+    def __init__(self, connection: RunConnection, chat_id: str) -> None:
+        super().__init__(connection, chat_id)
+        self._runner = connection
+
+    async def run_process(
+        self,
+        request: StartProcessRequest,
+        /,
+        *,
+        timeout_ms: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> RunProcessResponse:
+        return await self._runner.run_process(
+            request, timeout_ms=timeout_ms, extra_headers=self._with_chat(extra_headers)
         )

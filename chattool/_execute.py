@@ -3,8 +3,10 @@
 The foreground path starts the process, then polls its output on a 200 ms cadence. Each poll
 is a bounded server-side wait (``wait=true&timeout_ms=<rest of the tick>``), so an exit is
 seen the moment it happens, while an agent that ignores the wait is still asked no more than
-once per tick. When the timeout passes, the process is left running: the result says so,
-carries what it printed so far, and gives the id to follow it with ``process_output``.
+once per tick. A connection that can run a command in one call (``RunConnection``) starts it
+and waits out the first tick in that one request, so a quick command costs one round trip.
+When the timeout passes, the process is left running: the result says so, carries what it
+printed so far, and gives the id to follow it with ``process_output``.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from types import MappingProxyType
 import anyio
 from pydantic import Field
 
-from agentsdk.types import ProcessOutputResponse, StartProcessRequest
+from agentsdk.types import ProcessOutputResponse, StartProcessRequest, StartProcessResponse
 from agentsdk.wire import CHAT_ID_VARIABLE
 from chattool._base import InvalidArguments, Tool, ToolArguments, ToolResult, describe_error
-from chattool._connection import ToolConnection
+from chattool._connection import RunConnection, ToolConnection
 from chattool._duration import SECOND, format_duration, parse_duration
 from chattool._reads import POLL_GRACE_SECONDS, no_answer_within, read_snapshot
 from chattool._results import ExecuteResult, file_dump_note, truncate_output
@@ -201,10 +203,21 @@ class ExecuteTool(Tool[ExecuteArguments]):
             return int((anyio.current_time() - began) * 1000)
 
         start_limit = max(timeout_ns / SECOND, MIN_START_SECONDS)
-        started = None
-        with anyio.move_on_after(start_limit):
+        first_wait = min(POLL_INTERVAL_SECONDS, deadline - began)
+        runs = isinstance(connection, RunConnection)
+        started: StartProcessResponse | None = None
+        with anyio.move_on_after(start_limit + (first_wait if runs else 0)):
             try:
-                started = await connection.start_process(request)
+                if isinstance(connection, RunConnection):
+                    # The start and the first tick's wait in one request.
+                    ran = await connection.run_process(
+                        request, timeout_ms=math.ceil(first_wait * 1000)
+                    )
+                    if not ran.running:
+                        return ExecuteResult.exited(ran, wall_duration_ms=elapsed_ms(), note=note)
+                    started = ran
+                else:
+                    started = await connection.start_process(request)
             except Exception as exc:
                 return ExecuteResult(success=False, error=f"start process: {describe_error(exc)}")
         if started is None:

@@ -7,6 +7,7 @@ the ``live_agent`` fixture) or as its own ``python -m agentproc serve`` (:func:`
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import re
 import signal
@@ -27,8 +28,17 @@ import uvicorn
 from fastapi import FastAPI
 
 from agentproc.app import create_app
+from agentproc.connections import PARSER_HEADER_BYTES, ConnectionGuard, guarded_http_protocol
 from agentproc.server import AgentServer
-from agentproc.settings import Settings
+from agentproc.settings import DEFAULT_HEADER_TIMEOUT_SECONDS, DEFAULT_MAX_CONNECTIONS, Settings
+from agentproc.speedups import (
+    AUTO,
+    HTTP_VARIABLE,
+    LOOP_VARIABLE,
+    event_loop,
+    http_parser,
+    installed,
+)
 
 TEST_TOKEN = "test-token"
 SAFETY_TIMEOUT_SECONDS = 30.0
@@ -43,6 +53,18 @@ SERVED_TOKEN = "served-token"
 TLS_CONTEXT = httpx.create_ssl_context()
 """One TLS context for the test clients (``verify=TLS_CONTEXT``): a client given none loads the
 CA bundle anew, about 40 ms of CPU each, though the tests speak plain HTTP."""
+
+
+HTTP_PARSERS = [
+    pytest.param("h11", id="h11"),
+    pytest.param(
+        "httptools",
+        id="httptools",
+        marks=pytest.mark.skipif(not installed("httptools"), reason="httptools not installed"),
+    ),
+]
+"""uvicorn's two HTTP parsers, for ``parametrize``: the tests of malformed requests run on
+each, since httptools lets through some requests that h11 refuses."""
 
 
 @pytest.hookimpl(trylast=True)
@@ -129,21 +151,51 @@ class _ReadyServer(AgentServer):
         self.ready.set()
 
 
+def server_http() -> str:
+    """The HTTP parser test servers use: ``$AGENTPROC_HTTP``, else httptools when installed.
+
+    ``AGENTPROC_HTTP=h11 AGENTPROC_LOOP=asyncio`` runs the suite's servers as an agent
+    without uvloop and httptools runs; agents served by :func:`serve_agent` read the same
+    variables.
+    """
+    return http_parser(os.environ.get(HTTP_VARIABLE, AUTO))
+
+
+def server_loop() -> str:
+    """The event loop test servers use: ``$AGENTPROC_LOOP``, else uvloop when installed."""
+    return event_loop(os.environ.get(LOOP_VARIABLE, AUTO))
+
+
 @contextmanager
-def serve_in_thread(app: FastAPI, *, uds: Path | None = None) -> Iterator[ServedApp]:
+def serve_in_thread(
+    app: FastAPI, *, uds: Path | None = None, http: str | None = None
+) -> Iterator[ServedApp]:
     """Serve ``app`` (lifespan included) on 127.0.0.1, a free port, until the block ends.
 
-    With ``uds``, the app listens on that Unix socket instead of TCP.
+    With ``uds``, the app listens on that Unix socket instead of TCP. ``http`` picks the HTTP
+    parser (``h11`` or ``httptools``) over :func:`server_http`'s; the event loop is
+    :func:`server_loop`'s.
 
-    The server is the agent's own :class:`~agentproc.server.AgentServer`, so an agent app stops
-    its processes before open requests are drained, as in production; for any other app its
-    shutdown hook does nothing. The caller keeps ``app`` and can act on it through
+    The server is the agent's own :class:`~agentproc.server.AgentServer`, with the connection
+    guard of ``agentproc serve`` at its default settings, so an agent app stops its processes
+    before open requests are drained and refuses oversized headers, as in production; for any
+    other app the shutdown hook does nothing. The caller keeps ``app`` and can act on it through
     :meth:`ServedApp.call_soon` (e.g. ``agentproc.app.begin_shutdown(app)``).
     """
+    guard = ConnectionGuard(
+        header_timeout=DEFAULT_HEADER_TIMEOUT_SECONDS, max_connections=DEFAULT_MAX_CONNECTIONS
+    )
+    how = {
+        "http": guarded_http_protocol(guard, http or server_http()),
+        "h11_max_incomplete_event_size": PARSER_HEADER_BYTES,
+        "loop": server_loop(),
+    }
     if uds is None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **how
+        )
     else:
-        config = uvicorn.Config(app, uds=str(uds), log_level="warning", lifespan="on")
+        config = uvicorn.Config(app, uds=str(uds), log_level="warning", lifespan="on", **how)
     server = _ReadyServer(config, app)
     thread = threading.Thread(target=server.run, name="served-app", daemon=True)
     thread.start()
@@ -170,9 +222,10 @@ def serve_in_thread(app: FastAPI, *, uds: Path | None = None) -> Iterator[Served
 
 
 @contextmanager
-def run_live_agent(settings: Settings) -> Iterator[LiveAgent]:
-    """Serve ``create_app(settings)`` on 127.0.0.1 (a free port) until the block ends."""
-    with serve_in_thread(create_app(settings)) as served:
+def run_live_agent(settings: Settings, *, http: str | None = None) -> Iterator[LiveAgent]:
+    """Serve ``create_app(settings)`` on 127.0.0.1 (a free port) until the block ends, on the
+    HTTP parser ``http`` (``h11`` or ``httptools``; :func:`server_http`'s by default)."""
+    with serve_in_thread(create_app(settings), http=http) as served:
         yield LiveAgent(
             served.base_url, settings.token, settings, open_requests=served.open_requests
         )

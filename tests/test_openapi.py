@@ -22,6 +22,7 @@ def test_every_operation_has_a_stable_id_and_no_422() -> None:
     assert operations == {
         "healthz",
         "start_process",
+        "run_process",
         "list_processes",
         "process_output",
         "signal_process",

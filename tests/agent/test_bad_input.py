@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from agentproc.app import create_app
 from agentproc.settings import Settings
 from agentproc.testing import app_client
-from tests.conftest import LiveAgent
+from tests.conftest import HTTP_PARSERS, TEST_TOKEN, LiveAgent, run_live_agent
 
 from ._live_processes import (
     SAFETY_TIMEOUT_SECONDS,
@@ -69,6 +69,13 @@ def client(agent: InProcessAgent) -> Iterator[httpx.Client]:
     """An authenticated client of the shared in-process agent."""
     with agent.client() as c:
         yield c
+
+
+@pytest.fixture(scope="module", params=HTTP_PARSERS)
+def live_agent(request: pytest.FixtureRequest) -> Iterator[LiveAgent]:
+    """A real agent on each of uvicorn's HTTP parsers in turn: both must refuse alike."""
+    with run_live_agent(Settings(token=TEST_TOKEN), http=request.param) as agent:
+        yield agent
 
 
 @pytest.fixture
@@ -159,10 +166,11 @@ def test_huge_timeout_ms_is_capped_and_the_wait_ends_at_exit(
 
 @pytest.mark.e2e
 def test_headers_too_large_are_a_4xx_and_the_agent_serves_on(live_agent: LiveAgent) -> None:
-    """20 KiB of unfinished headers is a 4xx and breaks nothing else, on any server.
+    """20 KiB of unfinished headers is a 4xx and breaks nothing else, on either parser.
 
-    Served bare (as here), uvicorn's h11 protocol gives up on headers over 16 KiB with a 400;
-    ``agentproc serve`` answers 431 in the error shape first (tests/agent/test_connections.py).
+    Served bare, uvicorn's h11 protocol gives up on headers over 16 KiB with a 400, and its
+    httptools protocol waits for more; the connection guard that ``agentproc serve`` (and the
+    test server) runs answers 431 in the error shape first (tests/agent/test_connections.py).
     """
     host, _, port = live_agent.base_url.removeprefix("http://").partition(":")
     with socket.create_connection((host, int(port)), timeout=SAFETY_TIMEOUT_SECONDS) as sock:

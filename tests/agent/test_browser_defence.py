@@ -24,7 +24,13 @@ import uvicorn
 from agentproc.app import create_app
 from agentproc.server import AgentServer
 from agentproc.settings import Settings
-from tests.conftest import SAFETY_TIMEOUT_SECONDS, TLS_CONTEXT, LiveAgent, run_live_agent
+from tests.conftest import (
+    HTTP_PARSERS,
+    SAFETY_TIMEOUT_SECONDS,
+    TLS_CONTEXT,
+    LiveAgent,
+    run_live_agent,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -51,10 +57,11 @@ JSON_CONTENT_TYPES = [
 """Declared as JSON, or declared empty (which counts as not declared)."""
 
 
-@pytest.fixture(scope="module")
-def open_agent() -> Iterator[LiveAgent]:
-    """An agent without a token; the tests using it expect it never to start anything."""
-    with run_live_agent(Settings()) as agent:
+@pytest.fixture(scope="module", params=HTTP_PARSERS)
+def open_agent(request: pytest.FixtureRequest) -> Iterator[LiveAgent]:
+    """An agent without a token, on each of uvicorn's HTTP parsers in turn (httptools lets
+    through requests h11 refuses); the tests using it expect it never to start anything."""
+    with run_live_agent(Settings(), http=request.param) as agent:
         yield agent
 
 

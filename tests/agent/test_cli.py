@@ -277,6 +277,9 @@ MALFORMED = [
     (["--token-file", "{missing}"], {}, "--token-file"),
     (["--token-file", "{dir}"], {}, "--token-file"),
     (["--token", "t", "--token-file", "{blank}"], {}, "--token-file"),
+    (["--http", "tornado"], {}, "--http"),
+    ([], {"AGENTPROC_LOOP": "trio"}, "AGENTPROC_LOOP"),
+    ([], {"AGENTPROC_ACCESS_LOG": "yes"}, "AGENTPROC_ACCESS_LOG"),
 ]
 
 

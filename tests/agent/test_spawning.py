@@ -63,3 +63,46 @@ def test_a_scan_waits_while_a_shell_is_being_spawned_and_reported() -> None:
     scan.join(SAFETY_TIMEOUT_SECONDS)
     assert decided == [False]
     assert child.wait() == 5
+
+
+def test_spawns_overlap_and_a_scan_waits_for_every_one_of_them() -> None:
+    """Two spawns hold the lock at once; a scan decides only after both have reported."""
+    spawning = Spawning()
+    decided: list[bool] = []
+    first, second = zombie(6), zombie(7)
+    with spawning.lock, spawning.lock:
+        scan = threading.Thread(
+            target=lambda: decided.append(spawning.reap_unless_a_shell(second.pid))
+        )
+        scan.start()
+        spawning.shells.add(first.pid)
+        scan.join(0.05)
+        assert scan.is_alive()  # one spawn still has to report
+        spawning.shells.add(second.pid)
+    scan.join(SAFETY_TIMEOUT_SECONDS)
+    assert decided == [False]
+    assert (first.wait(), second.wait()) == (6, 7)
+
+
+def test_a_waiting_scan_goes_before_spawns_that_come_after_it() -> None:
+    """A stream of spawns cannot hold reaping off: once a scan waits, new spawns wait for it."""
+    spawning = Spawning()
+    orphan = zombie(0)
+    spawned_after_the_reap: list[bool] = []
+
+    def spawn() -> None:
+        with spawning.lock:
+            spawned_after_the_reap.append(not Path(f"/proc/{orphan.pid}").exists())
+
+    with spawning.lock:
+        scanner = threading.Thread(target=spawning.reap_unless_a_shell, args=(orphan.pid,))
+        scanner.start()
+        scanner.join(0.05)  # the scan now waits for this spawn
+        later = threading.Thread(target=spawn)
+        later.start()
+        later.join(0.05)
+        assert spawned_after_the_reap == []  # the later spawn gives way to the waiting scan
+    scanner.join(SAFETY_TIMEOUT_SECONDS)
+    later.join(SAFETY_TIMEOUT_SECONDS)
+    assert spawned_after_the_reap == [True]
+    orphan.wait()  # reaped by the scan already; Popen reads it as 0

@@ -18,6 +18,7 @@ from agentsdk.types import (
     ProcessInfo,
     ProcessOutputResponse,
     ProcessTruncation,
+    RunProcessResponse,
     Signal,
     StartProcessRequest,
     StartProcessResponse,
@@ -26,6 +27,7 @@ from agentsdk.types import (
 __all__ = [
     "CHAT_ID",
     "FakeAgent",
+    "FakeRunAgent",
     "OutputCall",
     "OutputHandler",
     "ProcessLog",
@@ -205,3 +207,31 @@ class FakeAgent:
         self.signals.append((process_id, signal))
         if self.signal_error is not None:
             raise self.signal_error
+
+
+@dataclass
+class FakeRunAgent(FakeAgent):
+    """A ``RunConnection``: ``run_process`` answers ``run_output`` for the started process
+    (the start as ``FakeAgent`` scripts it), so ``execute`` can start and wait in one call."""
+
+    run_output: ProcessOutputResponse | Exception = field(default_factory=lambda: exited())
+    runs: list[tuple[StartProcessRequest, int | None]] = field(default_factory=list)
+    """Each ``run_process`` call's request and ``timeout_ms``."""
+
+    async def run_process(
+        self,
+        request: StartProcessRequest,
+        /,
+        *,
+        timeout_ms: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> RunProcessResponse:
+        self.call_headers.append(("run_process", extra_headers))
+        self.runs.append((request, timeout_ms))
+        if isinstance(self.start_response, Exception):
+            raise self.start_response
+        if isinstance(self.run_output, Exception):
+            raise self.run_output
+        return RunProcessResponse(
+            **self.start_response.model_dump(), **self.run_output.model_dump()
+        )

@@ -71,6 +71,7 @@ STOP_TIMEOUT_SECONDS = 10.0
 OPERATIONS = {
     "health-healthz": "/healthz",
     "processes-start_process": "/api/v0/processes/start",
+    "processes-run_process": "/api/v0/processes/run",
     "processes-list_processes": "/api/v0/processes/list",
     "processes-process_output": "/api/v0/processes/{id}/output",
     "processes-signal_process": "/api/v0/processes/{id}/signal",

@@ -111,6 +111,7 @@ def test_generator_accepts_the_document_without_warnings(
         "list_processes",
         "process_input",
         "process_output",
+        "run_process",
         "signal_process",
         "start_process",
         "stream_output",

@@ -1,0 +1,151 @@
+"""Reading output pipes at the speed of the pipe: wide pipes for chatty commands, and one read
+per wake-up into one scratch buffer.
+
+A pipe holds 64 KiB by default. A command that writes fast fills it, then waits until the
+agent, woken by the event loop, has read it: each 64 KiB costs a round trip between the two
+processes through the scheduler, and reading a gibibyte took half as long again as
+``head -c 1G /dev/zero | cat``. Once a read finds a pipe full, the command is a fast writer:
+its pipe is widened (``F_SETPIPE_SZ``) to :data:`WIDE_PIPE_BYTES`, so it can write on while
+the agent wakes up, and every wake-up reads what is there in one read and hands it to the
+buffer in one write. That reaches the pipe's own speed.
+
+Pipe memory counts against a per-user kernel limit (``/proc/sys/fs/pipe-user-pages-soft``,
+64 MiB by default), past which every new pipe of the user, the agent's and any other
+program's, gets only 8 KiB. So at most :data:`WIDE_PIPES` pipes are wide at once, a quarter
+of that limit, and a pipe the kernel refuses to widen stays as it is.
+
+Reads go into one scratch buffer shared by every pump: the pumps run on the event loop's one
+thread, and each hands what it read to its buffer (which copies it) before it awaits again,
+so no per-read allocation and no memory per process.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+
+__all__ = ["DEFAULT_PIPE_BYTES", "WIDE_PIPES", "WIDE_PIPE_BYTES", "OutputPipes", "PipeSlot"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PIPE_BYTES = 64 * 1024
+"""What a pipe holds where the kernel does not say (Linux's default)."""
+
+WIDE_PIPE_BYTES = 1024 * 1024
+"""What a fast writer's pipe is widened to: the most an unprivileged process may ask for
+(``/proc/sys/fs/pipe-max-size``) by default, and where reading reaches the pipe's speed."""
+
+WIDE_PIPES = 16
+"""Pipes wide at once, at most: 16 MiB, a quarter of the kernel's default per-user soft limit
+on pipe memory, leaving the rest to the user's other pipes."""
+
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+_F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
+# Linux's values; Python names them from 3.10 on, only where the platform defines them.
+
+
+class OutputPipes:
+    """The wide-pipe slots and the scratch buffer every output pump of an agent shares.
+
+    Use from the event loop's thread only.
+
+    Args:
+        wide_pipes: how many pipes may be wide at once (0: none is widened).
+        wide_bytes: what a widened pipe holds.
+    """
+
+    def __init__(self, wide_pipes: int = WIDE_PIPES, wide_bytes: int = WIDE_PIPE_BYTES) -> None:
+        self._free = wide_pipes
+        self._wide_bytes = wide_bytes
+        self._scratch = bytearray()
+        self._refused = False
+
+    @property
+    def free_slots(self) -> int:
+        """How many more pipes may be widened now."""
+        return self._free
+
+    def slot(self, fd: int) -> PipeSlot:
+        """The reading state of the pipe read through ``fd``, as it is now (not widened)."""
+        try:
+            capacity = fcntl.fcntl(fd, _F_GETPIPE_SZ)
+        except OSError:
+            capacity = DEFAULT_PIPE_BYTES  # not a pipe (a file, a terminal): read as one
+        return PipeSlot(self, fd, capacity)
+
+    def read(self, fd: int, size: int) -> memoryview:
+        """Up to ``size`` bytes of ``fd``, in the scratch buffer: valid until the next read.
+
+        Raises:
+            BlockingIOError: nothing to read now.
+            OSError: the read failed.
+        """
+        if len(self._scratch) < size:
+            self._scratch = bytearray(size)
+        count = os.readv(fd, [self._scratch])
+        return memoryview(self._scratch)[:count]
+
+    def widen(self, fd: int) -> int | None:
+        """Widen the pipe read through ``fd`` if a wide slot is free; its new capacity, or
+        None when it stays as it is (no slot free, or the kernel refused)."""
+        if self._free <= 0:
+            return None
+        try:
+            capacity: int = fcntl.fcntl(fd, _F_SETPIPE_SZ, self._wide_bytes)
+        except OSError as exc:
+            # A refusal costs speed only: the pipe keeps working at its size.
+            level = logging.DEBUG if self._refused else logging.WARNING
+            logger.log(
+                level, "an output pipe stays narrow, the kernel refused to widen it: %s", exc
+            )
+            self._refused = True
+            return None
+        self._free -= 1
+        return capacity
+
+    def give_back(self) -> None:
+        """A wide pipe is done with: its slot is free again."""
+        self._free += 1
+
+
+class PipeSlot:
+    """One pipe's reading state: what one read takes, and whether the pipe holds a wide slot.
+
+    Args:
+        pipes: the agent's output pipes.
+        fd: the read end.
+        capacity: what the pipe holds now.
+    """
+
+    def __init__(self, pipes: OutputPipes, fd: int, capacity: int) -> None:
+        self._pipes = pipes
+        self._fd = fd
+        self.capacity = capacity
+        """What one read takes at most: everything the pipe can hold."""
+        self._tried = False
+        self._wide = False
+
+    def read(self) -> memoryview:
+        """What the pipe holds now (up to :attr:`capacity`); widens the pipe the first time
+        a read finds it full. Valid until the next read of any pipe.
+
+        Raises:
+            BlockingIOError: nothing to read now.
+            OSError: the read failed.
+        """
+        data = self._pipes.read(self._fd, self.capacity)
+        if len(data) == self.capacity and not self._tried:
+            # A full pipe: the writer was waiting for the agent. Widen it, once.
+            self._tried = True
+            capacity = self._pipes.widen(self._fd)
+            if capacity is not None:
+                self._wide = True
+                self.capacity = capacity
+        return data
+
+    def release(self) -> None:
+        """The pipe is done with: its wide slot, if it holds one, is free again."""
+        if self._wide:
+            self._wide = False
+            self._pipes.give_back()

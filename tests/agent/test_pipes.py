@@ -1,0 +1,119 @@
+"""Output pipes: a fast writer's pipe is widened (within the cap on wide pipes), each wake-up
+is one read and one buffer write, and every byte arrives, in order."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from agentproc.buffer import HeadTailBuffer
+from agentproc.children import wait_child
+from agentproc.pipes import DEFAULT_PIPE_BYTES, WIDE_PIPE_BYTES, OutputPipes
+from agentproc.settings import Settings
+from agentproc.spawner import Spawner
+from agentproc.spec import ProcessSpec
+
+SAFETY_TIMEOUT_SECONDS = 30.0
+F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[int, int]]:
+    """A fresh pipe, non-blocking at the read end: ``(read_fd, write_fd)``."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    yield read_fd, write_fd
+    os.close(read_fd)
+    os.close(write_fd)
+
+
+def fill(write_fd: int) -> int:
+    """Write into the pipe until it is full; how much it took."""
+    os.set_blocking(write_fd, False)
+    written = 0
+    try:
+        while True:
+            written += os.write(write_fd, b"x" * 65536)
+    except BlockingIOError:
+        return written
+    finally:
+        os.set_blocking(write_fd, True)
+
+
+def test_a_pipe_found_full_is_widened_and_its_slot_given_back(pipe: tuple[int, int]) -> None:
+    """The first read that empties a full pipe widens it; releasing it frees the slot."""
+    read_fd, write_fd = pipe
+    pipes = OutputPipes(wide_pipes=1)
+    slot = pipes.slot(read_fd)
+    assert slot.capacity == DEFAULT_PIPE_BYTES == fill(write_fd)
+    assert len(slot.read()) == DEFAULT_PIPE_BYTES
+    assert slot.capacity == WIDE_PIPE_BYTES == fcntl.fcntl(read_fd, F_GETPIPE_SZ)
+    other_read, other_write = os.pipe()
+    try:
+        other = pipes.slot(other_read)
+        fill(other_write)
+        other.read()
+        assert other.capacity == DEFAULT_PIPE_BYTES, "only one pipe may be wide"
+        slot.release()
+        again = pipes.slot(other_read)
+        fill(other_write)
+        again.read()
+        assert again.capacity == WIDE_PIPE_BYTES
+    finally:
+        os.close(other_read)
+        os.close(other_write)
+
+
+def test_a_pipe_that_is_never_full_keeps_its_size(pipe: tuple[int, int]) -> None:
+    """A command that writes a little at a time never costs a wide slot."""
+    read_fd, write_fd = pipe
+    slot = OutputPipes().slot(read_fd)
+    os.write(write_fd, b"hello\n")
+    assert bytes(slot.read()) == b"hello\n"
+    assert fcntl.fcntl(read_fd, F_GETPIPE_SZ) == DEFAULT_PIPE_BYTES
+
+
+def test_a_refused_widening_is_logged_once_and_reading_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where the kernel refuses (here: not a pipe at all), the descriptor is read as it is,
+    and the refusal is logged at warning level the first time only."""
+    data = tmp_path / "output"
+    data.write_bytes(b"y" * (2 * DEFAULT_PIPE_BYTES))
+    pipes = OutputPipes()
+    with caplog.at_level(logging.DEBUG, logger="agentproc.pipes"):
+        for _ in range(2):
+            fd = os.open(data, os.O_RDONLY)
+            try:
+                slot = pipes.slot(fd)
+                assert len(slot.read()) == DEFAULT_PIPE_BYTES
+                assert slot.capacity == DEFAULT_PIPE_BYTES
+            finally:
+                os.close(fd)
+    levels = [record.levelname for record in caplog.records]
+    assert levels == ["WARNING", "DEBUG"]
+
+
+@pytest.mark.anyio
+async def test_a_fast_writer_arrives_whole_and_in_order_through_a_wide_pipe() -> None:
+    """Ten megabytes of numbered lines: every byte counted, the end kept exactly, and the
+    wide slot free again once the output ended."""
+    lines = 1_000_000
+    expected = "".join(f"{number}\n" for number in range(1, lines + 1)).encode()
+    child = Spawner(Settings(), final_env={}).spawn(ProcessSpec(command=f"seq 1 {lines}"))
+    pipes = OutputPipes(wide_pipes=1)
+    buffer = HeadTailBuffer(window_capacity=WIDE_PIPE_BYTES)
+    with anyio.fail_after(SAFETY_TIMEOUT_SECONDS):
+        assert await child.io.pump_output(buffer, pipes=pipes) is True
+        assert await wait_child(child.popen) == 0
+    assert buffer.total_written == len(expected)
+    tail = buffer.read(len(expected) - WIDE_PIPE_BYTES, WIDE_PIPE_BYTES)
+    assert tail.data == expected[-WIDE_PIPE_BYTES:]
+    assert buffer.read(0, 16384).data == expected[:16384]
+    assert pipes.free_slots == 1
