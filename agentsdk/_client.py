@@ -77,8 +77,9 @@ class AgentConn(SyncSender):
             extra_headers: Headers of this call only, over the client's (names match
                 case-insensitively), e.g. ``{"Coder-Chat-Id": chat_id}``.
             **fields: The request's fields as keywords (``StartProcessParams``):
-                ``command``, and optionally ``workdir``, ``env``, ``background`` and
-                ``idempotency_key``.
+                ``command``, and optionally ``workdir``, ``env``, ``background``,
+                ``idempotency_key``, ``stdin``, and the deadlines ``timeout_ms`` and
+                ``idle_timeout_ms`` (the agent ends the command once one passes).
 
         Returns:
             The process id, and whether this call started it or attached to an earlier one.
@@ -121,6 +122,7 @@ class AgentConn(SyncSender):
         limit: int | None = None,
         wait: bool = False,
         timeout_ms: int | None = None,
+        wake_on_input: bool = False,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ProcessOutputResponse:
         """Read a process's output and exit state: a snapshot, or from a cursor.
@@ -141,6 +143,9 @@ class AgentConn(SyncSender):
                 output past the cursor or the process exits. At most the server's 5-minute
                 cap.
             timeout_ms: A shorter cap for the wait, in milliseconds; needs ``wait=True``.
+            wake_on_input: Also end the wait as soon as the command waits for input (then
+                ``waiting_for_input`` is true), at once if it does already; needs
+                ``wait=True``.
             extra_headers: Headers of this call only, over the client's.
 
         Returns:
@@ -149,8 +154,8 @@ class AgentConn(SyncSender):
 
         Raises:
             ValueError: Empty id, a ``since`` that is neither an offset >= 0 nor ``"last"``,
-                a ``limit`` below 1 or without ``since``, or a ``timeout_ms`` that is
-                negative or given without wait.
+                a ``limit`` below 1 or without ``since``, or a ``timeout_ms`` or
+                ``wake_on_input`` given without wait (or ``timeout_ms`` negative).
             NotFoundError: No such process visible to this client.
         """
         return self._request(
@@ -160,6 +165,7 @@ class AgentConn(SyncSender):
                 limit=limit,
                 wait=wait,
                 timeout_ms=timeout_ms,
+                wake_on_input=wake_on_input,
                 extra_headers=extra_headers,
             )
         )
@@ -333,6 +339,7 @@ class AsyncAgentConn(AsyncSender):
         limit: int | None = None,
         wait: bool = False,
         timeout_ms: int | None = None,
+        wake_on_input: bool = False,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ProcessOutputResponse:
         """Read a process's output and exit state. See ``AgentConn.process_output``."""
@@ -343,6 +350,7 @@ class AsyncAgentConn(AsyncSender):
                 limit=limit,
                 wait=wait,
                 timeout_ms=timeout_ms,
+                wake_on_input=wake_on_input,
                 extra_headers=extra_headers,
             )
         )
