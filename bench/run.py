@@ -13,6 +13,8 @@ their ratio, so the table means something on any hardware:
 - ``execute`` latency for a ~50 ms command vs the command's own duration.
 - 10,000 lines written to ``cat`` through ``/{id}/input`` (100 calls of 100 lines, then
   end-of-file, then one output read) vs the same lines written to ``cat`` through a local pipe.
+- a question printed → the ``wake_on_input`` wait's answer vs the 10 s timeout waited out
+  without it (``bench_prompts.py``).
 
 SWE-ReX is installed into ``.bench/swerex`` (its own virtualenv, never the project's); when it
 cannot be installed its rows say so instead of failing the run.
@@ -351,6 +353,17 @@ def execute_latency(base: str, n: int) -> list[Row]:
     ]
 
 
+def prompt_latency(base: str, n: int) -> list[Row]:
+    """A question printed → the wake_on_input answer, vs waiting out a 10 s timeout."""
+    from bench_prompts import TIMEOUT_MS, measure
+
+    times = measure(base, TOKEN, max(5, n // 5))
+    note = f"p95 {times.p95_ms:.0f} ms; one /proc look {times.look_ms:.2f} ms"
+    return [
+        Row("question -> wake_on_input", times.median_ms, TIMEOUT_MS, "a 10 s timeout", note=note)
+    ]
+
+
 def main() -> None:
     """Run every benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -368,6 +381,7 @@ def main() -> None:
         rows += big_output(base, pid, size)
         rows += input_round_trip(base, INPUT_LINES, INPUT_BATCH)
         rows += execute_latency(base, n)
+        rows += prompt_latency(base, n)
 
     print()
     print(f"{'benchmark':<38} {'ours':>16} {'baseline':>16}  {'ratio':>8}")
