@@ -78,13 +78,14 @@ class StartProcessRequest(_Wire):
     """True gives the command a pipe as stdin, fed through the input endpoint. Default false:
     stdin is /dev/null, as on Coder's agent, so no command hangs on a prompt nobody answers."""
 
-    timeout_ms: int | None = None
+    # Strict, so that a client cannot send True (or "100") as a number: True would be 1 ms.
+    timeout_ms: int | None = Field(default=None, strict=True)
     """End the command this many milliseconds after it started: SIGTERM to its process
     group, then SIGKILL after the agent's grace period. At most ``MAX_DEADLINE_MS`` of
     ``agentsdk.wire`` (a week); 0 or absent: no deadline. Not the ``timeout_ms`` of an output
     read, which bounds one wait."""
 
-    idle_timeout_ms: int | None = None
+    idle_timeout_ms: int | None = Field(default=None, strict=True)
     """End the command once it has written no output for this many milliseconds, as
     ``timeout_ms`` ends it. At most ``MAX_DEADLINE_MS``; 0 or absent: no idle deadline."""
 

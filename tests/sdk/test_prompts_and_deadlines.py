@@ -147,6 +147,19 @@ async def test_async_start_sends_the_deadlines(
     assert (sent["timeout_ms"], sent["idle_timeout_ms"]) == (60_000, 5_000)
 
 
+@pytest.mark.parametrize("value", [True, "100", 1.0])
+def test_a_deadline_that_is_no_int_raises_before_any_request(
+    value: object, api: respx.MockRouter, conn: AgentConn
+) -> None:
+    """True is no number of milliseconds (lax parsing would send 1 ms): a ValueError."""
+    route = api.post("/start")
+
+    with pytest.raises(ValueError, match="timeout_ms"):
+        conn.start_process(command="make", timeout_ms=value)  # type: ignore[arg-type]
+
+    assert not route.called
+
+
 def test_a_start_without_deadlines_sends_none() -> None:
     """Left out, the deadlines are not in the body: a Coder agent reads the same request."""
     body = StartProcessRequest(command="ls").model_dump(exclude_none=True)
