@@ -47,6 +47,7 @@ from agentsdk.wire import (
     SINCE_LAST,
     STREAM_HEARTBEAT_SECONDS,
     STREAM_PATH,
+    WAKE_ON_INPUT,
 )
 
 __all__ = ["api_router", "health_router"]
@@ -99,7 +100,9 @@ async def start_process(
 async def list_processes(manager: ManagerDep, chat_id: ChatDep) -> ListProcessesResponse:
     """Every process the agent knows, running first, then newest first. With a chat id,
     only that chat's processes."""
-    return ListProcessesResponse(processes=[p.info() for p in manager.list_processes(chat_id)])
+    processes = manager.list_processes(chat_id)
+    await manager.look_for_prompts(processes)
+    return ListProcessesResponse(processes=[p.info() for p in processes])
 
 
 @api_router.get(
@@ -135,6 +138,16 @@ async def process_output(
             examples=["0", SINCE_LAST],
         ),
     ] = None,
+    wake_on_input: Annotated[
+        bool,
+        Query(
+            alias=WAKE_ON_INPUT,
+            description="With `wait=true`: also answer as soon as the process waits for input "
+            "(`waiting_for_input`), at once if it does already, so a caller learns of a "
+            "question without waiting for its timeout. Without `wait=true` it changes nothing.",
+            examples=[True],
+        ),
+    ] = False,
     limit: Annotated[
         str | None,
         Query(
@@ -150,16 +163,20 @@ async def process_output(
     """The head and tail of the combined stdout+stderr and the exit state. `running: false`
     guarantees the output is complete. With `wait=true` the answer comes when the process
     exits, when the cap passes (then `running` may still be true), or never if the client
-    goes away. With `since`, a cursor read: the kept output from that offset on."""
+    goes away; with `wake_on_input=true` too, also when it waits for input. With `since`, a
+    cursor read: the kept output from that offset on."""
     process = manager.get(id, chat_id)
     cursor = parse_cursor(since, limit)
+    prompt = (partial(manager.wait_for_prompt, process),) if wake_on_input else ()
     if cursor is None:
         if wait == "true" and process.running:
-            await long_poll(request, timeout_ms, process.wait)
+            await long_poll(request, timeout_ms, process.wait, *prompt)
+        await manager.look_for_prompts([process])
         return process.snapshot()
     start = process.cursor_start(cursor.since, chat_id)
     if wait == "true":
-        await long_poll(request, timeout_ms, partial(process.wait_output, start))
+        await long_poll(request, timeout_ms, partial(process.wait_output, start), *prompt)
+    await manager.look_for_prompts([process])
     return process.cursor_read(start, cursor.limit, chat_id)
 
 

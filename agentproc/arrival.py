@@ -4,9 +4,14 @@ A long poll (``output?since=N&wait=true``) and every stream of a process wait fo
 their place. The output pump rings an :class:`Arrival` after each write, and every reader
 waiting at that moment wakes and reads the buffer by its own cursor; nothing is queued per
 reader, so a reader that is slow to wake costs the pump nothing.
+
+The bell also remembers when it last rang: the last output, for the deadline that ends a
+silent command and for the quiet that tells a question from work.
 """
 
 from __future__ import annotations
+
+import time
 
 import anyio
 
@@ -21,13 +26,16 @@ class Arrival:
     Use from the event loop's thread only.
     """
 
-    __slots__ = ("_event",)
+    __slots__ = ("_event", "rung_at")
 
     def __init__(self) -> None:
         self._event: anyio.Event | None = None
+        self.rung_at = time.monotonic()
+        """``time.monotonic()`` of the last :meth:`ring`; of the bell's making before one."""
 
     def ring(self) -> None:
         """Wake every waiting task (none: nothing to do)."""
+        self.rung_at = time.monotonic()
         event = self._event
         if event is not None:
             self._event = None

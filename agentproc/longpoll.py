@@ -8,6 +8,7 @@ that gave up holds nothing on the agent.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Annotated
 
 import anyio
@@ -36,10 +37,11 @@ TimeoutMs = Annotated[
 
 
 async def long_poll(
-    request: Request, timeout_ms: str | None, until: Callable[[], Awaitable[None]]
+    request: Request, timeout_ms: str | None, *untils: Callable[[], Awaitable[None]]
 ) -> None:
-    """Wait for ``until``, the wait cap (``timeout_ms`` lowers it) or the client's departure,
-    whichever comes first."""
+    """Wait for the first of ``untils`` (an exit, new output, a question), the wait cap
+    (``timeout_ms`` lowers it) or the client's departure, whichever comes first."""
+    until = untils[0] if len(untils) == 1 else partial(_first_of, untils)
     cap = (MAX_WAIT_MS if timeout_ms is None else capped_decimal(timeout_ms, MAX_WAIT_MS)) / 1000
     # Most waits end within moments (a short command's exit): those are waited for alone;
     # watching the client as well costs a task and a cancellation.
@@ -58,6 +60,17 @@ async def long_poll(
         tg.start_soon(wait_until)
         await _wait_disconnect(request)
         tg.cancel_scope.cancel()
+
+
+async def _first_of(untils: tuple[Callable[[], Awaitable[None]], ...]) -> None:
+    async with anyio.create_task_group() as tg:
+
+        async def wait_until(until: Callable[[], Awaitable[None]]) -> None:
+            await until()
+            tg.cancel_scope.cancel()
+
+        for until in untils:
+            tg.start_soon(wait_until, until)
 
 
 async def _wait_disconnect(request: Request) -> None:

@@ -8,7 +8,7 @@ group → :class:`~agentproc.custody.Custody`, which keeps what the command leav
 Lookups go through the :class:`~agentproc.table.ProcessTable`, which applies chat visibility
 and retention.
 
-Shutdown is one :class:`~agentproc.process.Escalation` (terminate → grace → kill) over every
+Shutdown is one :class:`~agentproc.escalation.Escalation` (terminate → grace → kill) over every
 running command, with custody's SIGTERM to everything else of the agent's inside the same
 grace; then custody kills and reaps whatever is left, so no process the agent started
 survives it and none is left a zombie.
@@ -21,7 +21,7 @@ import logging
 import signal
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -42,7 +42,9 @@ from agentproc.errors import (
     StartInProgress,
     TooManyProcesses,
 )
-from agentproc.process import Escalation, ManagedProcess, Supervision
+from agentproc.escalation import Escalation
+from agentproc.process import ManagedProcess, Supervision
+from agentproc.prompts import PromptWatch
 from agentproc.settings import Settings
 from agentproc.spawner import Child, Spawner, own_environment
 from agentproc.spec import ProcessSpec
@@ -140,7 +142,9 @@ class ProcessManager:
             drain_seconds=settings.drain_seconds,
             limiter=anyio.CapacityLimiter(max(1, settings.max_running)),
             on_exit=self._exited,
+            grace_seconds=settings.shutdown_grace_seconds,
         )
+        self._prompts = PromptWatch()
 
     async def __aenter__(self) -> Self:
         await self._spawner.check_priority()
@@ -358,6 +362,16 @@ class ProcessManager:
         """
         return self.get(process_id, chat_id).write_input(given)
 
+    async def look_for_prompts(self, processes: Iterable[ManagedProcess]) -> None:
+        """Find out which of ``processes`` wait for input now, before their state is read
+        (``waiting_for_input``); a look is made only for those that could be waiting."""
+        await self._prompts.look(p.prompt for p in processes)
+
+    async def wait_for_prompt(self, process: ManagedProcess) -> None:
+        """Return once ``process`` waits for input (at once if it does); never for one that
+        cannot, so race it against its exit."""
+        await self._prompts.wait(process.prompt)
+
     # -- shutdown -----------------------------------------------------------------------
 
     def begin_shutdown(self) -> None:
@@ -373,7 +387,7 @@ class ProcessManager:
             self._stopping.set()
         running = self._table.running()
         logger.info("shutting down: terminating %d running process(es)", len(running))
-        escalation = Escalation(running, self._settings.shutdown_grace_seconds)
+        escalation = Escalation(running, self._settings.shutdown_grace_seconds, "shutdown")
         escalation.terminate()
         if self._task_group is not None:
             self._task_group.start_soon(self._end_everything, escalation)

@@ -5,18 +5,22 @@ group), the agent's ends of its streams, its output buffer and its supervision: 
 in the manager's task group, pumps the output into the buffer (and its input queue into its
 stdin, when it has one), waits for the shell through a pidfd (no thread, no SIGCHLD
 handler), gives the pipe a bounded time to drain, and only then records the exit, so that a
-reader who sees ``running: false`` always sees the complete output.
+reader who sees ``running: false`` always sees the complete output. When the start set
+deadlines, the same supervision ends the command once one passes.
 
-:class:`Escalation` is the one way the agent ends processes that must stop: SIGTERM to each
-process group, a grace period, then SIGKILL to those still running.
+Each process records why it ended (``exit_reason``): the reason of the
+:class:`~agentproc.escalation.Escalation` (shutdown, a deadline) that began ending it while its
+shell still ran, else ``signal`` or ``exit`` from the shell's status. ``Escalation`` is
+importable from here too, where it lived first.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import anyio
@@ -27,12 +31,17 @@ from agentproc.buffer import HeadTailBuffer
 from agentproc.childinput import ProcessInput
 from agentproc.children import wait_child
 from agentproc.cursor import TextChunk, read_text
+from agentproc.deadlines import Deadlines, end_at_deadline
 from agentproc.errors import NoOpenStdin
+from agentproc.escalation import Escalation
 from agentproc.pipes import OutputPipes
+from agentproc.prompts import PromptState
+from agentproc.settings import DEFAULT_SHUTDOWN_GRACE_SECONDS
 from agentproc.spawner import Child
 from agentproc.spec import ProcessSpec
 from agentsdk.types import (
     ExitEvent,
+    ExitReason,
     ProcessInfo,
     ProcessInputResponse,
     ProcessOutputResponse,
@@ -60,6 +69,9 @@ class Supervision:
     pipes: OutputPipes = field(default_factory=OutputPipes)
     """The output pipes' shared reading state: which may be widened, and the scratch buffer."""
 
+    grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
+    """Between SIGTERM and SIGKILL when a deadline ends a command: shutdown's grace."""
+
 
 class ManagedProcess:
     """One command the agent started: its identity, child, output and exit state.
@@ -86,9 +98,17 @@ class ManagedProcess:
         self.started_at = time.time()
         self.exited_at: float | None = None
         self.exit_code: int | None = None
+        self.exit_reason: ExitReason | None = None
+        """Why the process ended; None while it runs."""
         self._child = child
         self._exited = anyio.Event()
         self._arrival = Arrival()
+        self._started = time.monotonic()
+        self._shell_exited = False
+        self._end_reason: ExitReason | None = None
+        self._kill_at = -math.inf
+        self.prompt = PromptState(child.pid, child.inputs, self._arrival, lambda: self.stdin_open)
+        """Whether the command waits for input, as far as the last look found."""
         # Where the last cursor read of each chat context ended, for since=last. Only the
         # process's own chat and the context without a chat can see it, so this holds at
         # most two entries, and goes with the process.
@@ -127,6 +147,7 @@ class ManagedProcess:
         if stdin is None or not self.stdin_open:
             raise NoOpenStdin(self.id)
         queued = stdin.send(given.data, close=given.close)
+        self.prompt.input_sent()
         return ProcessInputResponse(queued=queued, stdin_open=stdin.open)
 
     def visible_to(self, chat_id: str | None) -> bool:
@@ -150,6 +171,8 @@ class ManagedProcess:
             started_at_unix=int(self.started_at),
             exited_at_unix=None if self.exited_at is None else int(self.exited_at),
             stdin_open=True if self.stdin_open else None,
+            waiting_for_input=True if self.prompt.waiting() else None,
+            exit_reason=self.exit_reason,
         )
 
     def snapshot(self) -> ProcessOutputResponse:
@@ -167,6 +190,8 @@ class ManagedProcess:
             else ProcessTruncation.model_validate(truncation, from_attributes=True),
             running=exit_code is None,
             exit_code=exit_code,
+            waiting_for_input=True if self.prompt.waiting() else None,
+            exit_reason=self.exit_reason,
         )
 
     async def wait(self) -> None:
@@ -200,6 +225,8 @@ class ManagedProcess:
             next_offset=chunk.next_offset,
             total_bytes=chunk.total,
             skipped=chunk.skipped or None,
+            waiting_for_input=True if self.prompt.waiting() else None,
+            exit_reason=self.exit_reason,
         )
 
     async def wait_output(self, offset: int) -> None:
@@ -254,13 +281,45 @@ class ManagedProcess:
         except OSError as exc:
             logger.error("sending %s to process group %d failed: %s", sig.name, self.pid, exc)
 
+    def ending(self, reason: ExitReason, kill_at: float) -> None:
+        """The agent is ending the process for ``reason``, and SIGKILLs what is left at
+        ``kill_at`` (``time.monotonic()``).
+
+        The first reason given while the shell still runs is the exit reason; the output is
+        drained at least until the kill, so a child that ignores SIGTERM cannot outlive it by
+        holding the output open.
+        """
+        if self._end_reason is None and not self._shell_exited:
+            self._end_reason = reason
+        if self._kill_at == -math.inf:
+            self._kill_at = kill_at
+
     async def supervise(self, supervision: Supervision) -> None:
-        """Pump the output, wait for the shell, drain, then record the exit.
+        """Pump the output, wait for the shell, drain, then record the exit; end the command
+        at its deadlines, if it has any.
 
         Never raises for the process's own failures (they are logged and the process
         recorded as exited), so one broken process cannot take others down. Cancelled
         before the shell exited, it kills the group and reaps the shell first.
         """
+        async with anyio.create_task_group() as deadlines:
+            if self.spec.timeout_ms is not None or self.spec.idle_timeout_ms is not None:
+                deadlines.start_soon(
+                    end_at_deadline,
+                    self,
+                    Deadlines(
+                        self.spec.timeout_ms,
+                        self.spec.idle_timeout_ms,
+                        started_at=self._started,
+                        last_output=lambda: self._arrival.rung_at,
+                    ),
+                    supervision.grace_seconds,
+                )
+            await self._run(supervision)
+            # Exited on its own, or the escalation saw the exit: nothing left to end.
+            deadlines.cancel_scope.cancel()
+
+    async def _run(self, supervision: Supervision) -> None:
         status: int | None = None
         abandoned = False
         popen = self._child.popen
@@ -281,8 +340,8 @@ class ManagedProcess:
                 if stdin is not None:
                     tg.start_soon(_run_in, writer_scope, stdin.run)
                 status = await wait_child(popen, supervision.limiter)
-                with anyio.move_on_after(supervision.drain_seconds):
-                    await drained.wait()
+                self._shell_exited = True
+                await self._drain(drained, supervision.drain_seconds)
                 if not drained.is_set():
                     # A backgrounded grandchild still holds the pipe; stop reading.
                     abandoned = True
@@ -307,17 +366,34 @@ class ManagedProcess:
                 self._record_exit(status, abandoned)
                 supervision.on_exit(self)
 
+    async def _drain(self, drained: anyio.Event, drain_seconds: float) -> None:
+        """Wait for the end of the output: ``drain_seconds`` after the shell's exit, and while
+        the agent ends the process, until that long after its SIGKILL."""
+        shell_exit = time.monotonic()
+        while not drained.is_set():
+            # Read anew each round: a deadline may begin ending the process meanwhile.
+            left = max(shell_exit, self._kill_at) + drain_seconds - time.monotonic()
+            if left <= 0:
+                return
+            with anyio.move_on_after(left):
+                await drained.wait()
+
     def _record_exit(self, status: int, abandoned: bool) -> None:
         # Coder's rule: -1 when killed by a signal, or when output was cut off after a
         # clean exit (the command's result cannot be trusted complete).
         self.exit_code = -1 if status < 0 or (abandoned and status == 0) else status
+        if self._end_reason is not None:
+            self.exit_reason = self._end_reason
+        else:
+            self.exit_reason = "signal" if status < 0 else "exit"
         self.exited_at = time.time()
         self._exited.set()
         self._arrival.ring()
         logger.debug(
-            "process %s exited with %d%s",
+            "process %s exited with %d (%s)%s",
             self.id,
             self.exit_code,
+            self.exit_reason,
             " (output abandoned)" if abandoned else "",
             extra={"process_id": self.id, "chat_id": self.chat_id},
         )
@@ -326,37 +402,3 @@ class ManagedProcess:
 async def _run_in(scope: anyio.CancelScope, work: Callable[[], Awaitable[object]]) -> None:
     with scope:
         await work()
-
-
-class Escalation:
-    """Terminate → grace → kill, for processes that must stop.
-
-    :meth:`terminate` is synchronous, so it can be sent the moment the stop is decided;
-    :meth:`finish` waits out the grace and kills what is left.
-
-    Args:
-        processes: the processes to end.
-        grace: seconds between SIGTERM and SIGKILL.
-    """
-
-    def __init__(self, processes: Sequence[ManagedProcess], grace: float) -> None:
-        self._processes = tuple(processes)
-        self._grace = grace
-
-    def terminate(self) -> None:
-        """SIGTERM every process group; a refusal is logged."""
-        for process in self._processes:
-            process.signal_or_log(signal.SIGTERM)
-
-    async def finish(self, also: Callable[[], Awaitable[object]] | None = None) -> None:
-        """Wait until every process exited (and ``also`` returned), at most the grace; then
-        SIGKILL every group still running."""
-        with anyio.move_on_after(self._grace):
-            for process in self._processes:
-                await process.wait()
-            if also is not None:
-                await also()
-        for process in self._processes:
-            if process.running:
-                logger.warning("process %s ignored SIGTERM; killing it", process.id)
-                process.signal_or_log(signal.SIGKILL)

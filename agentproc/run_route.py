@@ -58,10 +58,7 @@ async def run_process(
         id=process.id,
         started=result.started,
         attached=None if result.started else True,
-        output=snapshot.output,
-        truncated=snapshot.truncated,
-        running=snapshot.running,
-        exit_code=snapshot.exit_code,
+        **snapshot.model_dump(),
         total_bytes=total,
         next_offset=total,
     )

@@ -4,7 +4,8 @@ The spawner resolves the working directory, builds the environment, applies the 
 the agent may give its children, and starts ``sh -c <command>`` in a new session with stdin
 from /dev/null (or a pipe, when the spec asks for ``stdin``) and stdout and stderr on one
 pipe. What it returns, a :class:`Child`, is the
-process and the agent's ends of its streams; supervising it is the process's own business
+process, the agent's ends of its streams and the identities of its input (what a process of
+the command reads when it waits for input); supervising it is the process's own business
 (:mod:`agentproc.process`).
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import anyio
 
+from agentproc.blockedreads import InputIdentity
 from agentproc.childinput import ChildInput
 from agentproc.childio import ChildIO
 from agentproc.errors import InvalidWorkdir, SpawnFailed
@@ -69,6 +71,11 @@ class Child:
     io: ChildIO
     workdir: str
     """The working directory actually used."""
+
+    inputs: frozenset[InputIdentity] = frozenset()
+    """The files that are the command's input, for telling when it waits for input: its stdin
+    pipe; a terminal's slave end is another (:meth:`InputIdentity.of_descriptor` of it, taken
+    before the agent closes its copy). Empty when stdin is /dev/null: it never waits."""
 
     @property
     def pid(self) -> int:
@@ -124,9 +131,11 @@ class Spawner:
             raise SpawnFailed(f"start process: {exc}") from exc
         assert popen.stdout is not None  # noqa: S101 - Popen was given stdout=PIPE
         stdin = None
+        inputs: frozenset[InputIdentity] = frozenset()
         if popen.stdin is not None:
+            inputs = _identities(popen.stdin.fileno(), popen.pid)
             stdin = ChildInput(popen.stdin, popen.pid, self._settings.max_input_bytes)
-        return Child(popen, ChildIO(popen.stdout, popen.pid, stdin), workdir)
+        return Child(popen, ChildIO(popen.stdout, popen.pid, stdin), workdir, inputs)
 
     def resolve_workdir(self, requested: str | None) -> str:
         """The request's directory; else the configured one if it exists; else $HOME.
@@ -177,6 +186,16 @@ class Spawner:
             str(priority.nice_delta),
             command,
         ]
+
+
+def _identities(fd: int, pid: int) -> frozenset[InputIdentity]:
+    # Raising here would leave a spawned child without supervision; the command runs on, only
+    # never seen waiting for input.
+    try:
+        return frozenset({InputIdentity.of_descriptor(fd)})
+    except OSError as exc:
+        logger.error("identifying the stdin of pid %d failed: %s", pid, exc)
+        return frozenset()
 
 
 def usable_priority(settings: Settings) -> Priority:

@@ -5,7 +5,8 @@ A front door (the HTTP route today, others tomorrow) decodes its request into th
 process manager takes nothing else. The checks live here, not in a front door, so every
 door refuses alike what exec would refuse: a NUL byte (no C string carries one), a variable
 name that is empty or holds ``=``, an environment string past ``MAX_ARG_STRLEN``, text that
-cannot be encoded (a lone surrogate), and a command longer than the configured limit.
+cannot be encoded (a lone surrogate), and a command longer than the configured limit. The
+deadlines are checked here too: a whole number of milliseconds from 1 to ``MAX_DEADLINE_MS``.
 
 The spec also says which of its fields identify a start for an idempotency key: every field
 but those marked :data:`OUTSIDE_FINGERPRINT`, so a new start field takes part by default
@@ -21,8 +22,10 @@ from dataclasses import dataclass, field, fields
 from agentproc.errors import CommandRequired, FieldError, InvalidRequest, quote
 from agentproc.settings import MAX_ARG_STRLEN, Settings
 from agentsdk.types import StartProcessRequest
+from agentsdk.wire import MAX_DEADLINE_MS
 
 __all__ = [
+    "DEADLINE_RANGE",
     "LONE_SURROGATE",
     "NOT_TEXT",
     "OUTSIDE_FINGERPRINT",
@@ -38,6 +41,9 @@ LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 NOT_TEXT = "holds a lone surrogate (a \\uD800-\\uDFFF escape outside a pair), which is not text"
 """Why a string with a :data:`LONE_SURROGATE` is refused, wherever it comes from."""
+
+DEADLINE_RANGE = f"must be a whole number of milliseconds from 1 to {MAX_DEADLINE_MS}"
+"""Why a deadline is refused, whichever of the two it is."""
 
 _NUL = "must not contain a NUL byte"
 
@@ -71,6 +77,12 @@ class ProcessSpec:
     """True gives the command a pipe as stdin, fed through the input endpoint; False gives it
     /dev/null, so no command waits on a prompt nobody will answer."""
 
+    timeout_ms: int | None = None
+    """End the command this long after its start (SIGTERM, grace, SIGKILL); None: never."""
+
+    idle_timeout_ms: int | None = None
+    """End the command after this long without output, as ``timeout_ms`` does; None: never."""
+
     idempotency_key: str | None = field(default=None, metadata={OUTSIDE_FINGERPRINT: True})
     """A repeated key (in the same chat) attaches to the first process instead of starting."""
 
@@ -89,6 +101,14 @@ class ProcessSpec:
             FieldError(f"env.{key}", reason)
             for key, value in self.env.items()
             if (reason := _variable_problem(key, value))
+        )
+        problems.extend(
+            FieldError(name, DEADLINE_RANGE)
+            for name, value in (
+                ("timeout_ms", self.timeout_ms),
+                ("idle_timeout_ms", self.idle_timeout_ms),
+            )
+            if value is not None and not _is_deadline(value)
         )
         if problems:
             first = problems[0]
@@ -148,6 +168,11 @@ class ProcessSpec:
             )
             if mine != theirs
         ]
+
+
+def _is_deadline(value: object) -> bool:
+    # A bool is an int to Python, but true is no number of milliseconds.
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_DEADLINE_MS
 
 
 def _comparable(value: object) -> object:

@@ -44,6 +44,7 @@ from agentsdk._stream import AsyncOutputStream as AsyncOutputStream
 from agentsdk._stream import OutputStream as OutputStream
 from agentsdk.types import ErrorResponse as ErrorResponse
 from agentsdk.types import ExitEvent as ExitEvent
+from agentsdk.types import ExitReason as ExitReason
 from agentsdk.types import ExternalAuthRequest as ExternalAuthRequest
 from agentsdk.types import ExternalAuthResponse as ExternalAuthResponse
 from agentsdk.types import FieldValidation as FieldValidation
@@ -86,6 +87,7 @@ __all__ = [
     "ControlPlaneClient",
     "ErrorResponse",
     "ExitEvent",
+    "ExitReason",
     "ExternalAuthRequest",
     "ExternalAuthResponse",
     "FieldValidation",

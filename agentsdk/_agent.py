@@ -40,6 +40,7 @@ from agentsdk.wire import (
     SINCE_LAST,
     STREAM_HEARTBEAT_SECONDS,
     STREAM_PATH,
+    WAKE_ON_INPUT,
 )
 
 __all__ = [
@@ -169,19 +170,22 @@ def output_call(
     limit: int | None = None,
     wait: bool,
     timeout_ms: int | None,
+    wake_on_input: bool = False,
     extra_headers: Mapping[str, str] | None = None,
 ) -> Call[ProcessOutputResponse]:
     """Describe an output read: a snapshot, or a cursor read with ``since``.
 
     Without ``since`` a wait lasts until the exit (Coder's meaning); with it, until there is
-    output past the cursor or the exit. Either way the read timeout outlasts the agent's
-    hold. A ``since="last"`` read is not retried: it moves the agent's mark, so a retry
-    after an answer lost on the way back would skip the bytes that answer held.
+    output past the cursor or the exit; with ``wake_on_input``, also until the command waits
+    for input. Either way the read timeout outlasts the agent's hold. A ``since="last"`` read
+    is not retried: it moves the agent's mark, so a retry after an answer lost on the way
+    back would skip the bytes that answer held.
 
     Raises:
         ValueError: An empty id, a ``since`` that is neither an offset >= 0 nor ``"last"``, a
-            ``limit`` below 1 or given without ``since``, a ``wait`` that is not a bool, or a
-            ``timeout_ms`` that is negative, not an int, or given without a wait.
+            ``limit`` below 1 or given without ``since``, a ``wait`` that is not a bool, a
+            ``timeout_ms`` that is negative, not an int, or given without a wait, or a
+            ``wake_on_input`` that is not a bool or is given without a wait.
     """
     path = f"{process_path(id)}/output"
     headers = header_items(extra_headers)
@@ -203,6 +207,10 @@ def output_call(
             raise ValueError(f"Expected timeout_ms >= 0 but received {timeout_ms!r}")
         if not wait:
             raise ValueError("timeout_ms bounds a wait; pass wait=True with it")
+    if not isinstance(wake_on_input, bool):
+        raise ValueError(f"Expected wake_on_input to be a bool but received {wake_on_input!r}")
+    if wake_on_input and not wait:
+        raise ValueError("wake_on_input ends a wait early; pass wait=True with it")
     wait_seconds = None
     if wait:
         params += (("wait", "true"),)
@@ -210,6 +218,8 @@ def output_call(
         if timeout_ms is not None:
             params += (("timeout_ms", str(timeout_ms)),)
             wait_seconds = min(wait_seconds, timeout_ms / 1000)
+        if wake_on_input:
+            params += ((WAKE_ON_INPUT, "true"),)
     return Call(
         method="GET",
         path=path,

@@ -80,8 +80,9 @@ class AgentConn(SyncSender):
             extra_headers: Headers of this call only, over the client's (names match
                 case-insensitively), e.g. ``{"Coder-Chat-Id": chat_id}``.
             **fields: The request's fields as keywords (``StartProcessParams``):
-                ``command``, and optionally ``workdir``, ``env``, ``background`` and
-                ``idempotency_key``.
+                ``command``, and optionally ``workdir``, ``env``, ``background``,
+                ``idempotency_key``, ``stdin``, and the deadlines ``timeout_ms`` and
+                ``idle_timeout_ms`` (the agent ends the command once one passes).
 
         Returns:
             The process id, and whether this call started it or attached to an earlier one.
@@ -107,7 +108,7 @@ class AgentConn(SyncSender):
         self,
         request: StartProcessRequest | None = None,
         *,
-        timeout_ms: int | None = None,
+        wait_ms: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         **fields: Unpack[StartProcessParams],
     ) -> RunProcessResponse:
@@ -115,12 +116,12 @@ class AgentConn(SyncSender):
 
         One request (``POST /run``) on an agentproc agent; on an agent without it (Coder's
         answers 404) a start and a waiting ``process_output``, and every later call of this
-        connection goes straight to those two. The process keeps running if ``timeout_ms``
+        connection goes straight to those two. The process keeps running if ``wait_ms``
         passes first: then ``running`` is true, and ``id`` is how to follow it.
 
         Args:
             request: The whole request, instead of the keyword fields.
-            timeout_ms: Wait at most this long for the exit; default the agent's cap (5
+            wait_ms: Wait at most this long for the exit; default the agent's cap (5
                 minutes).
             extra_headers: Headers of every request of this call, over the client's.
             **fields: The request's fields as keywords, as for ``start_process``.
@@ -132,7 +133,7 @@ class AgentConn(SyncSender):
         Raises:
             TypeError: A keyword that is not a field of ``StartProcessRequest``.
             ValueError: No command, bad field types, both a request and keyword fields, a
-                negative ``timeout_ms``, or malformed ``extra_headers``.
+                negative ``wait_ms``, or malformed ``extra_headers``.
             BadRequestError: The agent rejected the request (e.g. a missing workdir).
             ConflictError: The idempotency key was used before with different fields.
             RateLimitError: The agent runs as many processes as it allows.
@@ -140,7 +141,7 @@ class AgentConn(SyncSender):
         plan = RunPlan.make(
             request,
             fields,
-            timeout_ms=timeout_ms,
+            wait_ms=wait_ms,
             generate_key=self.max_retries > 0,
             extra_headers=extra_headers,
         )
@@ -175,6 +176,7 @@ class AgentConn(SyncSender):
         limit: int | None = None,
         wait: bool = False,
         timeout_ms: int | None = None,
+        wake_on_input: bool = False,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ProcessOutputResponse:
         """Read a process's output and exit state: a snapshot, or from a cursor.
@@ -195,6 +197,9 @@ class AgentConn(SyncSender):
                 output past the cursor or the process exits. At most the server's 5-minute
                 cap.
             timeout_ms: A shorter cap for the wait, in milliseconds; needs ``wait=True``.
+            wake_on_input: Also end the wait as soon as the command waits for input (then
+                ``waiting_for_input`` is true), at once if it does already; needs
+                ``wait=True``.
             extra_headers: Headers of this call only, over the client's.
 
         Returns:
@@ -203,8 +208,8 @@ class AgentConn(SyncSender):
 
         Raises:
             ValueError: Empty id, a ``since`` that is neither an offset >= 0 nor ``"last"``,
-                a ``limit`` below 1 or without ``since``, or a ``timeout_ms`` that is
-                negative or given without wait.
+                a ``limit`` below 1 or without ``since``, or a ``timeout_ms`` or
+                ``wake_on_input`` given without wait (or ``timeout_ms`` negative).
             NotFoundError: No such process visible to this client.
         """
         return self._request(
@@ -214,6 +219,7 @@ class AgentConn(SyncSender):
                 limit=limit,
                 wait=wait,
                 timeout_ms=timeout_ms,
+                wake_on_input=wake_on_input,
                 extra_headers=extra_headers,
             )
         )
@@ -377,7 +383,7 @@ class AsyncAgentConn(AsyncSender):
         self,
         request: StartProcessRequest | None = None,
         *,
-        timeout_ms: int | None = None,
+        wait_ms: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         **fields: Unpack[StartProcessParams],
     ) -> RunProcessResponse:
@@ -385,7 +391,7 @@ class AsyncAgentConn(AsyncSender):
         plan = RunPlan.make(
             request,
             fields,
-            timeout_ms=timeout_ms,
+            wait_ms=wait_ms,
             generate_key=self.max_retries > 0,
             extra_headers=extra_headers,
         )
@@ -413,6 +419,7 @@ class AsyncAgentConn(AsyncSender):
         limit: int | None = None,
         wait: bool = False,
         timeout_ms: int | None = None,
+        wake_on_input: bool = False,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ProcessOutputResponse:
         """Read a process's output and exit state. See ``AgentConn.process_output``."""
@@ -423,6 +430,7 @@ class AsyncAgentConn(AsyncSender):
                 limit=limit,
                 wait=wait,
                 timeout_ms=timeout_ms,
+                wake_on_input=wake_on_input,
                 extra_headers=extra_headers,
             )
         )

@@ -48,7 +48,7 @@ class RunPlan:
     request: StartProcessRequest
     """The start, with the idempotency key a retry attaches with (generated if asked)."""
 
-    timeout_ms: int | None
+    wait_ms: int | None
     """How long the agent waits for the exit, at most; ``None`` for its cap (5 minutes)."""
 
     extra_headers: tuple[tuple[str, str], ...]
@@ -63,7 +63,7 @@ class RunPlan:
         request: StartProcessRequest | None,
         fields: Mapping[str, object],
         *,
-        timeout_ms: int | None,
+        wait_ms: int | None,
         generate_key: bool,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RunPlan:
@@ -72,15 +72,15 @@ class RunPlan:
         Raises:
             TypeError: A keyword that is not a field of ``StartProcessRequest``.
             ValueError: No command, bad field types, both a request and keyword fields, a
-                ``timeout_ms`` that is not an int >= 0, or malformed ``extra_headers``.
+                ``wait_ms`` that is not an int >= 0, or malformed ``extra_headers``.
         """
-        if timeout_ms is not None and (
-            isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms < 0
+        if wait_ms is not None and (
+            isinstance(wait_ms, bool) or not isinstance(wait_ms, int) or wait_ms < 0
         ):
-            raise ValueError(f"Expected timeout_ms >= 0 but received {timeout_ms!r}")
+            raise ValueError(f"Expected wait_ms >= 0 but received {wait_ms!r}")
         return cls(
             request=start_request(request, fields, generate_key=generate_key, method="run_process"),
-            timeout_ms=timeout_ms,
+            wait_ms=wait_ms,
             extra_headers=header_items(extra_headers),
         )
 
@@ -88,9 +88,9 @@ class RunPlan:
         """The one request: ``POST /run``. Safe to retry with an idempotency key, as a start."""
         wait_seconds = MAX_WAIT_SECONDS
         params: tuple[tuple[str, str], ...] = ()
-        if self.timeout_ms is not None:
-            params = (("timeout_ms", str(self.timeout_ms)),)
-            wait_seconds = min(wait_seconds, self.timeout_ms / 1000)
+        if self.wait_ms is not None:
+            params = (("timeout_ms", str(self.wait_ms)),)
+            wait_seconds = min(wait_seconds, self.wait_ms / 1000)
         return Call(
             method="POST",
             path=self.route,
@@ -115,7 +115,7 @@ class RunPlan:
         return output_call(
             started.id,
             wait=True,
-            timeout_ms=self.timeout_ms,
+            timeout_ms=self.wait_ms,
             extra_headers=httpx.Headers(list(self.extra_headers)),
         )
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = [
     "ErrorResponse",
     "ExitEvent",
+    "ExitReason",
     "ExternalAuthRequest",
     "ExternalAuthResponse",
     "FieldValidation",
@@ -42,6 +43,11 @@ __all__ = [
 
 Signal = Literal["kill", "terminate"]
 """The signals the agent accepts: ``kill`` is SIGKILL, ``terminate`` is SIGTERM."""
+
+ExitReason = Literal["exit", "signal", "timeout", "idle_timeout", "shutdown"]
+"""Why a process ended: ``exit`` (the shell exited by itself), ``signal`` (a signal from the
+API or anyone else), ``timeout`` or ``idle_timeout`` (the start's deadline passed and the
+agent ended it), ``shutdown`` (the agent ended it as it stopped)."""
 
 
 class _Wire(BaseModel):
@@ -73,6 +79,17 @@ class StartProcessRequest(_Wire):
     """True gives the command a pipe as stdin, fed through the input endpoint. Default false:
     stdin is /dev/null, as on Coder's agent, so no command hangs on a prompt nobody answers."""
 
+    # Strict, so that a client cannot send True (or "100") as a number: True would be 1 ms.
+    timeout_ms: int | None = Field(default=None, strict=True)
+    """End the command this many milliseconds after it started: SIGTERM to its process
+    group, then SIGKILL after the agent's grace period. At most ``MAX_DEADLINE_MS`` of
+    ``agentsdk.wire`` (a week); 0 or absent: no deadline. Not the ``timeout_ms`` of an output
+    read, which bounds one wait."""
+
+    idle_timeout_ms: int | None = Field(default=None, strict=True)
+    """End the command once it has written no output for this many milliseconds, as
+    ``timeout_ms`` ends it. At most ``MAX_DEADLINE_MS``; 0 or absent: no idle deadline."""
+
 
 class StartProcessParams(TypedDict, total=False):
     """The fields of a ``StartProcessRequest`` as keywords, as ``start_process`` takes them.
@@ -98,6 +115,12 @@ class StartProcessParams(TypedDict, total=False):
 
     stdin: bool | None
     """True gives the command a pipe as stdin; /dev/null otherwise."""
+
+    timeout_ms: int | None
+    """End the command this many milliseconds after its start (terminate, grace, kill)."""
+
+    idle_timeout_ms: int | None
+    """End the command after this many milliseconds without output."""
 
 
 class StartProcessResponse(_Wire):
@@ -143,6 +166,14 @@ class ProcessInfo(_Wire):
     stdin_open: bool | None = None
     """True while input can be sent: started with ``stdin``, not closed, not exited.
     Absent otherwise."""
+
+    waiting_for_input: bool | None = None
+    """True while some process of the command is blocked reading the command's own stdin
+    and the command has written no output (and been sent no input) for at least 200 ms: it
+    most likely asks a question. Absent otherwise."""
+
+    exit_reason: ExitReason | None = None
+    """Why the process ended. Absent while running."""
 
 
 class ListProcessesResponse(_Wire):
@@ -201,6 +232,12 @@ class ProcessOutputResponse(_Wire):
     skipped: int | None = None
     """Cursor reads only: bytes between the requested offset and ``offset`` that the agent no
     longer keeps. Absent when none were lost."""
+
+    waiting_for_input: bool | None = None
+    """True while the command waits for input (see ``ProcessInfo``). Absent otherwise."""
+
+    exit_reason: ExitReason | None = None
+    """Why the process ended. Absent while running."""
 
 
 class RunProcessResponse(ProcessOutputResponse, StartProcessResponse):

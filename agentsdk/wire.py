@@ -22,9 +22,11 @@ __all__ = [
     "EXTERNAL_AUTH_PATH",
     "HIDDEN_VARIABLES",
     "INPUT_PATH",
+    "INPUT_QUIET_MS",
     "LAST_EVENT_ID_HEADER",
     "LISTEN_HOLD_SECONDS",
     "MAX_CURSOR_LIMIT_BYTES",
+    "MAX_DEADLINE_MS",
     "MAX_WAIT_MS",
     "MAX_WAIT_SECONDS",
     "OMISSION_MARKER",
@@ -35,6 +37,7 @@ __all__ = [
     "STREAM_HEARTBEAT_SECONDS",
     "STREAM_PATH",
     "TOKEN_VARIABLE",
+    "WAKE_ON_INPUT",
     "MarkerSpan",
     "find_omission_markers",
     "omission_marker",
@@ -98,6 +101,21 @@ is the one browsers' EventSource sends when it reconnects."""
 STREAM_HEARTBEAT_SECONDS = 15.0
 """The longest a stream stays silent: the agent sends a comment line at least this often, so
 proxies keep the connection open and a reader can tell a quiet process from a dead link."""
+
+# -- prompts and deadlines -------------------------------------------------------------------
+
+INPUT_QUIET_MS = 200
+"""How long a command blocked reading its own stdin must have been silent (no output, no
+input sent) before it counts as ``waiting_for_input``: a program that prints a question and
+reads the answer is told apart from one that reads input as part of its work."""
+
+WAKE_ON_INPUT: Final = "wake_on_input"
+"""The output read's query parameter that, with ``wait=true``, also ends the wait when the
+command starts waiting for input."""
+
+MAX_DEADLINE_MS = 7 * 24 * 60 * 60 * 1000
+"""The longest ``timeout_ms`` or ``idle_timeout_ms`` a start may ask for: a week. A longer
+one is almost certainly a unit mistake (seconds or microseconds for milliseconds)."""
 
 # -- the agent's own environment --------------------------------------------------------------
 

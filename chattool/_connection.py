@@ -117,10 +117,10 @@ class RunConnection(ToolConnection, Protocol):
         request: StartProcessRequest,
         /,
         *,
-        timeout_ms: int | None = ...,
+        wait_ms: int | None = ...,
         extra_headers: Mapping[str, str] | None = ...,
     ) -> RunProcessResponse:
-        """Start ``sh -c <command>``, wait at most ``timeout_ms`` for its exit, and return
+        """Start ``sh -c <command>``, wait at most ``wait_ms`` for its exit, and return
         its id with the output as the wait left it."""
         ...
 
@@ -265,9 +265,9 @@ class _ChatScopedRunConnection(_ChatScopedConnection):
         request: StartProcessRequest,
         /,
         *,
-        timeout_ms: int | None = None,
+        wait_ms: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RunProcessResponse:
         return await self._runner.run_process(
-            request, timeout_ms=timeout_ms, extra_headers=self._with_chat(extra_headers)
+            request, wait_ms=wait_ms, extra_headers=self._with_chat(extra_headers)
         )

@@ -211,7 +211,7 @@ class ExecuteTool(Tool[ExecuteArguments]):
                 if isinstance(connection, RunConnection):
                     # The start and the first tick's wait in one request.
                     ran = await connection.run_process(
-                        request, timeout_ms=math.ceil(first_wait * 1000)
+                        request, wait_ms=math.ceil(first_wait * 1000)
                     )
                     if not ran.running:
                         return ExecuteResult.exited(ran, wall_duration_ms=elapsed_ms(), note=note)

@@ -339,7 +339,12 @@ class TestOutput:
     def test_output_of_an_exited_process(self, client: httpx.Client) -> None:
         """27. An exited process reports running=false, exit code 0 and its output."""
         body = run(client, "echo hello-output")
-        assert body == {"output": "hello-output\n", "running": False, "exit_code": 0}
+        assert body == {
+            "output": "hello-output\n",
+            "running": False,
+            "exit_code": 0,
+            "exit_reason": "exit",
+        }
 
     def test_output_of_a_running_process(self, client: httpx.Client) -> None:
         """28. A running process reports running=true and no exit code."""
@@ -367,7 +372,12 @@ class TestOutput:
     def test_stdin_is_empty(self, client: httpx.Client) -> None:
         """stdin is /dev/null: a command reading it sees end of file at once."""
         body = run(client, "cat; echo after-cat")
-        assert body == {"output": "after-cat\n", "running": False, "exit_code": 0}
+        assert body == {
+            "output": "after-cat\n",
+            "running": False,
+            "exit_code": 0,
+            "exit_reason": "exit",
+        }
 
     def test_large_output_is_truncated_head_tail(self, client: httpx.Client) -> None:
         """39. Output over 32 KiB keeps head and tail with truncation metadata."""
@@ -425,7 +435,12 @@ class TestWait:
         """56. wait=true on a short command returns once it exited, with its output."""
         process_id = start(client, "echo hello-wait && sleep 0.1")
         response = client.get(f"{API}/{process_id}/output", params=WAIT)
-        assert response.json() == {"output": "hello-wait\n", "running": False, "exit_code": 0}
+        assert response.json() == {
+            "output": "hello-wait\n",
+            "running": False,
+            "exit_code": 0,
+            "exit_reason": "exit",
+        }
 
     def test_wait_on_an_exited_process_returns_at_once(self, client: httpx.Client) -> None:
         """57. wait=true on an exited process answers immediately with the final output."""

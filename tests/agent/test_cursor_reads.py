@@ -100,6 +100,7 @@ class TestCursorRead:
             "output": "hello world",
             "running": False,
             "exit_code": 0,
+            "exit_reason": "exit",
             "offset": 0,
             "next_offset": 11,
             "total_bytes": 11,
@@ -172,12 +173,13 @@ class TestCursorRead:
         assert since == len(text.encode())
 
     def test_a_snapshot_is_as_coder_answers_it(self, client: httpx.Client) -> None:
-        """Without since, none of the cursor fields: Coder's answer, unchanged."""
+        """Without since, none of the cursor fields: Coder's answer, and the exit reason."""
         process_id = finished(client, "printf 'hello world'")
         assert read(client, process_id) == {
             "output": "hello world",
             "running": False,
             "exit_code": 0,
+            "exit_reason": "exit",
         }
 
 

@@ -92,7 +92,12 @@ def test_a_command_answers_what_is_written(client: httpx.Client) -> None:
     """A program waiting for a line gets it through /input and answers it."""
     process_id = start(client, "python3 -c 'print(input()[::-1])'", stdin=True)
     assert written(client, process_id, data="hello\n") == {"queued": 6, "stdin_open": True}
-    assert finish(client, process_id) == {"output": "olleh\n", "running": False, "exit_code": 0}
+    assert finish(client, process_id) == {
+        "output": "olleh\n",
+        "running": False,
+        "exit_code": 0,
+        "exit_reason": "exit",
+    }
 
 
 def test_cat_echoes_exactly_the_bytes_sent_and_exits_on_close(
@@ -115,7 +120,12 @@ def test_data_and_close_in_one_call(client: httpx.Client) -> None:
     process_id = start(client, "cat", stdin=True)
     answer = written(client, process_id, data_base64="/w==", close=True)
     assert answer == {"queued": 1, "stdin_open": False}
-    assert finish(client, process_id) == {"output": "\ufffd", "running": False, "exit_code": 0}
+    assert finish(client, process_id) == {
+        "output": "\ufffd",
+        "running": False,
+        "exit_code": 0,
+        "exit_reason": "exit",
+    }
 
 
 def test_many_small_writes_arrive_in_order(client: httpx.Client) -> None:
@@ -134,7 +144,12 @@ def test_a_command_without_stdin_still_reads_end_of_file_at_once(client: httpx.C
     """Left out or false, stdin is /dev/null: ``cat`` ends at once with status 0."""
     for fields in ({}, {"stdin": False}):
         process_id = start(client, "cat", **fields)
-        assert finish(client, process_id) == {"output": "", "running": False, "exit_code": 0}
+        assert finish(client, process_id) == {
+            "output": "",
+            "running": False,
+            "exit_code": 0,
+            "exit_reason": "exit",
+        }
         assert "stdin_open" not in info(client, process_id)
 
 
@@ -142,7 +157,12 @@ def test_input_a_command_no_longer_reads_is_dropped_not_an_error(client: httpx.C
     """``head -c 1`` exits after one byte; the rest is dropped, the exit is clean, then 409."""
     process_id = start(client, "head -c 1", stdin=True)
     assert written(client, process_id, data="x" * (4 * PIECE))["queued"] == 4 * PIECE
-    assert finish(client, process_id) == {"output": "x", "running": False, "exit_code": 0}
+    assert finish(client, process_id) == {
+        "output": "x",
+        "running": False,
+        "exit_code": 0,
+        "exit_reason": "exit",
+    }
     assert write(client, process_id, data="more").json() == no_stdin(process_id)
 
 

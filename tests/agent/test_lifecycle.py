@@ -228,7 +228,12 @@ def test_zero_retention_forgets_a_process_once_its_exit_was_read(
         send(client, process_id, "kill")
         answer = read_raw_response(waiter)
         assert answer.status == 200
-        assert answer.body == {"output": "bye\n", "running": False, "exit_code": -1}
+        assert answer.body == {
+            "output": "bye\n",
+            "running": False,
+            "exit_code": -1,
+            "exit_reason": "signal",
+        }
         again = client.get(f"{PROCESSES}/{process_id}/output")
         assert again.status_code == 404
         assert again.json() == {"message": f'Process "{process_id}" not found.'}

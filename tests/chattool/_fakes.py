@@ -216,18 +216,18 @@ class FakeRunAgent(FakeAgent):
 
     run_output: ProcessOutputResponse | Exception = field(default_factory=lambda: exited())
     runs: list[tuple[StartProcessRequest, int | None]] = field(default_factory=list)
-    """Each ``run_process`` call's request and ``timeout_ms``."""
+    """Each ``run_process`` call's request and ``wait_ms``."""
 
     async def run_process(
         self,
         request: StartProcessRequest,
         /,
         *,
-        timeout_ms: int | None = None,
+        wait_ms: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RunProcessResponse:
         self.call_headers.append(("run_process", extra_headers))
-        self.runs.append((request, timeout_ms))
+        self.runs.append((request, wait_ms))
         if isinstance(self.start_response, Exception):
             raise self.start_response
         if isinstance(self.run_output, Exception):

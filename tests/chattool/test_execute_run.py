@@ -33,10 +33,10 @@ async def test_a_quick_command_is_one_call() -> None:
     data = json.loads((await execute(agent, command="echo hi")).content)
     assert (data["success"], data["exit_code"], data["output"]) == (True, 0, "hi\n")
     assert [name for name, _ in agent.call_headers] == ["run_process"]
-    ((request, timeout_ms),) = agent.runs
+    ((request, wait_ms),) = agent.runs
     assert request.command == "echo hi"
     assert request.env is not None and request.env["CODER_CHAT_AGENT"] == "true"
-    assert timeout_ms is not None and 0 < timeout_ms <= POLL_INTERVAL_SECONDS * 1000
+    assert wait_ms is not None and 0 < wait_ms <= POLL_INTERVAL_SECONDS * 1000
 
 
 async def test_a_command_still_running_after_the_first_tick_is_polled() -> None:

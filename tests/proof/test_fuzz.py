@@ -160,7 +160,12 @@ def test_a_request_path_cannot_hide_the_shell(agent: LiveAgent) -> None:
             f"/api/v0/processes/{started.json()['id']}/output",
             params={"wait": "true", "timeout_ms": "60000"},
         )
-    assert output.json() == {"output": "/nonexistent\n", "running": False, "exit_code": 0}
+    assert output.json() == {
+        "output": "/nonexistent\n",
+        "running": False,
+        "exit_code": 0,
+        "exit_reason": "exit",
+    }
 
 
 # -- raw bodies: what schemathesis cannot write -----------------------------------------------

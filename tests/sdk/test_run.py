@@ -98,17 +98,30 @@ def test_run_is_one_request_with_the_start_body_and_answers_both(
     assert result == RunProcessResponse.model_validate(RUN_BODY)
 
 
-def test_timeout_ms_is_sent_and_the_read_timeout_outlasts_the_wait(
+def test_wait_ms_is_sent_and_the_read_timeout_outlasts_the_wait(
     api: respx.MockRouter, client: tuple[Run, BaseClient]
 ) -> None:
-    """``timeout_ms`` goes in the query; without it the read timeout covers the 5-minute cap."""
+    """``wait_ms`` goes in the query as ``timeout_ms``; without it the read timeout covers the
+    5-minute cap."""
     run, _ = client
     route = api.post("/run").respond(json=RUN_BODY)
-    run(StartProcessRequest(command="true"), timeout_ms=1500)
+    run(StartProcessRequest(command="true"), wait_ms=1500)
     assert route.calls.last.request.url.params["timeout_ms"] == "1500"
     run(command="true")
     timeouts = route.calls.last.request.extensions["timeout"]
     assert timeouts["read"] > MAX_WAIT_SECONDS
+
+
+def test_the_start_deadline_travels_in_the_body_apart_from_the_wait(
+    api: respx.MockRouter, client: tuple[Run, BaseClient]
+) -> None:
+    """``timeout_ms`` among the fields is the command's deadline, not how long to wait."""
+    run, _ = client
+    route = api.post("/run").respond(json=RUN_BODY)
+    run(command="sleep 9", timeout_ms=3000, wait_ms=100)
+    body = json.loads(route.calls.last.request.content)
+    assert body["timeout_ms"] == 3000
+    assert route.calls.last.request.url.params["timeout_ms"] == "100"
 
 
 @pytest.mark.parametrize("missing", [CODER_404, httpx.Response(405)], ids=["404", "405"])
@@ -123,7 +136,7 @@ def test_without_the_route_it_is_start_then_a_waiting_read_and_remembered(
     output = api.get(f"/{PROCESS_ID}/output").respond(
         json={"output": "hi\n", "running": False, "exit_code": 0}
     )
-    first = run_fn(command="echo hi", idempotency_key="k", timeout_ms=200)
+    first = run_fn(command="echo hi", idempotency_key="k", wait_ms=200)
     assert first == RunProcessResponse(
         id=PROCESS_ID, started=True, output="hi\n", running=False, exit_code=0
     )
@@ -163,8 +176,8 @@ def test_a_dropped_run_is_retried_with_the_same_key(
 @pytest.mark.parametrize(
     ("arguments", "error", "match"),
     [
-        ({"command": "true", "timeout_ms": -1}, ValueError, "timeout_ms"),
-        ({"command": "true", "timeout_ms": True}, ValueError, "timeout_ms"),
+        ({"command": "true", "wait_ms": -1}, ValueError, "wait_ms"),
+        ({"command": "true", "wait_ms": True}, ValueError, "wait_ms"),
         ({"command": ""}, ValueError, "non-empty command"),
         ({"command": "true", "shell": "bash"}, TypeError, "run_process"),
     ],

@@ -74,7 +74,7 @@ def test_run_process_falls_back_to_start_and_output_without_run(
     paths.clear()
     with AgentConn(base_url, token=TEST_TOKEN) as agent:
         first = agent.run_process(command=COMMAND)
-        second = agent.run_process(command=COMMAND, timeout_ms=60_000)
+        second = agent.run_process(command=COMMAND, wait_ms=60_000)
 
     async def run_async() -> None:
         async with AsyncAgentConn(base_url, token=TEST_TOKEN) as agent:
