@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Annotated, Any, TypeVar, get_args
+from typing import Annotated, Any, get_args
 
 import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request
-from pydantic import BaseModel
-from pydantic import ValidationError as PydanticValidationError
 
-from agentproc.body import INVALID_JSON, capped_decimal, read_json_object
+from agentproc.body import capped_decimal, read_json_object, validate_model
 from agentproc.childinput import ProcessInput
 from agentproc.cursor import (
     LIMIT_PATTERN,
@@ -222,7 +220,7 @@ async def process_input(
     queue as the command reads it. A full queue is a 429 and queues nothing; a process whose
     stdin is not open (started without it, closed, exited) is a 409."""
     body = await read_json_object(request, settings.max_body_bytes)
-    given = ProcessInput.from_request(_validate(ProcessInputRequest, body))
+    given = ProcessInput.from_request(validate_model(ProcessInputRequest, body))
     return manager.write_input(id, given, chat_id)
 
 
@@ -301,37 +299,12 @@ async def _wait_disconnect(request: Request) -> None:
             return
 
 
-_Model = TypeVar("_Model", bound=BaseModel)
-
-
-def _validate(model: type[_Model], body: dict[str, Any]) -> _Model:
-    try:
-        return model.model_validate(body, strict=True)
-    except PydanticValidationError as exc:
-        errors = exc.errors(include_url=False)
-        fields = tuple(
-            FieldError(".".join(str(part) for part in error["loc"]) or "body", _reason(error))
-            for error in errors
-        )
-        detail = "; ".join(f"{f.field}: {f.detail}" for f in fields)
-        # A rule across fields (no location) is the model's own sentence; it says it best.
-        across = [f.detail for f, error in zip(fields, errors, strict=True) if not error["loc"]]
-        message = across[0] if across else INVALID_JSON
-        raise InvalidRequest(message, detail=detail, validations=fields) from exc
-
-
-def _reason(error: Any) -> str:
-    # A model's own ValueError reads better without pydantic's "Value error, " prefix.
-    cause = error.get("ctx", {}).get("error")
-    return str(cause) if isinstance(cause, ValueError) else str(error["msg"])
-
-
 def _parse_start(body: dict[str, Any], settings: Settings, chat_id: str | None) -> ProcessSpec:
     # A missing command is named as the contract words it, not as a schema error.
     if body.get("command", "") == "":
         raise CommandRequired()
     return ProcessSpec.from_request(
-        _validate(StartProcessRequest, body), chat_id=chat_id, settings=settings
+        validate_model(StartProcessRequest, body), chat_id=chat_id, settings=settings
     )
 
 
@@ -345,4 +318,4 @@ def _parse_signal(body: dict[str, Any]) -> Signal:
             validations=(FieldError("signal", 'must be "kill" or "terminate"'),),
         )
     # Anything else that is wrong (a number, a list) is a type error, reported as such.
-    return _validate(SignalProcessRequest, body).signal
+    return validate_model(SignalProcessRequest, body).signal

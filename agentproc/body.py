@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 from starlette.requests import Request
 
-from agentproc.errors import BodyTooLarge, FieldError, InvalidRequest
+from agentproc.errors import BodyTooLarge, FieldError, InvalidRequest, quote
 from agentproc.spec import LONE_SURROGATE, NOT_TEXT
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "capped_decimal",
     "decode_json_object",
     "read_json_object",
+    "validate_model",
 ]
 
 INVALID_JSON = "Request body must be valid JSON."
@@ -53,6 +56,42 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
         if len(body) > limit:
             raise BodyTooLarge(limit)
     return decode_json_object(bytes(body))
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def validate_model(model: type[_Model], body: dict[str, Any]) -> _Model:
+    """``body`` as the wire ``model``, strictly (no coercion of types).
+
+    Raises:
+        InvalidRequest: a field is missing or of the wrong type; ``validations`` names each.
+    """
+    try:
+        return model.model_validate(body, strict=True)
+    except PydanticValidationError as exc:
+        errors = exc.errors(include_url=False)
+        fields = tuple(
+            FieldError(".".join(str(part) for part in error["loc"]) or "body", _reason(error))
+            for error in errors
+        )
+        detail = "; ".join(f"{f.field}: {f.detail}" for f in fields)
+        # A rule across fields (no location) is the model's own sentence; it says it best.
+        across = [f.detail for f, error in zip(fields, errors, strict=True) if not error["loc"]]
+        # So is a field's own rule (a validator's ValueError), named as the domain names it.
+        own = [
+            f"Invalid field {quote(f.field)}: {f.detail}."
+            for f, error in zip(fields, errors, strict=True)
+            if isinstance(error.get("ctx", {}).get("error"), ValueError)
+        ]
+        message = across[0] if across else own[0] if own else INVALID_JSON
+        raise InvalidRequest(message, detail=detail, validations=fields) from exc
+
+
+def _reason(error: Any) -> str:
+    # A model's own ValueError reads better without pydantic's "Value error, " prefix.
+    cause = error.get("ctx", {}).get("error")
+    return str(cause) if isinstance(cause, ValueError) else str(error["msg"])
 
 
 def capped_decimal(digits: str, cap: int) -> int:
