@@ -14,6 +14,7 @@ import os
 from typing import IO
 
 import anyio
+import anyio.lowlevel
 
 from agentproc.arrival import Arrival
 from agentproc.buffer import HeadTailBuffer
@@ -25,6 +26,11 @@ logger = logging.getLogger(__name__)
 
 READ_CHUNK = 64 * 1024
 """One pipe read: the pipe's own capacity, so a fast writer costs few wakeups."""
+
+READS_BETWEEN_TURNS = 16
+"""Reads in a row, at most, before the pump lets the other tasks of the event loop run: a
+writer that keeps the output full (a terminal hands over a few kilobytes a read) would
+otherwise keep the pump from ever waiting, and every request with it."""
 
 
 class ChildIO:
@@ -54,10 +60,12 @@ class ChildIO:
         fd = self._output.fileno()
         os.set_blocking(fd, False)
         try:
+            reads = 0
             while True:
                 try:
                     chunk = os.read(fd, READ_CHUNK)
                 except BlockingIOError:
+                    reads = 0
                     await anyio.wait_readable(fd)
                     continue
                 except OSError as exc:
@@ -68,6 +76,10 @@ class ChildIO:
                 buffer.write(chunk)
                 if arrival is not None:
                     arrival.ring()
+                reads += 1
+                if reads == READS_BETWEEN_TURNS:
+                    reads = 0
+                    await anyio.lowlevel.checkpoint()
         finally:
             anyio.notify_closing(fd)
             self._output.close()
