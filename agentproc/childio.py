@@ -69,6 +69,8 @@ class ChildIO:
                     await anyio.wait_readable(fd)
                     continue
                 except OSError as exc:
+                    if self._ends_output(exc):
+                        return True
                     logger.error("reading the output of pid %d failed: %s", self._pid, exc)
                     return False
                 if not chunk:
@@ -83,3 +85,8 @@ class ChildIO:
         finally:
             anyio.notify_closing(fd)
             self._output.close()
+
+    def _ends_output(self, error: OSError) -> bool:
+        """Whether a read failing with ``error`` is the output's end rather than a failure:
+        never for a pipe, whose end is an empty read."""
+        return False

@@ -35,6 +35,8 @@ from agentproc.childinput import ProcessInput
 from agentproc.custody import Custody
 from agentproc.errors import ProcessNotRunning, ShuttingDown, SignalFailed, TooManyProcesses
 from agentproc.process import Escalation, ManagedProcess, Supervision
+from agentproc.screen import Screen
+from agentproc.screenfeed import EMULATOR_THREADS, ScreenFeed
 from agentproc.settings import Settings
 from agentproc.spawner import Spawner, own_environment
 from agentproc.spec import ProcessSpec
@@ -97,6 +99,7 @@ class ProcessManager:
             limiter=anyio.CapacityLimiter(max(1, settings.max_running)),
             on_exit=self._exited,
         )
+        self._emulation = anyio.CapacityLimiter(EMULATOR_THREADS)
 
     async def __aenter__(self) -> Self:
         await self._spawner.check_priority()
@@ -156,7 +159,12 @@ class ProcessManager:
         buffer = HeadTailBuffer(
             window_capacity=self._settings.output_window_bytes, budget=self._budget
         )
-        process = ManagedProcess(str(uuid.uuid4()), spec, child, buffer=buffer)
+        process_id = str(uuid.uuid4())
+        screen = None
+        if child.terminal is not None:
+            emulator = Screen(child.terminal.size, self._settings.scrollback_lines)
+            screen = ScreenFeed(emulator, buffer, self._emulation, name=process_id)
+        process = ManagedProcess(process_id, spec, child, buffer=buffer, screen=screen)
         self._table.add(process)
         self._task_group.start_soon(process.supervise, self._supervision)
         logger.info(

@@ -18,6 +18,7 @@ import signal
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
 
@@ -27,15 +28,19 @@ from agentproc.buffer import HeadTailBuffer
 from agentproc.childinput import ProcessInput
 from agentproc.children import wait_child
 from agentproc.cursor import TextChunk, read_text
-from agentproc.errors import NoOpenStdin
+from agentproc.errors import NoOpenStdin, NoTerminal, ProcessNotRunning, TerminalFailed
+from agentproc.screenfeed import ScreenFeed
 from agentproc.spawner import Child
-from agentproc.spec import ProcessSpec
+from agentproc.spec import ProcessSpec, TerminalSize
+from agentproc.terminal import Terminal
 from agentsdk.types import (
     ExitEvent,
     ProcessInfo,
     ProcessInputResponse,
     ProcessOutputResponse,
+    ProcessScreenResponse,
     ProcessTruncation,
+    ScreenCursor,
 )
 
 __all__ = ["Escalation", "ManagedProcess", "Supervision"]
@@ -65,6 +70,7 @@ class ManagedProcess:
         spec: what was asked for.
         child: the spawned shell and the agent's ends of its streams.
         buffer: where its output goes; a head and tail of the default sizes when omitted.
+        screen: the screen of its terminal, fed from ``buffer``; for a command on one.
     """
 
     def __init__(
@@ -74,6 +80,7 @@ class ManagedProcess:
         child: Child,
         *,
         buffer: HeadTailBuffer | None = None,
+        screen: ScreenFeed | None = None,
     ) -> None:
         self.id = process_id
         self.spec = spec
@@ -83,6 +90,7 @@ class ManagedProcess:
         self.exited_at: float | None = None
         self.exit_code: int | None = None
         self._child = child
+        self._screen = screen
         self._exited = anyio.Event()
         self._arrival = Arrival()
         # Where the last cursor read of each chat context ended, for since=last. Only the
@@ -104,6 +112,12 @@ class ManagedProcess:
     def chat_id(self) -> str | None:
         """The chat that started the process, if any."""
         return self.spec.chat_id
+
+    @property
+    def terminal(self) -> Terminal | None:
+        """The command's terminal (its size, and the identity of the device the command's
+        stdin, stdout and stderr are); ``None`` when they are pipes."""
+        return self._child.terminal
 
     @property
     def stdin_open(self) -> bool:
@@ -146,6 +160,7 @@ class ManagedProcess:
             started_at_unix=int(self.started_at),
             exited_at_unix=None if self.exited_at is None else int(self.exited_at),
             stdin_open=True if self.stdin_open else None,
+            tty=None if self.terminal is None else self.terminal.size.to_wire(),
         )
 
     def snapshot(self) -> ProcessOutputResponse:
@@ -171,6 +186,51 @@ class ManagedProcess:
         Bound it with ``anyio.move_on_after``; many tasks may wait on one process.
         """
         await self._exited.wait()
+
+    # -- the terminal ---------------------------------------------------------------------
+
+    def resize(self, size: TerminalSize) -> None:
+        """Give the command's terminal ``size``; its foreground job gets ``SIGWINCH``.
+
+        Raises:
+            NoTerminal: the command has no terminal.
+            ProcessNotRunning: the process has exited.
+            TerminalFailed: the OS refused.
+        """
+        terminal = self.terminal
+        if terminal is None or self._screen is None:
+            raise NoTerminal(self.id)
+        if not self.running:
+            raise ProcessNotRunning(self.id)
+        try:
+            terminal.resize(size)
+        except OSError as exc:
+            raise TerminalFailed(f"resize the terminal of process {self.id}: {exc}") from exc
+        self._screen.resize(size)
+
+    async def screen(self, scrollback: int | None = None) -> ProcessScreenResponse:
+        """The terminal's screen after all output so far, and the exit state read first, so
+        ``running: false`` means the screen shows every byte the process wrote.
+
+        Args:
+            scrollback: also this many lines that scrolled off the top, at most.
+
+        Raises:
+            NoTerminal: the command has no terminal.
+        """
+        if self._screen is None:
+            raise NoTerminal(self.id)
+        exit_code = self.exit_code
+        state = await self._screen.render(scrollback or 0)
+        return ProcessScreenResponse(
+            rows=state.size.rows,
+            cols=state.size.cols,
+            lines=list(state.lines),
+            cursor=ScreenCursor(row=state.cursor_row, col=state.cursor_col),
+            running=exit_code is None,
+            exit_code=exit_code,
+            scrollback=None if scrollback is None else list(state.scrollback),
+        )
 
     # -- cursor reads and streams -----------------------------------------------------------
 
@@ -262,6 +322,7 @@ class ManagedProcess:
         popen = self._child.popen
         stdin = self._child.io.stdin
         writer_scope = anyio.CancelScope()
+        screen_scope = anyio.CancelScope()
         try:
             async with anyio.create_task_group() as tg:
                 drained = anyio.Event()
@@ -275,6 +336,9 @@ class ManagedProcess:
                 tg.start_soon(pump)
                 if stdin is not None:
                     tg.start_soon(_run_in, writer_scope, stdin.run)
+                if self._screen is not None:
+                    # Whatever it has not fed at the exit is fed when the screen is read.
+                    tg.start_soon(_run_in, screen_scope, partial(self._screen.run, self._arrival))
                 status = await wait_child(popen, supervision.limiter)
                 with anyio.move_on_after(supervision.drain_seconds):
                     await drained.wait()
@@ -282,8 +346,10 @@ class ManagedProcess:
                     # A backgrounded grandchild still holds the pipe; stop reading.
                     abandoned = True
                     pump_scope.cancel()
-                # The process is over: input still queued has no reader left to wait for.
+                # The process is over: input still queued has no reader left to wait for,
+                # and the screen needs no feeding ahead of its readers any more.
                 writer_scope.cancel()
+                screen_scope.cancel()
         except Exception:
             # One broken process must not take the manager's task group, and with it every
             # other process, down; it is recorded as exited below.
@@ -297,6 +363,8 @@ class ManagedProcess:
                 if stdin is not None:
                     # Only now: the writer has ended, so nothing waits on the descriptor.
                     stdin.close()
+                if self.terminal is not None:
+                    self.terminal.close()
                 self._record_exit(status, abandoned)
                 supervision.on_exit(self)
 

@@ -5,7 +5,8 @@ A front door (the HTTP route today, others tomorrow) decodes its request into th
 process manager takes nothing else. The checks live here, not in a front door, so every
 door refuses alike what exec would refuse: a NUL byte (no C string carries one), a variable
 name that is empty or holds ``=``, an environment string past ``MAX_ARG_STRLEN``, text that
-cannot be encoded (a lone surrogate), and a command longer than the configured limit.
+cannot be encoded (a lone surrogate), and a command longer than the configured limit. A
+terminal's size (:class:`TerminalSize`, the start's ``tty`` and a resize) is checked here too.
 
 The spec also says which of its fields identify a start for an idempotency key: every field
 but those marked :data:`OUTSIDE_FINGERPRINT`, so a new start field takes part by default
@@ -21,12 +22,15 @@ from dataclasses import dataclass, field, fields
 from agentproc.errors import CommandRequired, FieldError, InvalidRequest, quote
 from agentproc.settings import MAX_ARG_STRLEN, Settings
 from agentsdk.types import StartProcessRequest
+from agentsdk.types import TerminalSize as WireTerminalSize
+from agentsdk.wire import DEFAULT_TERMINAL_COLS, DEFAULT_TERMINAL_ROWS, MAX_TERMINAL_SIDE
 
 __all__ = [
     "LONE_SURROGATE",
     "NOT_TEXT",
     "OUTSIDE_FINGERPRINT",
     "ProcessSpec",
+    "TerminalSize",
 ]
 
 OUTSIDE_FINGERPRINT = "outside_fingerprint"
@@ -40,6 +44,41 @@ NOT_TEXT = "holds a lone surrogate (a \\uD800-\\uDFFF escape outside a pair), wh
 """Why a string with a :data:`LONE_SURROGATE` is refused, wherever it comes from."""
 
 _NUL = "must not contain a NUL byte"
+
+_SIDE_RANGE = f"must be between 1 and {MAX_TERMINAL_SIDE}"
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalSize:
+    """A terminal's size in character cells, each side from 1 to ``MAX_TERMINAL_SIDE``.
+
+    Raises:
+        InvalidRequest: a side is out of range; ``validations`` names ``rows`` or ``cols``.
+    """
+
+    rows: int = DEFAULT_TERMINAL_ROWS
+    """Lines."""
+
+    cols: int = DEFAULT_TERMINAL_COLS
+    """Columns."""
+
+    def __post_init__(self) -> None:
+        _raise_first(_size_problems(self.rows, self.cols, prefix=""))
+
+    @classmethod
+    def from_wire(cls, given: WireTerminalSize, *, field: str = "") -> TerminalSize:
+        """The size a decoded request asks for; ``field`` is where the request holds it
+        (``tty`` in a start), so a refusal names ``tty.rows`` rather than ``rows``.
+
+        Raises:
+            InvalidRequest: a side is out of range.
+        """
+        _raise_first(_size_problems(given.rows, given.cols, prefix=f"{field}." if field else ""))
+        return cls(given.rows, given.cols)
+
+    def to_wire(self) -> WireTerminalSize:
+        """The size as the API reports it."""
+        return WireTerminalSize(rows=self.rows, cols=self.cols)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +110,10 @@ class ProcessSpec:
     """True gives the command a pipe as stdin, fed through the input endpoint; False gives it
     /dev/null, so no command waits on a prompt nobody will answer."""
 
+    tty: TerminalSize | None = None
+    """Run the command on a new terminal of this size, which is its stdin, stdout and stderr
+    (``stdin`` is then implied: input goes to the terminal); ``None`` for pipes."""
+
     idempotency_key: str | None = field(default=None, metadata={OUTSIDE_FINGERPRINT: True})
     """A repeated key (in the same chat) attaches to the first process instead of starting."""
 
@@ -90,11 +133,7 @@ class ProcessSpec:
             for key, value in self.env.items()
             if (reason := _variable_problem(key, value))
         )
-        if problems:
-            first = problems[0]
-            raise InvalidRequest(
-                f"Invalid field {quote(first.field)}: {first.detail}.", validations=tuple(problems)
-            )
+        _raise_first(problems)
 
     @classmethod
     def from_request(
@@ -125,6 +164,11 @@ class ProcessSpec:
             for name in type(request).model_fields
             if (value := getattr(request, name))  # falsy: Go's zero value
         }
+        tty = request.tty
+        if isinstance(tty, WireTerminalSize):
+            given["tty"] = TerminalSize.from_wire(tty, field="tty")
+        elif tty:
+            given["tty"] = TerminalSize()
         return cls(**given, chat_id=chat_id)
 
     def fingerprint(self) -> tuple[tuple[str, object], ...]:
@@ -148,6 +192,23 @@ class ProcessSpec:
             )
             if mine != theirs
         ]
+
+
+def _raise_first(problems: list[FieldError]) -> None:
+    """Raise an :class:`InvalidRequest` naming the first of ``problems`` and listing them all."""
+    if problems:
+        first = problems[0]
+        raise InvalidRequest(
+            f"Invalid field {quote(first.field)}: {first.detail}.", validations=tuple(problems)
+        )
+
+
+def _size_problems(rows: int, cols: int, *, prefix: str) -> list[FieldError]:
+    return [
+        FieldError(f"{prefix}{name}", _SIDE_RANGE)
+        for name, side in (("rows", rows), ("cols", cols))
+        if not 1 <= side <= MAX_TERMINAL_SIDE
+    ]
 
 
 def _comparable(value: object) -> object:
