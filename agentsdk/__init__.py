@@ -53,7 +53,9 @@ from agentsdk.types import ProcessInfo as ProcessInfo
 from agentsdk.types import ProcessInputRequest as ProcessInputRequest
 from agentsdk.types import ProcessInputResponse as ProcessInputResponse
 from agentsdk.types import ProcessOutputResponse as ProcessOutputResponse
+from agentsdk.types import ProcessScreenResponse as ProcessScreenResponse
 from agentsdk.types import ProcessTruncation as ProcessTruncation
+from agentsdk.types import ScreenCursor as ScreenCursor
 from agentsdk.types import Signal as Signal
 from agentsdk.types import SignalProcessRequest as SignalProcessRequest
 from agentsdk.types import SignalProcessResponse as SignalProcessResponse
@@ -61,6 +63,7 @@ from agentsdk.types import StartProcessParams as StartProcessParams
 from agentsdk.types import StartProcessRequest as StartProcessRequest
 from agentsdk.types import StartProcessResponse as StartProcessResponse
 from agentsdk.types import StreamEvent as StreamEvent
+from agentsdk.types import TerminalSize as TerminalSize
 from agentsdk.wire import CHAT_ID_HEADER as CHAT_ID_HEADER
 from agentsdk.wire import EXTERNAL_AUTH_PATH as EXTERNAL_AUTH_PATH
 from agentsdk.wire import LISTEN_HOLD_SECONDS as LISTEN_HOLD_SECONDS
@@ -98,8 +101,10 @@ __all__ = [
     "ProcessInputRequest",
     "ProcessInputResponse",
     "ProcessOutputResponse",
+    "ProcessScreenResponse",
     "ProcessTruncation",
     "RateLimitError",
+    "ScreenCursor",
     "Signal",
     "SignalProcessRequest",
     "SignalProcessResponse",
@@ -107,6 +112,7 @@ __all__ = [
     "StartProcessRequest",
     "StartProcessResponse",
     "StreamEvent",
+    "TerminalSize",
     "canonical_chat_id",
     "chat_id_from_headers",
     "parse_chat_id",
