@@ -11,7 +11,8 @@ one), while a program can print a gigabyte to its terminal in seconds. So:
   the event loop gets the interpreter back within its switch interval, and a reader of the
   screen waits for the slice under way, never for the whole backlog.
 - A background task feeds each screen as output arrives, so a program that redraws its
-  screen piece by piece (an editor, ``top``) is followed piece by piece.
+  screen piece by piece (an editor, ``top``) is followed piece by piece. During a flood it
+  waits for the output to pause instead of working on bytes it would skip.
 - Once the output is more than :data:`BACKLOG_BYTES` ahead of the screen, the emulator has
   lost the race: it skips to the last few screenfuls (:meth:`ScreenFeed.tail_bytes`), starts
   over from a blank screen, and goes on from there. Only those bytes can still matter for
@@ -40,6 +41,7 @@ __all__ = [
     "BACKLOG_BYTES",
     "EMULATOR_THREADS",
     "FEED_SLICE_BYTES",
+    "FLOOD_PAUSE_SECONDS",
     "MIN_TAIL_BYTES",
     "TAIL_BYTES_PER_CELL",
     "ScreenFeed",
@@ -61,6 +63,10 @@ over, escape sequences and colours included."""
 
 TAIL_BYTES_PER_CELL = 8
 """Output replayed after a skip per cell of the screen, so a large screen is filled too."""
+
+FLOOD_PAUSE_SECONDS = 0.05
+"""How long the output of a flood must pause before the background feeder catches up: short
+enough to seem immediate to a reader, long enough to stay out of a flood's way."""
 
 EMULATOR_THREADS = 2
 """Worker threads for every terminal's emulation together. The interpreter runs one of them at
@@ -133,10 +139,20 @@ class ScreenFeed:
         return min(BACKLOG_BYTES, max(MIN_TAIL_BYTES, TAIL_BYTES_PER_CELL * cells))
 
     async def run(self, arrival: Arrival) -> None:
-        """Feed the screen as output arrives (``arrival`` rings), until cancelled."""
+        """Feed the screen as output arrives (``arrival`` rings), until cancelled.
+
+        While the output outruns the emulator, nothing is fed: all but its tail would be
+        skipped anyway, and the emulator's work would only slow the process's output down.
+        Feeding resumes once the output pauses (or a reader asks for the screen).
+        """
         while True:
             while self.behind <= 0:
                 await arrival.wait()
+            while self.behind > BACKLOG_BYTES:
+                written = self._buffer.total_written
+                await anyio.sleep(FLOOD_PAUSE_SECONDS)
+                if self._buffer.total_written == written:
+                    break
             async with self._lock:
                 await self._feed_slice()
 

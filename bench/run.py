@@ -11,6 +11,7 @@ their ratio, so the table means something on any hardware:
 - 1 GiB of output through the agent vs ``head -c 1G /dev/zero | cat > /dev/null``, and the
   agent's peak memory growth while it streams;
 - ``execute`` latency for a ~50 ms command vs the command's own duration.
+- a terminal's raw stream and its screen's rendering (``bench/terminal.py``).
 - 10,000 lines written to ``cat`` through ``/{id}/input`` (100 calls of 100 lines, then
   end-of-file, then one output read) vs the same lines written to ``cat`` through a local pipe.
 
@@ -368,6 +369,9 @@ def main() -> None:
         rows += big_output(base, pid, size)
         rows += input_round_trip(base, INPUT_LINES, INPUT_BATCH)
         rows += execute_latency(base, n)
+        from terminal import rows as terminal_rows  # it imports this module: not at the top
+
+        rows += terminal_rows(base, quick=args.quick)
 
     print()
     print(f"{'benchmark':<38} {'ours':>16} {'baseline':>16}  {'ratio':>8}")

@@ -122,6 +122,23 @@ async def test_the_feeder_follows_the_output_as_it_arrives() -> None:
     assert bytes(screen.fed) == b"hello"
 
 
+async def test_the_feeder_stays_out_of_a_flood_and_feeds_only_its_tail() -> None:
+    """Output far ahead of the screen: the feeder waits for it to pause, then skips to the
+    tail, so the emulator works on no byte it would throw away."""
+    screen, arrival = RecordingScreen(), Arrival()
+    buffer = HeadTailBuffer(window_capacity=4 * BACKLOG_BYTES)
+    feed = feed_of(screen, buffer)
+    with anyio.fail_after(SAFETY_TIMEOUT_SECONDS):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(feed.run, arrival)
+            buffer.write(b"f" * (3 * BACKLOG_BYTES) + b"\r\nend")
+            arrival.ring()
+            await anyio.to_thread.run_sync(screen.fed_some.wait)
+            tg.cancel_scope.cancel()
+    assert screen.resets == 1
+    assert len(screen.fed) <= feed.tail_bytes()
+
+
 async def test_a_cancelled_feeder_still_applies_the_slice_it_took() -> None:
     """Cancelled while a slice is under way, the feeder finishes it: the screen is fed every
     byte exactly once."""
