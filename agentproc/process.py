@@ -121,7 +121,8 @@ class ManagedProcess:
 
     @property
     def stdin_open(self) -> bool:
-        """True while input can be sent: started with ``stdin``, not closed, not exited."""
+        """True while input can be sent: started with ``stdin`` or on a terminal, not
+        closed, not exited."""
         stdin = self._child.io.stdin
         return stdin is not None and stdin.open and self.running
 

@@ -14,11 +14,11 @@ fed, when, and on which thread.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pyte
-from pyte.screens import Char, Margins
+from pyte.screens import Char, Margins, StaticDefaultDict
 
 from agentproc.spec import TerminalSize
 
@@ -46,11 +46,57 @@ class ScreenState:
 
 
 class _ScrollingScreen(pyte.Screen):
-    """pyte's screen, keeping the text of each line that scrolls off the top of the screen."""
+    """pyte's screen, keeping the text of each line that scrolls off the top of the screen.
+
+    Only text is ever read from it, so erasing forgets cells instead of painting them with
+    the cursor's colours, and the alignment pattern (``ESC # 8``) gives each row "E" as the
+    default of its cells instead of writing every cell: pyte's own ways visit every cell of
+    the screen, seconds of work for a few bytes on a 1000 x 1000 one.
+    """
 
     def __init__(self, size: TerminalSize, scrollback: deque[str]) -> None:
         super().__init__(size.cols, size.rows)
         self.scrollback = scrollback
+
+    def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
+        if how == 0:
+            rows = range(self.cursor.y + 1, self.lines)
+        elif how == 1:
+            rows = range(self.cursor.y)
+        elif how in (2, 3):
+            rows = range(self.lines)
+        else:
+            return
+        self.dirty.update(rows)
+        for row in rows:
+            self.buffer.pop(row, None)  # the next use makes a blank one
+        if how in (0, 1):
+            self.erase_in_line(how)
+
+    def erase_in_line(self, how: int = 0, private: bool = False) -> None:
+        if how == 0:
+            columns = range(self.cursor.x, self.columns)
+        elif how == 1:
+            columns = range(self.cursor.x + 1)
+        elif how == 2:
+            columns = range(self.columns)
+        else:
+            return
+        self.dirty.add(self.cursor.y)
+        line = self.buffer[self.cursor.y]
+        if _blank(line):
+            for column in [column for column in line if column in columns]:
+                del line[column]
+        else:
+            blank = self.default_char
+            for column in columns:
+                line[column] = blank
+
+    def alignment_display(self) -> None:
+        self.dirty.update(range(self.lines))
+        letter = self.default_char._replace(data="E")
+        for row in range(self.lines):
+            self.buffer[row] = StaticDefaultDict(letter)
 
     def index(self) -> None:
         top, bottom = self.margins or Margins(0, self.lines - 1)
@@ -120,9 +166,18 @@ class Screen:
         )
 
 
-def _text(line: Mapping[int, Char], columns: int) -> str:
+def _blank(line: StaticDefaultDict[int, Char]) -> bool:
+    """Whether the cells of ``line`` that hold nothing show a space."""
+    return line.default.data == " "
+
+
+def _text(line: StaticDefaultDict[int, Char], columns: int) -> str:
     """A row's text without trailing spaces. pyte leaves the cell after a wide character
     empty, so joining the cells spells the row as it shows."""
-    if not line:
-        return ""
-    return "".join(line[column].data for column in range(min(columns, max(line) + 1))).rstrip(" ")
+    if not _blank(line):
+        end = columns
+    elif line:
+        end = min(columns, max(line) + 1)
+    else:
+        end = 0
+    return "".join(line[column].data for column in range(end)).rstrip(" ")

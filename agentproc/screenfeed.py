@@ -21,7 +21,8 @@ one), while a program can print a gigabyte to its terminal in seconds. So:
   printed before it was drawn for the old size.
 
 Reading the screen (:meth:`ScreenFeed.render`) first feeds everything written up to that
-moment, so the answer shows all output so far.
+moment, so the answer shows all output so far; should that take longer than
+:data:`CATCH_UP_SECONDS`, the rest is passed over and logged, so no reader waits longer.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from agentproc.spec import TerminalSize
 
 __all__ = [
     "BACKLOG_BYTES",
+    "CATCH_UP_SECONDS",
     "EMULATOR_THREADS",
     "FEED_SLICE_BYTES",
     "FLOOD_PAUSE_SECONDS",
@@ -67,6 +69,11 @@ TAIL_BYTES_PER_CELL = 8
 FLOOD_PAUSE_SECONDS = 0.05
 """How long the output of a flood must pause before the background feeder catches up: short
 enough to seem immediate to a reader, long enough to stay out of a flood's way."""
+
+CATCH_UP_SECONDS = 2.0
+"""The longest a reader of the screen waits for the emulator to catch up; output it has not
+rendered by then is passed over (and the log says so). Ordinary output on an ordinary screen
+never comes near it; a thousand-row screen fed its costliest sequences might."""
 
 EMULATOR_THREADS = 2
 """Worker threads for every terminal's emulation together. The interpreter runs one of them at
@@ -161,19 +168,41 @@ class ScreenFeed:
         scrolled off it."""
         async with self._lock:
             target = self._buffer.total_written
+            deadline = anyio.current_time() + CATCH_UP_SECONDS
             while self._fed < target or (self._resizes and self._resizes[0][0] <= target):
-                await self._feed_slice()
+                if anyio.current_time() >= deadline:
+                    await self._apply_shielded(self._skip_to(target))
+                    break
+                await self._apply_shielded(self._take_slice())
             return await anyio.to_thread.run_sync(
                 self._screen.render, scrollback, limiter=self._limiter
             )
 
     async def _feed_slice(self) -> None:
-        # Taken here, on the event loop, where the offset moves on; shielded, so that a slice
-        # taken is applied (a cancellation waits for it) and the offset says where the screen
-        # stands.
-        work = self._take_slice()
+        await self._apply_shielded(self._take_slice())
+
+    async def _apply_shielded(self, work: _Slice) -> None:
+        # The slice was taken on the event loop, where the offset moved on; shielded, so that
+        # a slice taken is applied (a cancellation waits for it) and the offset says where
+        # the screen stands.
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(self._apply, work, limiter=self._limiter)
+
+    def _skip_to(self, target: int) -> _Slice:
+        """Give up catching up: the output up to ``target`` is passed over, its resizes kept."""
+        logger.error(
+            "the screen of process %s skipped %d bytes of output it could not render within "
+            "%g s of being asked for",
+            self._name,
+            target - self._fed,
+            CATCH_UP_SECONDS,
+        )
+        self._fed = max(self._fed, target)
+        resizes = []
+        while self._resizes and self._resizes[0][0] <= self._fed:
+            self._applied = self._resizes.popleft()[1]
+            resizes.append(self._applied)
+        return _Slice(None, tuple(resizes), b"")
 
     def _take_slice(self) -> _Slice:
         total = self._buffer.total_written

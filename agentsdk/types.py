@@ -189,8 +189,8 @@ class ProcessInfo(_Wire):
     """Exit time, Unix seconds. Absent while running."""
 
     stdin_open: bool | None = None
-    """True while input can be sent: started with ``stdin``, not closed, not exited.
-    Absent otherwise."""
+    """True while input can be sent: started with ``stdin`` (or on a terminal), not closed,
+    not exited. Absent otherwise."""
 
     tty: TerminalSize | None = None
     """The size of the process's terminal now. Absent for a process without one."""

@@ -82,3 +82,24 @@ def test_invalid_utf8_is_replaced_and_a_split_character_is_joined() -> None:
     screen.feed(b"\xff \xc3")
     screen.feed(b"\xa9")
     assert screen.render().lines[0] == "\ufffd é"
+
+
+def test_erasing_blanks_what_it_covers() -> None:
+    """Erase in display and in line, each way, leave spaces where text was, also over the
+    alignment pattern, whose rows read as ``E`` everywhere else."""
+    screen = Screen(TerminalSize(rows=4, cols=4), scrollback_lines=0)
+    screen.feed(b"\x1b#8")
+    assert screen.render().lines == ("EEEE",) * 4
+    screen.feed(b"\x1b[2;2H\x1b[K\x1b[3;3H\x1b[1K\x1b[1;1H\x1b[1J\x1b[4;1H\x1b[0J")
+    assert screen.render().lines == (" EEE", "E", "   E", "")
+    screen.feed(b"\x1b[1;1Hab\x1b[2K\x1b[3;1H\x1b[2J")
+    assert screen.render().lines == ("", "", "", "")
+
+
+def test_the_alignment_pattern_scrolls_into_the_scrollback_as_text() -> None:
+    """A row of the pattern that scrolls off is kept as its text."""
+    screen = Screen(TerminalSize(rows=2, cols=3), scrollback_lines=5)
+    screen.feed(b"\x1b#8\x1b[2;1H\r\nx")
+    state = screen.render(scrollback=5)
+    assert state.scrollback == ("EEE",)
+    assert state.lines == ("EEE", "x")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import anyio
 import pytest
 
+from agentproc import screenfeed
 from agentproc.arrival import Arrival
 from agentproc.buffer import HeadTailBuffer
 from agentproc.screen import Screen
@@ -210,3 +212,28 @@ async def test_a_read_waits_for_at_most_a_slice_per_step() -> None:
     await feed.render()
     assert max(screen.sizes) == FEED_SLICE_BYTES
     assert sum(screen.sizes) == BACKLOG_BYTES - 1
+
+
+async def test_a_reader_waits_for_a_slow_emulator_only_so_long(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An emulator too slow for the output it has to catch up on: the read answers after the
+    catch-up bound with what was rendered, the rest is passed over (resizes still apply) and
+    the log says how much."""
+
+    class Slow(RecordingScreen):
+        def feed(self, data: bytes) -> None:
+            time.sleep(0.05)
+            super().feed(data)
+
+    monkeypatch.setattr(screenfeed, "CATCH_UP_SECONDS", 0.1)
+    screen, buffer = Slow(), HeadTailBuffer(window_capacity=BACKLOG_BYTES)
+    feed = feed_of(screen, buffer)
+    buffer.write(b"s" * (BACKLOG_BYTES - 1))
+    feed.resize(TerminalSize(rows=5, cols=5))
+    with caplog.at_level(logging.ERROR, logger="agentproc.screenfeed"):
+        state = await feed.render()
+    assert 0 < len(screen.fed) < BACKLOG_BYTES - 1
+    assert feed.behind == 0
+    assert state.size == TerminalSize(rows=5, cols=5)
+    assert f"skipped {BACKLOG_BYTES - 1 - len(screen.fed)} bytes" in caplog.text
