@@ -165,7 +165,7 @@ class ScreenFeed:
 
     async def render(self, scrollback: int = 0) -> ScreenState:
         """The screen after all output written so far, with up to ``scrollback`` lines that
-        scrolled off it."""
+        scrolled off it; output not rendered within :data:`CATCH_UP_SECONDS` is passed over."""
         async with self._lock:
             target = self._buffer.total_written
             deadline = anyio.current_time() + CATCH_UP_SECONDS
@@ -190,19 +190,16 @@ class ScreenFeed:
 
     def _skip_to(self, target: int) -> _Slice:
         """Give up catching up: the output up to ``target`` is passed over, its resizes kept."""
-        logger.error(
-            "the screen of process %s skipped %d bytes of output it could not render within "
-            "%g s of being asked for",
-            self._name,
-            target - self._fed,
-            CATCH_UP_SECONDS,
-        )
-        self._fed = max(self._fed, target)
-        resizes = []
-        while self._resizes and self._resizes[0][0] <= self._fed:
-            self._applied = self._resizes.popleft()[1]
-            resizes.append(self._applied)
-        return _Slice(None, tuple(resizes), b"")
+        if target > self._fed:
+            logger.error(
+                "the screen of process %s skipped %d bytes of output it could not render "
+                "within %g s of being asked for",
+                self._name,
+                target - self._fed,
+                CATCH_UP_SECONDS,
+            )
+            self._fed = target
+        return _Slice(None, self._take_resizes(), b"")
 
     def _take_slice(self) -> _Slice:
         total = self._buffer.total_written
@@ -215,16 +212,21 @@ class ScreenFeed:
             # The buffer no longer holds what the screen had not seen: a gap, as after a skip.
             reset = self._pass_resizes(chunk.start)
         self._fed = chunk.start
-        resizes = []
-        while self._resizes and self._resizes[0][0] <= self._fed:
-            self._applied = self._resizes.popleft()[1]
-            resizes.append(self._applied)
+        resizes = self._take_resizes()
         end = chunk.next_offset
         if self._resizes:
             end = min(end, self._resizes[0][0])
         data = chunk.data[: end - self._fed]
         self._fed = end
-        return _Slice(reset, tuple(resizes), data)
+        return _Slice(reset, resizes, data)
+
+    def _take_resizes(self) -> tuple[TerminalSize, ...]:
+        """The resizes up to the offset fed so far, in order, taken off the pending ones."""
+        taken = []
+        while self._resizes and self._resizes[0][0] <= self._fed:
+            self._applied = self._resizes.popleft()[1]
+            taken.append(self._applied)
+        return tuple(taken)
 
     def _pass_resizes(self, offset: int) -> TerminalSize:
         """Drop the resizes before ``offset`` unapplied; the size in force there."""
