@@ -1,9 +1,9 @@
 """Wire types of the agent process API, shared by the service and the client.
 
 Every model here is the JSON contract of ``/api/v0/processes``, compatible with Coder's
-workspace agent. This module imports nothing but pydantic so that the SDK never drags in
-the server and the server never re-declares the wire. Field docstrings become the field
-descriptions of ``openapi.json``.
+workspace agent. This module imports nothing but pydantic (and the plain constants of
+``agentsdk.wire``) so that the SDK never drags in the server and the server never
+re-declares the wire. Field docstrings become the field descriptions of ``openapi.json``.
 
 Optional fields are omitted from JSON when unset (``model_dump(exclude_none=True)``), as
 Go's ``omitempty`` does, and unknown response fields are ignored so newer agents keep
