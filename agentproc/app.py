@@ -31,6 +31,7 @@ from agentproc.errors import (
     ShuttingDown,
     SignalFailed,
     SpawnFailed,
+    TerminalFailed,
     TooManyProcesses,
     Unauthorized,
     UnsupportedMediaType,
@@ -39,6 +40,7 @@ from agentproc.manager import ProcessManager
 from agentproc.run_route import run_router
 from agentproc.settings import Settings
 from agentproc.sse import EVENT_MODELS
+from agentproc.terminal_api import terminal_router
 from agentsdk.types import (
     ErrorResponse,
     FieldValidation,
@@ -63,6 +65,7 @@ STATUS_BY_ERROR: dict[type[AgentError], int] = {
     InputQueueFull: 429,
     SpawnFailed: 500,
     SignalFailed: 500,
+    TerminalFailed: 500,
     ShuttingDown: 503,
 }
 """The one place where domain errors become HTTP statuses (``HostNotAllowed`` is an
@@ -234,6 +237,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(api_router)
     app.include_router(run_router)
+    app.include_router(terminal_router)
     app.add_middleware(BearerAuthMiddleware, token=settings.token, reject=_agent_error_response)
     # Added last, so it runs first: see agentproc.browser for why it comes before the token.
     app.add_middleware(

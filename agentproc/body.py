@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from starlette.requests import Request
 
-from agentproc.errors import BodyTooLarge, CommandRequired, FieldError, InvalidRequest
+from agentproc.errors import BodyTooLarge, CommandRequired, FieldError, InvalidRequest, quote
 from agentproc.settings import Settings
 from agentproc.spec import LONE_SURROGATE, NOT_TEXT, ProcessSpec
 from agentsdk.types import StartProcessRequest
@@ -60,6 +60,42 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
         if len(body) > limit:
             raise BodyTooLarge(limit)
     return decode_json_object(bytes(body))
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def validate_model(model: type[_Model], body: dict[str, Any]) -> _Model:
+    """``body`` as the wire ``model``, strictly (no coercion of types).
+
+    Raises:
+        InvalidRequest: a field is missing or of the wrong type; ``validations`` names each.
+    """
+    try:
+        return model.model_validate(body, strict=True)
+    except PydanticValidationError as exc:
+        errors = exc.errors(include_url=False)
+        fields = tuple(
+            FieldError(".".join(str(part) for part in error["loc"]) or "body", _reason(error))
+            for error in errors
+        )
+        detail = "; ".join(f"{f.field}: {f.detail}" for f in fields)
+        # A rule across fields (no location) is the model's own sentence; it says it best.
+        across = [f.detail for f, error in zip(fields, errors, strict=True) if not error["loc"]]
+        # So is a field's own rule (a validator's ValueError), named as the domain names it.
+        own = [
+            f"Invalid field {quote(f.field)}: {f.detail}."
+            for f, error in zip(fields, errors, strict=True)
+            if isinstance(error.get("ctx", {}).get("error"), ValueError)
+        ]
+        message = across[0] if across else own[0] if own else INVALID_JSON
+        raise InvalidRequest(message, detail=detail, validations=fields) from exc
+
+
+def _reason(error: Any) -> str:
+    # A model's own ValueError reads better without pydantic's "Value error, " prefix.
+    cause = error.get("ctx", {}).get("error")
+    return str(cause) if isinstance(cause, ValueError) else str(error["msg"])
 
 
 def capped_decimal(digits: str, cap: int) -> int:
@@ -137,37 +173,6 @@ def _lone_surrogate(path: str) -> NoReturn:
     raise InvalidRequest(
         INVALID_JSON, detail=f"{field}: {NOT_TEXT}", validations=(FieldError(field, NOT_TEXT),)
     )
-
-
-_Model = TypeVar("_Model", bound=BaseModel)
-
-
-def validate_model(model: type[_Model], body: dict[str, Any]) -> _Model:
-    """``body`` (from :func:`read_json_object`) as a ``model``, strictly: no coercion.
-
-    Raises:
-        InvalidRequest: a field is missing, of the wrong type or refused by the model;
-            ``validations`` names each.
-    """
-    try:
-        return model.model_validate(body, strict=True)
-    except PydanticValidationError as exc:
-        errors = exc.errors(include_url=False)
-        fields = tuple(
-            FieldError(".".join(str(part) for part in error["loc"]) or "body", _reason(error))
-            for error in errors
-        )
-        detail = "; ".join(f"{f.field}: {f.detail}" for f in fields)
-        # A rule across fields (no location) is the model's own sentence; it says it best.
-        across = [f.detail for f, error in zip(fields, errors, strict=True) if not error["loc"]]
-        message = across[0] if across else INVALID_JSON
-        raise InvalidRequest(message, detail=detail, validations=fields) from exc
-
-
-def _reason(error: Any) -> str:
-    # A model's own ValueError reads better without pydantic's "Value error, " prefix.
-    cause = error.get("ctx", {}).get("error")
-    return str(cause) if isinstance(cause, ValueError) else str(error["msg"])
 
 
 def start_spec(body: dict[str, Any], settings: Settings, chat_id: str | None) -> ProcessSpec:

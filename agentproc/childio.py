@@ -25,6 +25,11 @@ __all__ = ["ChildIO"]
 
 logger = logging.getLogger(__name__)
 
+READS_BETWEEN_TURNS = 16
+"""Reads in a row, at most, before the pump waits for the output again, which lets the other
+tasks of the event loop run: a writer that keeps the output full would otherwise keep the
+pump from ever waiting, and every request with it."""
+
 
 class ChildIO:
     """The agent's ends of one child's streams.
@@ -75,13 +80,15 @@ class ChildIO:
             while True:
                 await anyio.wait_readable(fd)
                 # A read that filled up to the capacity may have left more behind: read on
-                # without waiting; anything shorter emptied the pipe.
-                while True:
+                # without waiting (a few times at most); anything shorter emptied the pipe.
+                for _ in range(READS_BETWEEN_TURNS):
                     try:
                         data = slot.read()
                     except BlockingIOError:
                         break
                     except OSError as exc:
+                        if self._ends_output(exc):
+                            return True
                         logger.error("reading the output of pid %d failed: %s", self._pid, exc)
                         return False
                     if not data:
@@ -95,3 +102,8 @@ class ChildIO:
             slot.release()
             anyio.notify_closing(fd)
             self._output.close()
+
+    def _ends_output(self, error: OSError) -> bool:
+        """Whether a read failing with ``error`` is the output's end rather than a failure:
+        never for a pipe, whose end is an empty read."""
+        return False

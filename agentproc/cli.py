@@ -107,6 +107,9 @@ SERVE_OPTIONS: tuple[Option, ...] = (
            defaults.DEFAULT_OUTPUT_BUDGET_BYTES,
            "what the output windows of all processes may hold together; past it, the windows "
            "of the longest-exited processes shrink to their 16 KiB tails first"),
+    Option("--scrollback-lines", "AGENTPROC_SCROLLBACK_LINES", integer,
+           defaults.DEFAULT_SCROLLBACK_LINES,
+           "lines that scrolled off the top of a terminal's screen kept per process"),
     Option("--shutdown-grace", "AGENTPROC_SHUTDOWN_GRACE_SECONDS", number,
            defaults.DEFAULT_SHUTDOWN_GRACE_SECONDS,
            "seconds between SIGTERM and SIGKILL at shutdown",

@@ -15,7 +15,8 @@ Tree::
      │    ├── ProcessNotRunning
      │    ├── IdempotencyConflict
      │    ├── StartInProgress   a start of the same idempotency key is being spawned
-     │    └── NoOpenStdin       input for a process whose stdin is not open
+     │    ├── NoOpenStdin       input for a process whose stdin is not open
+     │    └── NoTerminal        a resize or screen of a process without a terminal
      ├── BodyTooLarge          (413)
      │    └── InputTooLarge     one input larger than a whole input queue
      ├── UnsupportedMediaType  a body declared as anything but JSON (415)
@@ -23,6 +24,7 @@ Tree::
      ├── InputQueueFull        a process's input queue has no room for the input (429)
      ├── SpawnFailed           the OS refused to start the shell (500)
      ├── SignalFailed          the OS refused to deliver a signal (500)
+     ├── TerminalFailed        the OS refused to resize a terminal (500)
      └── ShuttingDown          the agent refuses new work while it stops (503)
 """
 
@@ -49,12 +51,14 @@ __all__ = [
     "InvalidRequest",
     "InvalidWorkdir",
     "NoOpenStdin",
+    "NoTerminal",
     "ProcessNotFound",
     "ProcessNotRunning",
     "ShuttingDown",
     "SignalFailed",
     "SpawnFailed",
     "StartInProgress",
+    "TerminalFailed",
     "TooManyProcesses",
     "Unauthorized",
     "UnsupportedMediaType",
@@ -211,6 +215,16 @@ class NoOpenStdin(Conflict):
         super().__init__(f"Process {quote(process_id)} has no open stdin.")
 
 
+class NoTerminal(Conflict):
+    """Raised for a resize or a screen of a process that was started without a terminal."""
+
+    def __init__(self, process_id: str) -> None:
+        super().__init__(
+            f"Process {quote(process_id)} has no terminal.",
+            detail='Start it with "tty" to give it one.',
+        )
+
+
 class BodyTooLarge(AgentError):
     """Raised when a request body exceeds the configured limit."""
 
@@ -271,6 +285,13 @@ class SignalFailed(AgentError):
 
     def __init__(self, detail: str) -> None:
         super().__init__("Failed to signal process.", detail=detail)
+
+
+class TerminalFailed(AgentError):
+    """Raised when the OS could not resize a process's terminal."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("Failed to resize the terminal.", detail=detail)
 
 
 class ShuttingDown(AgentError):

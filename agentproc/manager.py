@@ -45,6 +45,8 @@ from agentproc.errors import (
 from agentproc.escalation import Escalation
 from agentproc.process import ManagedProcess, Supervision
 from agentproc.prompts import PromptWatch
+from agentproc.screen import Screen
+from agentproc.screenfeed import EMULATOR_THREADS, ScreenFeed
 from agentproc.settings import Settings
 from agentproc.spawner import Child, Spawner, own_environment
 from agentproc.spec import ProcessSpec
@@ -145,6 +147,7 @@ class ProcessManager:
             grace_seconds=settings.shutdown_grace_seconds,
         )
         self._prompts = PromptWatch()
+        self._emulation = anyio.CapacityLimiter(EMULATOR_THREADS)
 
     async def __aenter__(self) -> Self:
         await self._spawner.check_priority()
@@ -296,7 +299,12 @@ class ProcessManager:
         buffer = HeadTailBuffer(
             window_capacity=self._settings.output_window_bytes, budget=self._budget
         )
-        process = ManagedProcess(str(uuid.uuid4()), spec, child, buffer=buffer)
+        process_id = str(uuid.uuid4())
+        screen = None
+        if child.terminal is not None:
+            emulator = Screen(child.terminal.size, self._settings.scrollback_lines)
+            screen = ScreenFeed(emulator, buffer, self._emulation, name=process_id)
+        process = ManagedProcess(process_id, spec, child, buffer=buffer, screen=screen)
         self._table.add(process)
         self._task_group.start_soon(process.supervise, self._supervision)
         logger.debug(

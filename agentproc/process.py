@@ -22,6 +22,7 @@ import signal
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import anyio
 
@@ -32,20 +33,24 @@ from agentproc.childinput import ProcessInput
 from agentproc.children import wait_child
 from agentproc.cursor import TextChunk, read_text
 from agentproc.deadlines import Deadlines, end_at_deadline
-from agentproc.errors import NoOpenStdin
+from agentproc.errors import NoOpenStdin, NoTerminal, ProcessNotRunning, TerminalFailed
 from agentproc.escalation import Escalation
 from agentproc.pipes import OutputPipes
 from agentproc.prompts import PromptState
+from agentproc.screenfeed import ScreenFeed
 from agentproc.settings import DEFAULT_SHUTDOWN_GRACE_SECONDS
 from agentproc.spawner import Child
-from agentproc.spec import ProcessSpec
+from agentproc.spec import ProcessSpec, TerminalSize
+from agentproc.terminal import Terminal
 from agentsdk.types import (
     ExitEvent,
     ExitReason,
     ProcessInfo,
     ProcessInputResponse,
     ProcessOutputResponse,
+    ProcessScreenResponse,
     ProcessTruncation,
+    ScreenCursor,
 )
 
 __all__ = ["Escalation", "ManagedProcess", "Supervision"]
@@ -81,6 +86,7 @@ class ManagedProcess:
         spec: what was asked for.
         child: the spawned shell and the agent's ends of its streams.
         buffer: where its output goes; a head and tail of the default sizes when omitted.
+        screen: the screen of its terminal, fed from ``buffer``; for a command on one.
     """
 
     def __init__(
@@ -90,6 +96,7 @@ class ManagedProcess:
         child: Child,
         *,
         buffer: HeadTailBuffer | None = None,
+        screen: ScreenFeed | None = None,
     ) -> None:
         self.id = process_id
         self.spec = spec
@@ -101,6 +108,7 @@ class ManagedProcess:
         self.exit_reason: ExitReason | None = None
         """Why the process ended; None while it runs."""
         self._child = child
+        self._screen = screen
         self._exited = anyio.Event()
         self._arrival = Arrival()
         self._started = time.monotonic()
@@ -130,8 +138,15 @@ class ManagedProcess:
         return self.spec.chat_id
 
     @property
+    def terminal(self) -> Terminal | None:
+        """The command's terminal (its size, and the identity of the device the command's
+        stdin, stdout and stderr are); ``None`` when they are pipes."""
+        return self._child.terminal
+
+    @property
     def stdin_open(self) -> bool:
-        """True while input can be sent: started with ``stdin``, not closed, not exited."""
+        """True while input can be sent: started with ``stdin`` or on a terminal, not
+        closed, not exited."""
         stdin = self._child.io.stdin
         return stdin is not None and stdin.open and self.running
 
@@ -173,6 +188,7 @@ class ManagedProcess:
             stdin_open=True if self.stdin_open else None,
             waiting_for_input=True if self.prompt.waiting() else None,
             exit_reason=self.exit_reason,
+            tty=None if self.terminal is None else self.terminal.size.to_wire(),
         )
 
     def snapshot(self) -> ProcessOutputResponse:
@@ -200,6 +216,52 @@ class ManagedProcess:
         Bound it with ``anyio.move_on_after``; many tasks may wait on one process.
         """
         await self._exited.wait()
+
+    # -- the terminal ---------------------------------------------------------------------
+
+    def resize(self, size: TerminalSize) -> None:
+        """Give the command's terminal ``size``; its foreground job gets ``SIGWINCH``.
+
+        Raises:
+            NoTerminal: the command has no terminal.
+            ProcessNotRunning: the process has exited.
+            TerminalFailed: the OS refused.
+        """
+        terminal = self.terminal
+        if terminal is None or self._screen is None:
+            raise NoTerminal(self.id)
+        if not self.running:
+            raise ProcessNotRunning(self.id)
+        try:
+            terminal.resize(size)
+        except OSError as exc:
+            raise TerminalFailed(f"resize the terminal of process {self.id}: {exc}") from exc
+        self._screen.resize(size)
+
+    async def screen(self, scrollback: int | None = None) -> ProcessScreenResponse:
+        """The terminal's screen after all output so far, and the exit state read first, so
+        ``running: false`` means the screen shows every byte the process wrote.
+
+        Args:
+            scrollback: also this many lines that scrolled off the top, at most.
+
+        Raises:
+            NoTerminal: the command has no terminal.
+        """
+        if self._screen is None:
+            raise NoTerminal(self.id)
+        exit_code, exit_reason = self.exit_code, self.exit_reason
+        state = await self._screen.render(scrollback or 0)
+        return ProcessScreenResponse(
+            rows=state.size.rows,
+            cols=state.size.cols,
+            lines=list(state.lines),
+            cursor=ScreenCursor(row=state.cursor_row, col=state.cursor_col),
+            running=exit_code is None,
+            exit_code=exit_code,
+            exit_reason=exit_reason,
+            scrollback=None if scrollback is None else list(state.scrollback),
+        )
 
     # -- cursor reads and streams -----------------------------------------------------------
 
@@ -325,6 +387,7 @@ class ManagedProcess:
         popen = self._child.popen
         stdin = self._child.io.stdin
         writer_scope = anyio.CancelScope()
+        screen_scope = anyio.CancelScope()
         try:
             async with anyio.create_task_group() as tg:
                 drained = anyio.Event()
@@ -339,6 +402,9 @@ class ManagedProcess:
                 tg.start_soon(pump)
                 if stdin is not None:
                     tg.start_soon(_run_in, writer_scope, stdin.run)
+                if self._screen is not None:
+                    # Whatever it has not fed at the exit is fed when the screen is read.
+                    tg.start_soon(_run_in, screen_scope, partial(self._screen.run, self._arrival))
                 status = await wait_child(popen, supervision.limiter)
                 self._shell_exited = True
                 await self._drain(drained, supervision.drain_seconds)
@@ -346,10 +412,13 @@ class ManagedProcess:
                     # A backgrounded grandchild still holds the pipe; stop reading.
                     abandoned = True
                     pump_scope.cancel()
+                # The process is over: input still queued has no reader left to wait for,
+                # and the screen needs no feeding ahead of its readers any more. (Only the
+                # scopes in use: anyio formats the task's repr on every cancel.)
                 if stdin is not None:
-                    # The process is over: input still queued has no reader left to wait for.
-                    # (Only then: anyio formats the task's repr on every cancel.)
                     writer_scope.cancel()
+                if self._screen is not None:
+                    screen_scope.cancel()
         except Exception:
             # One broken process must not take the manager's task group, and with it every
             # other process, down; it is recorded as exited below.
@@ -363,6 +432,8 @@ class ManagedProcess:
                 if stdin is not None:
                     # Only now: the writer has ended, so nothing waits on the descriptor.
                     stdin.close()
+                if self.terminal is not None:
+                    self.terminal.close()
                 self._record_exit(status, abandoned)
                 supervision.on_exit(self)
 

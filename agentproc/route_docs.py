@@ -74,6 +74,8 @@ def links_from_start() -> dict[int | str, dict[str, Any]]:
                     ("ReadOutput", "process_output", "Read the started process's output."),
                     ("Signal", "signal_process", "Signal the started process's group."),
                     ("WriteInput", "process_input", "Write to the started process's stdin."),
+                    ("ReadScreen", "process_screen", "Read the started process's screen."),
+                    ("Resize", "resize_terminal", "Resize the started process's terminal."),
                 )
             }
         }

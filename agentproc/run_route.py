@@ -58,7 +58,5 @@ async def run_process(
         id=process.id,
         started=result.started,
         attached=None if result.started else True,
-        **snapshot.model_dump(),
-        total_bytes=total,
-        next_offset=total,
+        **(snapshot.model_dump(exclude_none=True) | {"total_bytes": total, "next_offset": total}),
     )

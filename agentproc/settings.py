@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_OUTPUT_BUDGET_BYTES",
     "DEFAULT_OUTPUT_WINDOW_BYTES",
     "DEFAULT_RETENTION_SECONDS",
+    "DEFAULT_SCROLLBACK_LINES",
     "DEFAULT_SHUTDOWN_GRACE_SECONDS",
     "MAX_ARG_STRLEN",
     "SETTING_BOUNDS",
@@ -48,6 +49,10 @@ pipe-fuls behind a chatty command still finds its place, at a quarter megabyte a
 DEFAULT_OUTPUT_BUDGET_BYTES = 128 * 1024 * 1024
 """What the windows of every process may hold together: 512 full windows, twice the running
 cap's worth, so only exited processes' windows are ever taken back at the defaults."""
+
+DEFAULT_SCROLLBACK_LINES = 1000
+"""Lines that scrolled off the top of a terminal's screen kept for reading, per process: as
+much as a person scrolls back through, at most a few hundred kilobytes of text."""
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """A start request is a command and some variables; a megabyte is already generous."""
@@ -87,6 +92,7 @@ SETTING_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "max_command_bytes": (1, None),
     "output_window_bytes": (DEFAULT_TAIL_BYTES, None),
     "output_budget_bytes": (0, None),
+    "scrollback_lines": (0, None),
     "shutdown_grace_seconds": (0, None),
     "drain_seconds": (0, None),
     "max_connections": (1, None),
@@ -158,6 +164,10 @@ class Settings:
     output_budget_bytes: int = DEFAULT_OUTPUT_BUDGET_BYTES
     """Bytes the output windows of every process may hold together (each keeps its tail
     regardless); past it, the windows of the longest-exited processes shrink first."""
+
+    scrollback_lines: int = DEFAULT_SCROLLBACK_LINES
+    """Lines that scrolled off the top of a terminal's screen kept per process, for
+    ``GET /{id}/screen?scrollback=N``."""
 
     shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
     """SIGTERM, then this long, then SIGKILL for every process group at shutdown."""

@@ -3,9 +3,10 @@
 The spawner resolves the working directory, builds the environment, applies the priority
 the agent may give its children, and starts ``sh -c <command>`` in a new session with stdin
 from /dev/null (or a pipe, when the spec asks for ``stdin``) and stdout and stderr on one
-pipe. What it returns, a :class:`Child`, is the
-process, the agent's ends of its streams and the identities of its input (what a process of
-the command reads when it waits for input); supervising it is the process's own business
+pipe, or, when the spec asks for ``tty``, with all three on a new terminal
+(:mod:`agentproc.terminal`). What it returns, a :class:`Child`, is the process, the agent's
+ends of its streams and the identities of its input (what a process of the command reads
+when it waits for input); supervising it is the process's own business
 (:mod:`agentproc.process`).
 """
 
@@ -27,6 +28,7 @@ from agentproc.childio import ChildIO
 from agentproc.errors import InvalidWorkdir, SpawnFailed
 from agentproc.settings import Settings
 from agentproc.spec import ProcessSpec
+from agentproc.terminal import TERMINAL_TYPE, Terminal, spawn_on_terminal
 from agentsdk.wire import CHAT_ID_VARIABLE, HIDDEN_VARIABLES
 
 __all__ = [
@@ -74,8 +76,10 @@ class Child:
 
     inputs: frozenset[InputIdentity] = frozenset()
     """The files that are the command's input, for telling when it waits for input: its stdin
-    pipe; a terminal's slave end is another (:meth:`InputIdentity.of_descriptor` of it, taken
-    before the agent closes its copy). Empty when stdin is /dev/null: it never waits."""
+    pipe, or its terminal. Empty when stdin is /dev/null: it never waits."""
+
+    terminal: Terminal | None = None
+    """The command's terminal; ``None`` when its streams are pipes."""
 
     @property
     def pid(self) -> int:
@@ -115,6 +119,20 @@ class Spawner:
             SpawnFailed: the OS could not start the shell.
         """
         workdir = self.resolve_workdir(spec.workdir)
+        if spec.tty is not None:
+            try:
+                started = spawn_on_terminal(
+                    self.argv(spec.command),
+                    spec.tty,
+                    max_input_bytes=self._settings.max_input_bytes,
+                    executable=self._shell,
+                    cwd=workdir,
+                    env=self.environment(spec),
+                )
+            except (OSError, ValueError, subprocess.SubprocessError) as exc:
+                raise SpawnFailed(f"start process on a terminal: {exc}") from exc
+            terminal = started.terminal
+            return Child(started.popen, started.io, workdir, frozenset({terminal.device}), terminal)
         try:
             popen = subprocess.Popen(
                 self.argv(spec.command),
@@ -160,12 +178,15 @@ class Spawner:
 
     def environment(self, spec: ProcessSpec) -> dict[str, str]:
         """The command's environment, last wins: the agent's own (without its secrets), the
-        configured injection, the request's, the chat id, then the final variables."""
+        configured injection, ``TERM`` for a terminal, the request's, the chat id, then the
+        final variables."""
         # The chat id comes after the request, so a caller cannot impersonate another chat
         # through env; the final variables after everything, so none can hide a process
         # from the agent's custody.
         env = own_environment()
         env.update(self._settings.env)
+        if spec.tty is not None:
+            env["TERM"] = TERMINAL_TYPE
         env.update(spec.env)
         if spec.chat_id is not None:
             env[CHAT_ID_VARIABLE] = spec.chat_id

@@ -6,7 +6,9 @@ process manager takes nothing else. The checks live here, not in a front door, s
 door refuses alike what exec would refuse: a NUL byte (no C string carries one), a variable
 name that is empty or holds ``=``, an environment string past ``MAX_ARG_STRLEN``, text that
 cannot be encoded (a lone surrogate), and a command longer than the configured limit. The
-deadlines are checked here too: a whole number of milliseconds from 1 to ``MAX_DEADLINE_MS``.
+deadlines are checked here too (a whole number of milliseconds from 1 to
+``MAX_DEADLINE_MS``), and a terminal's size (:class:`TerminalSize`, the start's ``tty`` and a
+resize).
 
 The spec also says which of its fields identify a start for an idempotency key: every field
 but those marked :data:`OUTSIDE_FINGERPRINT`, so a new start field takes part by default
@@ -22,7 +24,13 @@ from dataclasses import dataclass, field, fields
 from agentproc.errors import CommandRequired, FieldError, InvalidRequest, quote
 from agentproc.settings import MAX_ARG_STRLEN, Settings
 from agentsdk.types import StartProcessRequest
-from agentsdk.wire import MAX_DEADLINE_MS
+from agentsdk.types import TerminalSize as WireTerminalSize
+from agentsdk.wire import (
+    DEFAULT_TERMINAL_COLS,
+    DEFAULT_TERMINAL_ROWS,
+    MAX_DEADLINE_MS,
+    MAX_TERMINAL_SIDE,
+)
 
 __all__ = [
     "DEADLINE_RANGE",
@@ -30,6 +38,7 @@ __all__ = [
     "NOT_TEXT",
     "OUTSIDE_FINGERPRINT",
     "ProcessSpec",
+    "TerminalSize",
 ]
 
 OUTSIDE_FINGERPRINT = "outside_fingerprint"
@@ -46,6 +55,41 @@ DEADLINE_RANGE = f"must be a whole number of milliseconds from 1 to {MAX_DEADLIN
 """Why a deadline is refused, whichever of the two it is."""
 
 _NUL = "must not contain a NUL byte"
+
+_SIDE_RANGE = f"must be between 1 and {MAX_TERMINAL_SIDE}"
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalSize:
+    """A terminal's size in character cells, each side from 1 to ``MAX_TERMINAL_SIDE``.
+
+    Raises:
+        InvalidRequest: a side is out of range; ``validations`` names ``rows`` or ``cols``.
+    """
+
+    rows: int = DEFAULT_TERMINAL_ROWS
+    """Lines."""
+
+    cols: int = DEFAULT_TERMINAL_COLS
+    """Columns."""
+
+    def __post_init__(self) -> None:
+        _raise_first(_size_problems(self.rows, self.cols, prefix=""))
+
+    @classmethod
+    def from_wire(cls, given: WireTerminalSize, *, field: str = "") -> TerminalSize:
+        """The size a decoded request asks for; ``field`` is where the request holds it
+        (``tty`` in a start), so a refusal names ``tty.rows`` rather than ``rows``.
+
+        Raises:
+            InvalidRequest: a side is out of range.
+        """
+        _raise_first(_size_problems(given.rows, given.cols, prefix=f"{field}." if field else ""))
+        return cls(given.rows, given.cols)
+
+    def to_wire(self) -> WireTerminalSize:
+        """The size as the API reports it."""
+        return WireTerminalSize(rows=self.rows, cols=self.cols)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +126,9 @@ class ProcessSpec:
 
     idle_timeout_ms: int | None = None
     """End the command after this long without output, as ``timeout_ms`` does; None: never."""
+    tty: TerminalSize | None = None
+    """Run the command on a new terminal of this size, which is its stdin, stdout and stderr
+    (``stdin`` is then implied: input goes to the terminal); ``None`` for pipes."""
 
     idempotency_key: str | None = field(default=None, metadata={OUTSIDE_FINGERPRINT: True})
     """A repeated key (in the same chat) attaches to the first process instead of starting."""
@@ -110,11 +157,7 @@ class ProcessSpec:
             )
             if value is not None and not _is_deadline(value)
         )
-        if problems:
-            first = problems[0]
-            raise InvalidRequest(
-                f"Invalid field {quote(first.field)}: {first.detail}.", validations=tuple(problems)
-            )
+        _raise_first(problems)
 
     @classmethod
     def from_request(
@@ -145,6 +188,11 @@ class ProcessSpec:
             for name in type(request).model_fields
             if (value := getattr(request, name))  # falsy: Go's zero value
         }
+        tty = request.tty
+        if isinstance(tty, WireTerminalSize):
+            given["tty"] = TerminalSize.from_wire(tty, field="tty")
+        elif tty:
+            given["tty"] = TerminalSize()
         return cls(**given, chat_id=chat_id)
 
     def fingerprint(self) -> tuple[tuple[str, object], ...]:
@@ -173,6 +221,23 @@ class ProcessSpec:
 def _is_deadline(value: object) -> bool:
     # A bool is an int to Python, but true is no number of milliseconds.
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_DEADLINE_MS
+
+
+def _raise_first(problems: list[FieldError]) -> None:
+    """Raise an :class:`InvalidRequest` naming the first of ``problems`` and listing them all."""
+    if problems:
+        first = problems[0]
+        raise InvalidRequest(
+            f"Invalid field {quote(first.field)}: {first.detail}.", validations=tuple(problems)
+        )
+
+
+def _size_problems(rows: int, cols: int, *, prefix: str) -> list[FieldError]:
+    return [
+        FieldError(f"{prefix}{name}", _SIDE_RANGE)
+        for name, side in (("rows", rows), ("cols", cols))
+        if not 1 <= side <= MAX_TERMINAL_SIDE
+    ]
 
 
 def _comparable(value: object) -> object:

@@ -54,8 +54,10 @@ from agentsdk.types import ProcessInfo as ProcessInfo
 from agentsdk.types import ProcessInputRequest as ProcessInputRequest
 from agentsdk.types import ProcessInputResponse as ProcessInputResponse
 from agentsdk.types import ProcessOutputResponse as ProcessOutputResponse
+from agentsdk.types import ProcessScreenResponse as ProcessScreenResponse
 from agentsdk.types import ProcessTruncation as ProcessTruncation
 from agentsdk.types import RunProcessResponse as RunProcessResponse
+from agentsdk.types import ScreenCursor as ScreenCursor
 from agentsdk.types import Signal as Signal
 from agentsdk.types import SignalProcessRequest as SignalProcessRequest
 from agentsdk.types import SignalProcessResponse as SignalProcessResponse
@@ -63,6 +65,7 @@ from agentsdk.types import StartProcessParams as StartProcessParams
 from agentsdk.types import StartProcessRequest as StartProcessRequest
 from agentsdk.types import StartProcessResponse as StartProcessResponse
 from agentsdk.types import StreamEvent as StreamEvent
+from agentsdk.types import TerminalSize as TerminalSize
 from agentsdk.wire import CHAT_ID_HEADER as CHAT_ID_HEADER
 from agentsdk.wire import EXTERNAL_AUTH_PATH as EXTERNAL_AUTH_PATH
 from agentsdk.wire import LISTEN_HOLD_SECONDS as LISTEN_HOLD_SECONDS
@@ -101,9 +104,11 @@ __all__ = [
     "ProcessInputRequest",
     "ProcessInputResponse",
     "ProcessOutputResponse",
+    "ProcessScreenResponse",
     "ProcessTruncation",
     "RateLimitError",
     "RunProcessResponse",
+    "ScreenCursor",
     "Signal",
     "SignalProcessRequest",
     "SignalProcessResponse",
@@ -111,6 +116,7 @@ __all__ = [
     "StartProcessRequest",
     "StartProcessResponse",
     "StreamEvent",
+    "TerminalSize",
     "canonical_chat_id",
     "chat_id_from_headers",
     "parse_chat_id",

@@ -26,17 +26,22 @@ from agentsdk.types import (
     ProcessInputRequest,
     ProcessInputResponse,
     ProcessOutputResponse,
+    ProcessScreenResponse,
     Signal,
     SignalProcessRequest,
     SignalProcessResponse,
     StartProcessRequest,
     StartProcessResponse,
+    TerminalSize,
 )
 from agentsdk.wire import (
     API_PREFIX,
     INPUT_PATH,
     LAST_EVENT_ID_HEADER,
+    MAX_TERMINAL_SIDE,
     MAX_WAIT_SECONDS,
+    RESIZE_PATH,
+    SCREEN_PATH,
     SINCE_LAST,
     STREAM_HEARTBEAT_SECONDS,
     STREAM_PATH,
@@ -50,6 +55,8 @@ __all__ = [
     "list_call",
     "output_call",
     "process_path",
+    "resize_call",
+    "screen_call",
     "signal_call",
     "start_call",
     "start_call_for",
@@ -341,6 +348,56 @@ def signal_call(
         path=path,
         parse=_signal_parser,
         body=encode_json(SignalProcessRequest(signal=signal)),
+        extra_headers=header_items(extra_headers),
+    )
+
+
+def resize_call(
+    id: str, rows: int, cols: int, *, extra_headers: Mapping[str, str] | None = None
+) -> Call[TerminalSize]:
+    """Describe a resize of a process's terminal. Safe to retry: a second resize to the same
+    size changes nothing.
+
+    Raises:
+        ValueError: An empty id, or a side that is not an int from 1 to ``MAX_TERMINAL_SIDE``.
+    """
+    path = _process_route(RESIZE_PATH, id)
+    for name, side in (("rows", rows), ("cols", cols)):
+        if (
+            isinstance(side, bool)
+            or not isinstance(side, int)
+            or not 1 <= side <= MAX_TERMINAL_SIDE
+        ):
+            raise ValueError(f"Expected {name} from 1 to {MAX_TERMINAL_SIDE} but received {side!r}")
+    return Call(
+        method="POST",
+        path=path,
+        parse=model_parser(TerminalSize),
+        body=encode_json(TerminalSize(rows=rows, cols=cols)),
+        extra_headers=header_items(extra_headers),
+    )
+
+
+def screen_call(
+    id: str, *, scrollback: int | None = None, extra_headers: Mapping[str, str] | None = None
+) -> Call[ProcessScreenResponse]:
+    """Describe a read of a process's terminal screen, with ``scrollback`` lines that
+    scrolled off it when given.
+
+    Raises:
+        ValueError: An empty id, or a ``scrollback`` that is not an int >= 0.
+    """
+    path = _process_route(SCREEN_PATH, id)
+    params: tuple[tuple[str, str], ...] = ()
+    if scrollback is not None:
+        if isinstance(scrollback, bool) or not isinstance(scrollback, int) or scrollback < 0:
+            raise ValueError(f"Expected scrollback >= 0 lines but received {scrollback!r}")
+        params = (("scrollback", str(scrollback)),)
+    return Call(
+        method="GET",
+        path=path,
+        parse=model_parser(ProcessScreenResponse),
+        params=params,
         extra_headers=header_items(extra_headers),
     )
 

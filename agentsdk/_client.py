@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal, Unpack
 
-from agentsdk._agent import input_call, list_call, output_call, signal_call, start_call
+from agentsdk._agent import (
+    input_call,
+    list_call,
+    output_call,
+    resize_call,
+    screen_call,
+    signal_call,
+    start_call,
+)
 from agentsdk._exceptions import APIStatusError
 from agentsdk._run import RunPlan
 from agentsdk._senders import AsyncSender, SyncSender
@@ -21,11 +29,13 @@ from agentsdk.types import (
     ListProcessesResponse,
     ProcessInputResponse,
     ProcessOutputResponse,
+    ProcessScreenResponse,
     RunProcessResponse,
     Signal,
     StartProcessParams,
     StartProcessRequest,
     StartProcessResponse,
+    TerminalSize,
 )
 
 __all__ = ["AgentConn", "AsyncAgentConn"]
@@ -81,8 +91,9 @@ class AgentConn(SyncSender):
                 case-insensitively), e.g. ``{"Coder-Chat-Id": chat_id}``.
             **fields: The request's fields as keywords (``StartProcessParams``):
                 ``command``, and optionally ``workdir``, ``env``, ``background``,
-                ``idempotency_key``, ``stdin``, and the deadlines ``timeout_ms`` and
-                ``idle_timeout_ms`` (the agent ends the command once one passes).
+                ``idempotency_key``, ``stdin``, ``tty`` (``True`` or a ``TerminalSize``), and
+                the deadlines ``timeout_ms`` and ``idle_timeout_ms`` (the agent ends the
+                command once one passes).
 
         Returns:
             The process id, and whether this call started it or attached to an earlier one.
@@ -310,6 +321,51 @@ class AgentConn(SyncSender):
         """
         return self._request(input_call(id, None, close=True, extra_headers=extra_headers))
 
+    def resize(
+        self, id: str, rows: int, cols: int, *, extra_headers: Mapping[str, str] | None = None
+    ) -> TerminalSize:
+        """Resize the terminal of a process started with ``tty``; its foreground program gets
+        ``SIGWINCH`` and redraws.
+
+        Args:
+            id: The process id from ``start_process``.
+            rows: Lines, 1 to 1000.
+            cols: Columns, 1 to 1000.
+            extra_headers: Headers of this call only, over the client's.
+
+        Returns:
+            The terminal's new size.
+
+        Raises:
+            ValueError: Empty id, or a side that is not an int from 1 to 1000.
+            NotFoundError: No such process visible to this client.
+            ConflictError: The process has no terminal, or has exited.
+        """
+        return self._request(resize_call(id, rows, cols, extra_headers=extra_headers))
+
+    def screen(
+        self,
+        id: str,
+        *,
+        scrollback: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ProcessScreenResponse:
+        """Read the screen of a process started with ``tty``: its lines as a terminal shows
+        them after all output so far (no escape sequences), the cursor, and the exit state.
+        Stays readable after the process exits.
+
+        Args:
+            id: The process id from ``start_process``.
+            scrollback: Also return up to this many lines that scrolled off the top.
+            extra_headers: Headers of this call only, over the client's.
+
+        Raises:
+            ValueError: Empty id, or a ``scrollback`` that is not an int >= 0.
+            NotFoundError: No such process visible to this client.
+            ConflictError: The process has no terminal.
+        """
+        return self._request(screen_call(id, scrollback=scrollback, extra_headers=extra_headers))
+
     def signal_process(
         self, id: str, signal: Signal, *, extra_headers: Mapping[str, str] | None = None
     ) -> None:
@@ -462,6 +518,24 @@ class AsyncAgentConn(AsyncSender):
     ) -> ProcessInputResponse:
         """Close a process's stdin. See ``AgentConn.close_input``."""
         return await self._request(input_call(id, None, close=True, extra_headers=extra_headers))
+
+    async def resize(
+        self, id: str, rows: int, cols: int, *, extra_headers: Mapping[str, str] | None = None
+    ) -> TerminalSize:
+        """Resize a process's terminal. See ``AgentConn.resize``."""
+        return await self._request(resize_call(id, rows, cols, extra_headers=extra_headers))
+
+    async def screen(
+        self,
+        id: str,
+        *,
+        scrollback: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ProcessScreenResponse:
+        """Read a process's terminal screen. See ``AgentConn.screen``."""
+        return await self._request(
+            screen_call(id, scrollback=scrollback, extra_headers=extra_headers)
+        )
 
     async def signal_process(
         self, id: str, signal: Signal, *, extra_headers: Mapping[str, str] | None = None

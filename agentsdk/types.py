@@ -1,9 +1,9 @@
 """Wire types of the agent process API, shared by the service and the client.
 
 Every model here is the JSON contract of ``/api/v0/processes``, compatible with Coder's
-workspace agent. This module imports nothing but pydantic so that the SDK never drags in
-the server and the server never re-declares the wire. Field docstrings become the field
-descriptions of ``openapi.json``.
+workspace agent. This module imports nothing but pydantic (and the plain constants of
+``agentsdk.wire``) so that the SDK never drags in the server and the server never
+re-declares the wire. Field docstrings become the field descriptions of ``openapi.json``.
 
 Optional fields are omitted from JSON when unset (``model_dump(exclude_none=True)``), as
 Go's ``omitempty`` does, and unknown response fields are ignored so newer agents keep
@@ -15,9 +15,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal, TypeAlias, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+
+from agentsdk.wire import MAX_TERMINAL_SIDE
 
 __all__ = [
+    "TTY_SHAPE",
     "ErrorResponse",
     "ExitEvent",
     "ExitReason",
@@ -30,8 +41,10 @@ __all__ = [
     "ProcessInputRequest",
     "ProcessInputResponse",
     "ProcessOutputResponse",
+    "ProcessScreenResponse",
     "ProcessTruncation",
     "RunProcessResponse",
+    "ScreenCursor",
     "Signal",
     "SignalProcessRequest",
     "SignalProcessResponse",
@@ -39,6 +52,7 @@ __all__ = [
     "StartProcessRequest",
     "StartProcessResponse",
     "StreamEvent",
+    "TerminalSize",
 ]
 
 Signal = Literal["kill", "terminate"]
@@ -54,6 +68,24 @@ class _Wire(BaseModel):
     # Unknown fields are ignored both ways: a newer agent may add response fields, and
     # the server must accept requests from newer clients.
     model_config = ConfigDict(use_attribute_docstrings=True, extra="ignore", frozen=True)
+
+
+TTY_SHAPE = 'must be true, false or {"rows": R, "cols": C} with whole numbers'
+"""Why a ``tty`` that is neither a boolean nor a size is refused, wherever it is checked."""
+
+_SIDE = Field(json_schema_extra={"minimum": 1, "maximum": MAX_TERMINAL_SIDE})
+# The range is the agent's to check (it words the refusal); the schema only documents it.
+
+
+class TerminalSize(_Wire):
+    """A terminal's size in character cells: the start field ``tty``, a resize, and the size a
+    process's terminal has now."""
+
+    rows: int = _SIDE
+    """Lines, from 1 to 1000."""
+
+    cols: int = _SIDE
+    """Columns, from 1 to 1000."""
 
 
 class StartProcessRequest(_Wire):
@@ -89,6 +121,19 @@ class StartProcessRequest(_Wire):
     idle_timeout_ms: int | None = Field(default=None, strict=True)
     """End the command once it has written no output for this many milliseconds, as
     ``timeout_ms`` ends it. At most ``MAX_DEADLINE_MS``; 0 or absent: no idle deadline."""
+    tty: TerminalSize | bool | None = None
+    """Run the command on a terminal of this size (``true``: 24 rows of 80 columns): its stdin,
+    stdout and stderr are the terminal, whose raw bytes are the output, and input goes to the
+    terminal. Default: no terminal."""
+
+    @field_validator("tty", mode="wrap")
+    @classmethod
+    def _tty_shape(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        # One sentence for the field instead of one error per member of the union.
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError(TTY_SHAPE) from None
 
 
 class StartProcessParams(TypedDict, total=False):
@@ -121,6 +166,8 @@ class StartProcessParams(TypedDict, total=False):
 
     idle_timeout_ms: int | None
     """End the command after this many milliseconds without output."""
+    tty: TerminalSize | bool | None
+    """Run the command on a terminal of this size (``True``: 24 x 80)."""
 
 
 class StartProcessResponse(_Wire):
@@ -164,8 +211,11 @@ class ProcessInfo(_Wire):
     """Exit time, Unix seconds. Absent while running."""
 
     stdin_open: bool | None = None
-    """True while input can be sent: started with ``stdin``, not closed, not exited.
-    Absent otherwise."""
+    """True while input can be sent: started with ``stdin`` (or on a terminal), not closed,
+    not exited. Absent otherwise."""
+
+    tty: TerminalSize | None = None
+    """The size of the process's terminal now. Absent for a process without one."""
 
     waiting_for_input: bool | None = None
     """True while some process of the command is blocked reading the command's own stdin
@@ -292,6 +342,47 @@ class ProcessInputResponse(_Wire):
 
     stdin_open: bool
     """Whether more input can be sent: false once stdin was closed."""
+
+
+class ScreenCursor(_Wire):
+    """Where the cursor of a terminal's screen is, 0-based."""
+
+    row: int
+    """The line, from 0 at the top."""
+
+    col: int
+    """The column, from 0 at the left."""
+
+
+class ProcessScreenResponse(_Wire):
+    """A process's terminal as a person would see it: the screen a VT100/xterm emulator shows
+    after all the output so far, and the exit state."""
+
+    rows: int
+    """Lines of the screen."""
+
+    cols: int
+    """Columns of the screen."""
+
+    lines: list[str]
+    """One string per line of the screen, top to bottom, without trailing spaces."""
+
+    cursor: ScreenCursor
+    """Where the cursor is."""
+
+    running: bool
+    """False means the screen shows every byte the process wrote."""
+
+    exit_code: int | None = None
+    """The exit status once exited (-1 when ended by a signal). Absent while running."""
+
+    exit_reason: ExitReason | None = None
+    """Why the process ended, once exited (see ``ProcessInfo.exit_reason``). Absent while
+    running."""
+
+    scrollback: list[str] | None = None
+    """With ``?scrollback=N``: up to N lines that scrolled off the top, oldest first, without
+    trailing spaces. Absent otherwise."""
 
 
 class OutputEvent(_Wire):

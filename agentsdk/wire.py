@@ -18,6 +18,8 @@ __all__ = [
     "CHAT_ID_VARIABLE",
     "CONTROL_PLANE_TOKEN_VARIABLE",
     "DEFAULT_CURSOR_LIMIT_BYTES",
+    "DEFAULT_TERMINAL_COLS",
+    "DEFAULT_TERMINAL_ROWS",
     "EXIT_EVENT",
     "EXTERNAL_AUTH_PATH",
     "HIDDEN_VARIABLES",
@@ -27,11 +29,14 @@ __all__ = [
     "LISTEN_HOLD_SECONDS",
     "MAX_CURSOR_LIMIT_BYTES",
     "MAX_DEADLINE_MS",
+    "MAX_TERMINAL_SIDE",
     "MAX_WAIT_MS",
     "MAX_WAIT_SECONDS",
     "OMISSION_MARKER",
     "OUTPUT_EVENT",
+    "RESIZE_PATH",
     "RUN_PATH",
+    "SCREEN_PATH",
     "SESSION_TOKEN_HEADER",
     "SINCE_LAST",
     "STREAM_HEARTBEAT_SECONDS",
@@ -116,6 +121,25 @@ command starts waiting for input."""
 MAX_DEADLINE_MS = 7 * 24 * 60 * 60 * 1000
 """The longest ``timeout_ms`` or ``idle_timeout_ms`` a start may ask for: a week. A longer
 one is almost certainly a unit mistake (seconds or microseconds for milliseconds)."""
+# -- terminals ------------------------------------------------------------------------------
+
+DEFAULT_TERMINAL_ROWS = 24
+"""The rows of a terminal started with ``"tty": true``: the VT100's, which programs assume."""
+
+DEFAULT_TERMINAL_COLS = 80
+"""The columns of a terminal started with ``"tty": true``."""
+
+MAX_TERMINAL_SIDE = 1000
+"""The most rows, and the most columns, a terminal may have: far beyond any real window, and
+a bound on what one screen costs the agent to keep."""
+
+RESIZE_PATH = "/{id}/resize"
+"""Where a process's terminal is resized, under ``API_PREFIX``; ``{id}`` is the process id as
+one path segment."""
+
+SCREEN_PATH = "/{id}/screen"
+"""Where a process's terminal screen is read, under ``API_PREFIX``; ``{id}`` is the process id
+as one path segment."""
 
 # -- the agent's own environment --------------------------------------------------------------
 

@@ -28,6 +28,8 @@ def test_every_operation_has_a_stable_id_and_no_422() -> None:
         "signal_process",
         "process_input",
         "stream_output",
+        "resize_terminal",
+        "process_screen",
     }
     assert "422" not in json.dumps(document)
 

@@ -50,6 +50,7 @@ def test_run_answers_the_start_and_the_complete_output_at_exit(client: httpx.Cli
         "output": "hi\n",
         "running": False,
         "exit_code": 3,
+        "exit_reason": "exit",
         "total_bytes": 3,
         "next_offset": 3,
     }

@@ -77,6 +77,8 @@ OPERATIONS = {
     "processes-signal_process": "/api/v0/processes/{id}/signal",
     "processes-process_input": "/api/v0/processes/{id}/input",
     "processes-stream_output": "/api/v0/processes/{id}/stream",
+    "processes-resize_terminal": "/api/v0/processes/{id}/resize",
+    "processes-process_screen": "/api/v0/processes/{id}/screen",
 }
 """Swagger UI's element id suffix (``operations-<tag>-<operationId>``) for each path."""
 

@@ -111,6 +111,8 @@ def test_generator_accepts_the_document_without_warnings(
         "list_processes",
         "process_input",
         "process_output",
+        "process_screen",
+        "resize_terminal",
         "run_process",
         "signal_process",
         "start_process",
