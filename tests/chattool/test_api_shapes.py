@@ -123,6 +123,10 @@ class BrokenMapping(Mapping[str, Any]):
     def __len__(self) -> int:
         return 1
 
+    def __repr__(self) -> str:
+        # The test's id: the same in every worker process.
+        return "BrokenMapping()"
+
 
 @pytest.mark.parametrize(
     "arguments",
