@@ -37,6 +37,7 @@ from agentproc.errors import (
     UnsupportedMediaType,
 )
 from agentproc.manager import ProcessManager
+from agentproc.mcp_mount import MCP_STATE, mcp_running, mount_mcp
 from agentproc.run_route import run_router
 from agentproc.settings import Settings
 from agentproc.sse import EVENT_MODELS
@@ -93,11 +94,13 @@ REQUEST_MODELS = (StartProcessRequest, SignalProcessRequest, ProcessInputRequest
 """Bodies decoded by hand, so FastAPI does not see them; their schemas are added here."""
 
 
-class State(TypedDict):
+class State(TypedDict, total=False):
     """What the lifespan hands every request (``request.state``)."""
 
     manager: ProcessManager
     settings: Settings
+    mcp: Any
+    """The running MCP app (``chattool.mcp.StreamableHTTP``), with ``Settings.mcp`` only."""
 
 
 def _error_response(
@@ -209,6 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     Raises:
         ValueError: an allowed origin in ``settings`` is not ``scheme://host[:port]``.
+        ImportError: ``settings.mcp`` without the ``mcp`` extra installed.
     """
     settings = settings or Settings()
 
@@ -216,8 +220,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         async with ProcessManager(settings) as manager:
             app.state.manager = manager
+            state: State = {"manager": manager, "settings": settings}
             try:
-                yield {"manager": manager, "settings": settings}
+                if not settings.mcp:
+                    yield state
+                    return
+                # The MCP sessions end before the manager stops the processes they started.
+                async with mcp_running(app, state, settings.token) as mcp_app:
+                    state[MCP_STATE] = mcp_app
+                    yield state
             finally:
                 del app.state.manager
 
@@ -238,6 +249,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     app.include_router(run_router)
     app.include_router(terminal_router)
+    if settings.mcp:
+        mount_mcp(app)
     app.add_middleware(BearerAuthMiddleware, token=settings.token, reject=_agent_error_response)
     # Added last, so it runs first: see agentproc.browser for why it comes before the token.
     app.add_middleware(

@@ -1,4 +1,4 @@
-"""Bearer-token authentication of the ``/api/`` paths."""
+"""Bearer-token authentication of the ``/api/`` paths and of ``/mcp``."""
 
 from __future__ import annotations
 
@@ -10,11 +10,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agentproc.errors import AgentError, Unauthorized
 
-__all__ = ["PROTECTED_PREFIX", "BearerAuthMiddleware", "check_bearer"]
+__all__ = ["MCP_PATH", "PROTECTED_PREFIX", "BearerAuthMiddleware", "check_bearer", "is_protected"]
 
 PROTECTED_PREFIX = "/api/"
 """Everything under it needs the token, matched route or not, so an unauthenticated caller
 learns nothing, not even which paths exist. Liveness and the docs stay open."""
+
+MCP_PATH = "/mcp"
+"""Where ``agentproc serve --mcp`` serves MCP; it and everything under it need the token too,
+served or not, so the token is checked before any redirect (``/mcp/`` to ``/mcp``)."""
+
+
+def is_protected(path: str) -> bool:
+    """Whether a request to ``path`` needs the token."""
+    return path.startswith(PROTECTED_PREFIX) or path == MCP_PATH or path.startswith(MCP_PATH + "/")
 
 
 Rejecter = Callable[[AgentError], ASGIApp]
@@ -39,7 +48,7 @@ def check_bearer(expected: str | None, authorization: str | None) -> None:
 
 
 class BearerAuthMiddleware:
-    """Answer 401 for any request under ``/api/`` without the token, before routing.
+    """Answer 401 for any request under ``/api/`` or ``/mcp`` without the token, before routing.
 
     Args:
         app: the application to protect.
@@ -53,7 +62,7 @@ class BearerAuthMiddleware:
         self._reject = reject
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PROTECTED_PREFIX):
+        if scope["type"] == "http" and is_protected(scope["path"]):
             try:
                 check_bearer(self._token, Headers(scope=scope).get("authorization"))
             except Unauthorized as exc:

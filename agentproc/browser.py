@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agentproc.auth import PROTECTED_PREFIX, Rejecter
+from agentproc.auth import MCP_PATH, PROTECTED_PREFIX, Rejecter
 from agentproc.errors import AgentError, CrossOriginRequest, HostNotAllowed, UnsupportedMediaType
 from agentproc.settings import ANY_HOST
 
@@ -47,7 +47,7 @@ __all__ = [
     "parse_origin",
 ]
 
-ORIGIN_CHECKED = (PROTECTED_PREFIX, "/mcp")
+ORIGIN_CHECKED = (PROTECTED_PREFIX, MCP_PATH)
 """Paths that act on the workspace: a request from a foreign page is refused there. The
 Content-Type rule covers the API alone (``PROTECTED_PREFIX``), whose bodies the agent
 decodes without asking for a type."""

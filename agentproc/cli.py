@@ -22,6 +22,7 @@ from typing import Any
 from agentproc import settings as defaults
 from agentproc.app import create_app
 from agentproc.askpass.environment import askpass_environment
+from agentproc.mcp_command import add_mcp_command, run_mcp
 from agentproc.options import (
     Option,
     UsageError,
@@ -35,6 +36,7 @@ from agentproc.options import (
     origin,
     path,
     port,
+    read_token,
     secret,
     source_of,
     text,
@@ -146,6 +148,10 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("--control-plane-token", CONTROL_PLANE_TOKEN_VARIABLE, secret, None,
            "this agent's token at the control plane, given to git as CODER_AGENT_TOKEN",
            metavar="TOKEN"),
+    # More to serve.
+    Option("--mcp", "AGENTPROC_MCP", boolean, False,
+           "also serve the chat tools over MCP (streamable HTTP) at /mcp, behind the token; "
+           "needs agentproc[mcp]", sets=True),
     Option("--log-level", "AGENTPROC_LOG_LEVEL", choice(*LOG_LEVELS), "info",
            f"log level: {', '.join(LOG_LEVELS)}", metavar="LEVEL"),
     Option("--access-log", "AGENTPROC_ACCESS_LOG", boolean, False,
@@ -171,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the process API on uvicorn")
     add_options(serve, SERVE_OPTIONS, os.environ)
+    add_mcp_command(commands)
     openapi = commands.add_parser("openapi", help="print the OpenAPI document (openapi.json)")
     openapi.add_argument("--output", type=Path, help="write to this file instead of stdout")
     return parser
@@ -195,27 +202,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def _token(args: argparse.Namespace) -> str | None:
-    if args.token_file is None:
-        token: str | None = args.token
-        return token
-    if args.token is not None:
-        raise UsageError(
-            f"{_source(args, 'token_file')}: give the token once, not also with "
-            f"{_source(args, 'token')}"
-        )
-    where = _source(args, "token_file")
-    try:
-        content = args.token_file.read_text()
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise UsageError(f"{where}: cannot read {args.token_file}: {reason}") from None
-    except UnicodeDecodeError:
-        # Not echoing the decoder's message: it quotes bytes of the secret.
-        raise UsageError(f"{where}: {args.token_file} is not UTF-8 text") from None
-    try:
-        return secret(content)
-    except ValueError as exc:
-        raise UsageError(f"{where}: the token in {args.token_file} {exc}") from None
+    return read_token(args, OPTIONS_BY_NAME["token"], OPTIONS_BY_NAME["token_file"], os.environ)
 
 
 def _check_listen(args: argparse.Namespace, token: str | None) -> None:
@@ -290,6 +277,11 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         if name in SETTINGS_FIELDS
         for value in (getattr(args, name),)
     }
+    if args.mcp:
+        try:
+            import chattool.mcp  # noqa: F401 - optional: the mcp extra
+        except ImportError as exc:
+            raise UsageError(f"{_source(args, 'mcp')}: {exc}") from None
     try:
         return Settings(**{**fields, "token": token, "env": _child_env(args)})
     except InvalidSettings as exc:
@@ -309,7 +301,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         _run(argv)
     except UsageError as exc:
         # Its last line names the flag or variable at fault; no traceback for a wrong value.
-        sys.stderr.write(f"agentproc serve: error: {exc}\n")
+        words = sys.argv[1:] if argv is None else argv
+        command = "mcp" if words[:1] == ["mcp"] else "serve"
+        sys.stderr.write(f"agentproc {command}: error: {exc}\n")
         raise
 
 
@@ -321,6 +315,9 @@ def _run(argv: Sequence[str] | None) -> None:
             sys.stdout.write(document)
         else:
             args.output.write_text(document)
+        return
+    if args.command == "mcp":
+        run_mcp(args)
         return
     settings = settings_from_args(args)
     logging.basicConfig(

@@ -35,6 +35,7 @@ __all__ = [
     "origin",
     "path",
     "port",
+    "read_token",
     "secret",
     "source_of",
     "text",
@@ -208,6 +209,39 @@ def source_of(args: argparse.Namespace, option: Option, environ: Mapping[str, st
     if option.name in args.flags_given or option.variable is None:
         return option.flag
     return option.variable if option.variable in environ else option.flag
+
+
+def read_token(
+    args: argparse.Namespace, token: Option, token_file: Option, environ: Mapping[str, str]
+) -> str | None:
+    """The bearer token given with ``token`` (its flag or variable) or read from the file of
+    ``token_file`` (trimmed), or ``None`` when neither is given.
+
+    Raises:
+        UsageError: both are given, or the file cannot be read, is not text, or is empty;
+            the message never shows the token.
+    """
+    path: Path | None = getattr(args, token_file.name)
+    value: str | None = getattr(args, token.name)
+    if path is None:
+        return value
+    where = source_of(args, token_file, environ)
+    if value is not None:
+        raise UsageError(
+            f"{where}: give the token once, not also with {source_of(args, token, environ)}"
+        )
+    try:
+        content = path.read_text()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise UsageError(f"{where}: cannot read {path}: {reason}") from None
+    except UnicodeDecodeError:
+        # Not echoing the decoder's message: it quotes bytes of the secret.
+        raise UsageError(f"{where}: {path} is not UTF-8 text") from None
+    try:
+        return secret(content)
+    except ValueError as exc:
+        raise UsageError(f"{where}: the token in {path} {exc}") from None
 
 
 # -- parsers ----------------------------------------------------------------------------------

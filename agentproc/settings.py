@@ -210,6 +210,10 @@ class Settings:
     test, a server that embeds the app) the host's orphans come to it too: then it claims
     only those that carry its instance marker in their environment."""
 
+    mcp: bool = False
+    """Also serve the chat tools over MCP's streamable HTTP at ``/mcp``, behind the token and
+    the browser rules (needs the ``mcp`` extra)."""
+
     state_dir: Path | None = None
     """Where the agent records the processes it started, so that the next agent can end what
     a crashed one left. ``None``: ``agentproc serve`` uses :func:`default_state_dir`, and an

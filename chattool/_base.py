@@ -6,13 +6,19 @@ accepts cannot drift apart. ``run`` never raises into the chat loop: bad argumen
 missing connection, and a connection scoped to another chat than the tool's, become
 ``is_error`` results, and everything that goes wrong after the tool starts talking to the
 agent becomes a JSON result that names the failed step.
+
+Definitions and results come in the shape of each API that takes them: OpenAI Chat
+Completions and Responses (plain or strict), Anthropic Messages, and MCP.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
+import logging
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -25,6 +31,7 @@ from chattool._connection import (
     chat_scoped,
     normalize_chat_id,
 )
+from chattool._schemas import strict_schema
 
 __all__ = [
     "INVALID_ARGUMENTS_PREFIX",
@@ -39,6 +46,10 @@ __all__ = [
 INVALID_ARGUMENTS_PREFIX = "invalid parameters: "
 """Starts every complaint about arguments, so a model (and a backend) can tell them apart."""
 
+# A tool that fails in a way it did not foresee still answers the model; the traceback is
+# for whoever runs the chat backend.
+logger = logging.getLogger("chattool")
+
 
 @dataclass(frozen=True, slots=True)
 class ToolResult:
@@ -52,6 +63,29 @@ class ToolResult:
     another chat): the tool did nothing. Failures of the command or the agent are ordinary
     results."""
 
+    @property
+    def structured(self) -> dict[str, Any] | None:
+        """The result as JSON data when ``content`` is a JSON object (every result but an
+        error's sentence), else ``None``."""
+        if self.is_error:
+            return None
+        try:
+            data = json.loads(self.content)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def to_openai(self, tool_call_id: str) -> dict[str, Any]:
+        """The result as an OpenAI Chat Completions ``tool`` message.
+
+        The message has no error flag: an error result says so in its text.
+        """
+        return {"role": "tool", "tool_call_id": tool_call_id, "content": self.content}
+
+    def to_openai_responses(self, call_id: str) -> dict[str, Any]:
+        """The result as an OpenAI Responses ``function_call_output`` input item."""
+        return {"type": "function_call_output", "call_id": call_id, "output": self.content}
+
     def to_anthropic(self, tool_use_id: str) -> dict[str, Any]:
         """The result as an Anthropic Messages ``tool_result`` content block."""
         return {
@@ -61,9 +95,17 @@ class ToolResult:
             "is_error": self.is_error,
         }
 
-    def to_openai(self, tool_call_id: str) -> dict[str, Any]:
-        """The result as an OpenAI Chat Completions ``tool`` message."""
-        return {"role": "tool", "tool_call_id": tool_call_id, "content": self.content}
+    def to_mcp(self) -> dict[str, Any]:
+        """The result as an MCP ``CallToolResult``: the text, ``isError``, and the JSON
+        result as ``structuredContent`` when there is one."""
+        data: dict[str, Any] = {
+            "content": [{"type": "text", "text": self.content}],
+            "isError": self.is_error,
+        }
+        structured = self.structured
+        if structured is not None:
+            data["structuredContent"] = structured
+        return data
 
 
 class ToolError(Exception):
@@ -177,15 +219,39 @@ class Tool(ABC, Generic[ArgsT]):
         result: dict[str, Any] = schema
         return result
 
-    def to_openai(self) -> dict[str, Any]:
-        """The definition as an OpenAI Chat Completions function tool."""
+    def strict_parameters(self) -> dict[str, Any]:
+        """The JSON Schema of the arguments in OpenAI's strict form: every property required,
+        optional ones nullable (``null`` means "not given"), no other properties, no defaults."""
+        return strict_schema(self.parameters)
+
+    def to_openai(self, strict: bool = False) -> dict[str, Any]:
+        """The definition as an OpenAI Chat Completions function tool.
+
+        Args:
+            strict: for strict function calling (``"strict": true``, and the schema of
+                :meth:`strict_parameters`): the model then fills every field, with ``null``
+                for those it leaves unset, and the call behaves as one that left them out.
+        """
+        function: dict[str, Any] = {"name": self.name, "description": self.description}
+        if strict:
+            function["parameters"] = self.strict_parameters()
+            function["strict"] = True
+        else:
+            function["parameters"] = self.parameters
+        return {"type": "function", "function": function}
+
+    def to_openai_responses(self, strict: bool = False) -> dict[str, Any]:
+        """The definition as an OpenAI Responses function tool (the flat shape).
+
+        Args:
+            strict: as for :meth:`to_openai`.
+        """
         return {
             "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.parameters,
-            },
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.strict_parameters() if strict else self.parameters,
+            "strict": strict,
         }
 
     def to_anthropic(self) -> dict[str, Any]:
@@ -196,20 +262,44 @@ class Tool(ABC, Generic[ArgsT]):
             "input_schema": self.parameters,
         }
 
-    async def run(self, arguments: str) -> ToolResult:
-        """Run one call with the model's JSON arguments; never raises for a failed call.
+    async def run(self, arguments: str | Mapping[str, Any]) -> ToolResult:
+        """Run one call; never raises for a failed call, whatever ``arguments`` hold.
 
         Args:
-            arguments: the JSON object the model produced; empty means ``{}``.
+            arguments: the model's arguments: the JSON text of an object (OpenAI's
+                ``arguments``; empty means ``{}``), or the object itself as a mapping
+                (Anthropic's ``tool_use.input``, MCP, LangChain, pydantic-ai). ``null``
+                for a field means it was not given.
         """
         try:
-            args = self.arguments_model.model_validate_json(arguments.strip() or "{}")
+            args = self._parse(arguments)
         except ValidationError as exc:
-            return ToolResult(f"invalid parameters: {_format_validation_error(exc)}", is_error=True)
+            return ToolResult(
+                f"{INVALID_ARGUMENTS_PREFIX}{_format_validation_error(exc)}", is_error=True
+            )
+        except ToolError as exc:
+            return ToolResult(str(exc), is_error=True)
+        # A mapping that cannot even be read (a broken one, a hostile one) is bad arguments too.
+        except Exception as exc:
+            return ToolResult(f"{INVALID_ARGUMENTS_PREFIX}{describe_error(exc)}", is_error=True)
         try:
             return await self._run(args)
         except ToolError as exc:
             return ToolResult(str(exc), is_error=True)
+        # The chat loop must go on whatever a tool's own fault was (cancellation, a
+        # BaseException, still propagates); the model is told, the log has the traceback.
+        except Exception as exc:
+            logger.error("%s failed unexpectedly", self.name, exc_info=exc)
+            return ToolResult(f"{self.name} failed: {describe_error(exc)}", is_error=True)
+
+    def _parse(self, arguments: object) -> ArgsT:
+        if isinstance(arguments, str):
+            return self.arguments_model.model_validate_json(arguments.strip() or "{}")
+        if isinstance(arguments, Mapping):
+            return self.arguments_model.model_validate(dict(arguments))
+        raise InvalidArguments(
+            f"arguments must be a JSON object, as text or a mapping, not {type(arguments).__name__}"
+        )
 
     async def _connect(self) -> ToolConnection:
         """The connection for this call, from the resolver if there is one, and bound to
