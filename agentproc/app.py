@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib import metadata, resources
+from importlib import resources
 from typing import TypedDict
 
 from fastapi import FastAPI, Request
@@ -40,6 +40,7 @@ from agentproc.manager import ProcessManager
 from agentproc.openapi_schema import openapi_builder
 from agentproc.settings import Settings
 from agentproc.sse import EVENT_MODELS
+from agentproc.version import version
 from agentsdk.types import (
     ErrorResponse,
     ProcessInputRequest,
@@ -148,13 +149,6 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return _error_response(500, INTERNAL_ERROR)
 
 
-def _version() -> str:
-    try:
-        return metadata.version("agentproc")
-    except metadata.PackageNotFoundError:
-        return "0.0.0"
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the agent's ASGI app. Its lifespan starts and stops the process manager.
 
@@ -187,7 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "output is kept as the first and last 16 KiB. Wire-compatible with Coder's "
             "workspace-agent process API."
         ),
-        version=_version(),
+        version=version(),
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,

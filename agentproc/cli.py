@@ -41,6 +41,7 @@ from agentproc.options import (
 )
 from agentproc.server import DEFAULT_PORT, serve
 from agentproc.settings import ANY_HOST, InvalidSettings, Settings
+from agentproc.version import version
 from agentsdk.wire import CONTROL_PLANE_TOKEN_VARIABLE, TOKEN_VARIABLE
 
 __all__ = [
@@ -148,6 +149,7 @@ SETTINGS_FIELDS = frozenset(field.name for field in dataclasses.fields(Settings)
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``agentproc``, with the ``AGENTPROC_*`` variables set now."""
     parser = argparse.ArgumentParser(prog="agentproc", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the process API on uvicorn")
     add_options(serve, SERVE_OPTIONS, os.environ)
