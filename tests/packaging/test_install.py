@@ -1,5 +1,5 @@
 """The built wheel is all a user needs: installed alone into a clean virtualenv, it serves the
-API and runs the README's SDK example.
+API and runs the README's SDK example; deploy/coder-startup.sh installs and serves it too.
 
 ``python -m build`` makes the sdist, then the wheel from the sdist (so the sdist is complete
 too), in an isolated build environment, as a user's ``python -m build`` does. Each virtualenv
@@ -17,8 +17,10 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -221,3 +223,89 @@ def test_the_installed_agent_serves_and_runs_the_readme_sdk_example(
     first, *listed = printed.splitlines()
     assert first.startswith("0 Linux"), printed
     assert any(line.endswith(" uname -sr False") for line in listed), printed
+
+
+# -- deploy/coder-startup.sh ------------------------------------------------------------------
+
+CODER_STARTUP = ROOT / "deploy" / "coder-startup.sh"
+
+STARTUP_TIMEOUT_SECONDS = 300.0
+"""Safety net only: the first run creates a virtualenv and installs the wheel with pip."""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _alive(pid: int) -> bool:
+    # Not a child of ours: once dead it may linger as a zombie until its parent reaps it.
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+def _stop(pid_file: Path) -> None:
+    """SIGTERM the agent the script started (no child of ours), and wait until it is gone."""
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text())
+    if not _alive(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + AGENT_TIMEOUT_SECONDS
+    while _alive(pid):
+        assert time.monotonic() < deadline, f"agent {pid} did not stop"
+        time.sleep(0.05)
+
+
+@pytest.mark.e2e
+def test_coder_startup_script_installs_serves_and_upgrades(built: Built, tmp_path: Path) -> None:
+    """In a fresh home, the script installs the wheel, makes a private token and leaves the
+    agent serving on loopback; run again (an upgrade), it keeps the token, stops the agent it
+    started and serves from a new one."""
+    home = tmp_path / "home"
+    home.mkdir()
+    port = _free_port()
+    # With uv on PATH, as an image may have it: the README's example installs with pip.
+    path = f"{Path(_uv()).parent}:{os.environ['PATH']}"
+    environment = {
+        **_clean_environment(),
+        "PATH": path,
+        "HOME": str(home),
+        "AGENTPROC_WHEEL": str(built.wheel),
+        "AGENTPROC_PORT": str(port),
+    }
+    state = home / ".agentproc"
+    base = f"http://127.0.0.1:{port}"
+    pids = []
+    try:
+        for run in ("install", "upgrade"):
+            started = subprocess.run(
+                ["sh", str(CODER_STARTUP)],
+                cwd=home,
+                env=environment,
+                capture_output=True,
+                text=True,
+                timeout=STARTUP_TIMEOUT_SECONDS,
+                check=False,
+            )
+            assert started.returncode == 0, (run, started.stdout, started.stderr)
+            pids.append(int((state / "agent.pid").read_text()))
+            assert started.stdout.endswith(f"agentproc: serving on 127.0.0.1:{port}\n"), run
+            token = (state / "token").read_text().strip()
+            assert (state / "token").stat().st_mode & 0o777 == 0o600
+            assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+            assert httpx.get(f"{base}/api/v0/processes/list").status_code == 401
+            listed = httpx.get(
+                f"{base}/api/v0/processes/list", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert listed.status_code == 200, listed.text
+        first, second = pids
+        assert first != second
+        assert not _alive(first), "the upgrade left the first agent running"
+    finally:
+        _stop(state / "agent.pid")
