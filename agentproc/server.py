@@ -14,7 +14,6 @@ import asyncio
 import dataclasses
 import logging
 import socket
-from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 
@@ -29,8 +28,8 @@ from agentproc.connections import (
     connection_budget,
     guarded_http_protocol,
     raise_open_file_limit,
-    unix_listener,
 )
+from agentproc.listen import listener
 from agentproc.manager import SHUTDOWN_SLACK_SECONDS
 from agentproc.settings import Settings, default_state_dir
 from agentsdk.wire import API_PREFIX
@@ -117,7 +116,7 @@ def serve(
     records, in :func:`~agentproc.settings.default_state_dir` unless told otherwise.
 
     Raises:
-        SystemExit: the Unix socket could not be created.
+        ListenFailed: the agent could not listen there; names the setting at fault.
     """
     open_files = raise_open_file_limit()
     budget = connection_budget(settings.max_connections, open_files)
@@ -147,12 +146,7 @@ def serve(
         ),
     )
     server = AgentServer(config, app)
-    if uds is None:
-        server.run()
-        return
-    with ExitStack() as stack:
-        try:
-            sock = stack.enter_context(unix_listener(uds))
-        except OSError as exc:
-            raise SystemExit(f"agentproc: cannot listen on {uds}: {exc}") from exc
+    # Bound here, before the app starts, so that an address the agent cannot have is a
+    # ListenFailed naming the setting (agentproc.listen), not a log line of uvicorn's.
+    with listener(host, port, uds, budget.backlog) as sock:
         server.run(sockets=[sock])
