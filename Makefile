@@ -3,8 +3,10 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-# Reinstall whenever the dependencies change.
-STAMP := $(VENV)/.installed
+# Reinstall whenever the dependencies change. Serving needs the package alone; the tools
+# (tests, linters, generators) come with the dev extra, installed only when one is used.
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 
 HOST ?= 127.0.0.1
 PORT ?= 7420
@@ -16,15 +18,20 @@ PORT ?= 7420
 # start-up (measured slower there). More cores: `make test TEST_WORKERS=4`.
 TEST_WORKERS ?= 2
 
-.PHONY: run test test-fallback test-deps lint typecheck openapi bench clean
+.PHONY: run test test-fallback test-deps test-lowest lint typecheck openapi dist bench clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-run: $(STAMP) ## Start the agent on loopback (no token needed there).
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $(RUN_STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(DEV_STAMP) $(RUN_STAMP)
+
+run: $(RUN_STAMP) ## Start the agent on loopback (no token needed there).
 	$(BIN)/agentproc serve --host $(HOST) --port $(PORT)
 
 test: test-deps lint typecheck ## Lint, type-check and run the whole suite.
@@ -37,21 +44,27 @@ test-fallback: test-deps lint typecheck ## The whole suite on asyncio and h11.
 	AGENTPROC_LOOP=asyncio AGENTPROC_HTTP=h11 \
 		$(BIN)/python -m pytest --numprocesses $(TEST_WORKERS) --dist loadfile
 
+test-lowest: $(DEV_STAMP) ## The suite against the lowest versions pyproject.toml allows.
+	bash scripts/test-lowest-deps.sh
+
 test-deps: ## Chromium and chromedriver from apt, for the browser test of /docs.
 	bash scripts/install-test-deps.sh
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-openapi: $(STAMP) ## Regenerate openapi.json after changing the API.
+openapi: $(RUN_STAMP) ## Regenerate openapi.json after changing the API.
 	$(BIN)/agentproc openapi --output openapi.json
 
-bench: $(STAMP) ## Benchmarks against their floor and SWE-ReX (minutes; BENCH_ARGS=--quick: seconds).
+dist: $(DEV_STAMP) ## Build the wheel and the sdist into dist/.
+	$(BIN)/python -m build --outdir dist
+
+bench: $(DEV_STAMP) ## Benchmarks against their floor and SWE-ReX (minutes; BENCH_ARGS=--quick: seconds).
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .bench .hypothesis .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-lowest .bench .hypothesis .mypy_cache .ruff_cache .pytest_cache dist

@@ -9,23 +9,29 @@ failure must be a 400 in the contract's error shape, never a framework 422.
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Any, get_args
+from typing import Any, get_args
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Request
 
+from agentproc import api_examples as examples
+from agentproc import error_examples as errors
 from agentproc.body import read_json_object, start_spec, validate_model
 from agentproc.childinput import ProcessInput
-from agentproc.cursor import (
-    LIMIT_PATTERN,
-    OFFSET_PATTERN,
-    SINCE_PATTERN,
-    parse_cursor,
-    parse_offset,
-)
+from agentproc.cursor import parse_cursor, parse_offset
 from agentproc.deps import API_DEPENDENCIES, ChatDep, ManagerDep, ProcessId, SettingsDep
 from agentproc.errors import FieldError, InvalidRequest, quote
-from agentproc.longpoll import TimeoutMs, long_poll
-from agentproc.route_docs import error_responses, json_body, json_errors, links_from_start
+from agentproc.longpoll import long_poll
+from agentproc.query_params import (
+    LastEventId,
+    Limit,
+    Since,
+    StreamSince,
+    TimeoutMs,
+    Wait,
+    WakeOnInput,
+    waits,
+)
+from agentproc.route_docs import error_responses, json_body, json_errors, links_from_start, success
 from agentproc.sse import STREAM_RESPONSE, EventStreamResponse, output_frames
 from agentsdk.types import (
     ListProcessesResponse,
@@ -43,11 +49,8 @@ from agentsdk.wire import (
     DEFAULT_CURSOR_LIMIT_BYTES,
     INPUT_PATH,
     LAST_EVENT_ID_HEADER,
-    MAX_CURSOR_LIMIT_BYTES,
-    SINCE_LAST,
     STREAM_HEARTBEAT_SECONDS,
     STREAM_PATH,
-    WAKE_ON_INPUT,
 )
 
 __all__ = ["api_router", "health_router"]
@@ -60,7 +63,9 @@ api_router = APIRouter(
 health_router = APIRouter(tags=["health"])
 
 
-@health_router.get("/healthz", operation_id="healthz", summary="Liveness")
+@health_router.get(
+    "/healthz", operation_id="healthz", summary="Liveness", responses=success(examples.HEALTHY)
+)
 async def healthz() -> dict[str, str]:
     """Answers at once whatever the processes are doing; needs no token."""
     return {"status": "ok"}
@@ -71,8 +76,9 @@ async def healthz() -> dict[str, str]:
     operation_id="start_process",
     summary="Start a process",
     response_model_exclude_none=True,
-    responses=error_responses(409, 413, 415, 429, 500, 503) | links_from_start(),
-    openapi_extra=json_body(StartProcessRequest),
+    responses=error_responses(docs=errors.START_ERRORS)
+    | success(examples.STARTED, links=links_from_start()),
+    openapi_extra=json_body(StartProcessRequest, examples.START_REQUESTS),
 )
 async def start_process(
     request: Request, manager: ManagerDep, settings: SettingsDep, chat_id: ChatDep
@@ -95,7 +101,7 @@ async def start_process(
     operation_id="list_processes",
     summary="List processes",
     response_model_exclude_none=True,
-    responses=error_responses(),
+    responses=error_responses() | success(examples.LISTED),
 )
 async def list_processes(manager: ManagerDep, chat_id: ChatDep) -> ListProcessesResponse:
     """Every process the agent knows, running first, then newest first. With a chat id,
@@ -110,55 +116,18 @@ async def list_processes(manager: ManagerDep, chat_id: ChatDep) -> ListProcesses
     operation_id="process_output",
     summary="Read a process's output",
     response_model_exclude_none=True,
-    responses=error_responses(404),
+    responses=error_responses(docs=errors.OUTPUT_ERRORS) | success(examples.OUTPUTS),
 )
 async def process_output(
     id: ProcessId,
     request: Request,
     manager: ManagerDep,
     chat_id: ChatDep,
-    wait: Annotated[
-        str | None,
-        Query(
-            description="`true` blocks until the process exits (or the wait cap) before "
-            "answering; with `since`, until there is output past it or the process exits. Any "
-            "other value answers at once, as Coder's agent does.",
-            examples=["true"],
-        ),
-    ] = None,
+    wait: Wait = None,
     timeout_ms: TimeoutMs = None,
-    since: Annotated[
-        str | None,
-        Query(
-            pattern=SINCE_PATTERN,
-            description="Makes this a cursor read: the output from this byte offset on, "
-            f"without cuts, marker or `truncated`. `{SINCE_LAST}` starts where the previous "
-            "cursor read of this chat context ended (0 the first time). The answer adds "
-            "`offset`, `next_offset` (the next read's `since`), `total_bytes` and `skipped`.",
-            examples=["0", SINCE_LAST],
-        ),
-    ] = None,
-    wake_on_input: Annotated[
-        bool,
-        Query(
-            alias=WAKE_ON_INPUT,
-            description="With `wait=true`: also answer as soon as the process waits for input "
-            "(`waiting_for_input`), at once if it does already, so a caller learns of a "
-            "question without waiting for its timeout. Without `wait=true` it changes nothing.",
-            examples=[True],
-        ),
-    ] = False,
-    limit: Annotated[
-        str | None,
-        Query(
-            pattern=LIMIT_PATTERN,
-            description="With `since`: bytes to return at most (default "
-            f"{DEFAULT_CURSOR_LIMIT_BYTES}; above {MAX_CURSOR_LIMIT_BYTES} counts as "
-            f"{MAX_CURSOR_LIMIT_BYTES}). A character cut by the limit is left for the next "
-            "read, unless it is the first.",
-            examples=["65536"],
-        ),
-    ] = None,
+    since: Since = None,
+    limit: Limit = None,
+    wake_on_input: WakeOnInput = False,
 ) -> ProcessOutputResponse:
     """The head and tail of the combined stdout+stderr and the exit state. `running: false`
     guarantees the output is complete. With `wait=true` the answer comes when the process
@@ -169,12 +138,12 @@ async def process_output(
     cursor = parse_cursor(since, limit)
     prompt = (partial(manager.wait_for_prompt, process),) if wake_on_input else ()
     if cursor is None:
-        if wait == "true" and process.running:
+        if waits(wait) and process.running:
             await long_poll(request, timeout_ms, process.wait, *prompt)
         await manager.look_for_prompts([process])
         return process.snapshot()
     start = process.cursor_start(cursor.since, chat_id)
-    if wait == "true":
+    if waits(wait):
         await long_poll(request, timeout_ms, partial(process.wait_output, start), *prompt)
     await manager.look_for_prompts([process])
     return process.cursor_read(start, cursor.limit, chat_id)
@@ -185,8 +154,8 @@ async def process_output(
     operation_id="signal_process",
     summary="Signal a process's group",
     response_model_exclude_none=True,
-    responses=error_responses(404, 409, 413, 415, 500),
-    openapi_extra=json_body(SignalProcessRequest),
+    responses=error_responses(docs=errors.SIGNAL_ERRORS) | success(examples.SIGNALLED),
+    openapi_extra=json_body(SignalProcessRequest, examples.SIGNAL_REQUESTS),
 )
 async def signal_process(
     id: ProcessId,
@@ -208,8 +177,8 @@ async def signal_process(
     operation_id="process_input",
     summary="Write to a process's stdin",
     response_model_exclude_none=True,
-    responses=error_responses(404, 409, 413, 415, 429),
-    openapi_extra=json_body(ProcessInputRequest),
+    responses=error_responses(docs=errors.INPUT_ERRORS) | success(examples.QUEUED),
+    openapi_extra=json_body(ProcessInputRequest, examples.INPUT_REQUESTS),
 )
 async def process_input(
     id: ProcessId,
@@ -233,30 +202,14 @@ async def process_input(
     summary="Follow a process's output",
     status_code=200,
     response_class=EventStreamResponse,
-    responses=json_errors(404) | {200: STREAM_RESPONSE},
+    responses=json_errors(docs=errors.STREAM_ERRORS) | {200: STREAM_RESPONSE},
 )
 async def stream_output(
     id: ProcessId,
     manager: ManagerDep,
     chat_id: ChatDep,
-    since: Annotated[
-        str | None,
-        Query(
-            pattern=OFFSET_PATTERN,
-            description="The byte offset to start from (default 0); past the end, the stream "
-            "starts at the end.",
-            examples=["0"],
-        ),
-    ] = None,
-    last_event_id: Annotated[
-        str | None,
-        Header(
-            alias=LAST_EVENT_ID_HEADER,
-            pattern=OFFSET_PATTERN,
-            description="Resume after the event of this id (an offset); wins over `since`. "
-            "Browsers' EventSource sends it when they reconnect.",
-        ),
-    ] = None,
+    since: StreamSince = None,
+    last_event_id: LastEventId = None,
 ) -> EventStreamResponse:
     """The output as it comes, as server-sent events, from `since` on, then the exit code.
     Many streams may follow one process; a reader that falls behind the kept window is told

@@ -4,15 +4,14 @@ the process manager."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib import metadata, resources
+from importlib import resources
 from typing import Any, TypedDict
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,7 +24,9 @@ from agentproc.errors import (
     BodyTooLarge,
     Conflict,
     CrossOriginRequest,
+    FieldError,
     InputQueueFull,
+    InvalidParameter,
     InvalidRequest,
     ProcessNotFound,
     ShuttingDown,
@@ -38,13 +39,14 @@ from agentproc.errors import (
 )
 from agentproc.manager import ProcessManager
 from agentproc.mcp_mount import MCP_STATE, mcp_running, mount_mcp
+from agentproc.openapi_schema import openapi_builder
 from agentproc.run_route import run_router
 from agentproc.settings import Settings
 from agentproc.sse import EVENT_MODELS
 from agentproc.terminal_api import terminal_router
+from agentproc.version import version
 from agentsdk.types import (
     ErrorResponse,
-    FieldValidation,
     ProcessInputRequest,
     SignalProcessRequest,
     StartProcessRequest,
@@ -118,13 +120,7 @@ def _status_of(error: AgentError) -> int:
 
 
 def _agent_error_response(exc: AgentError) -> JSONResponse:
-    body = ErrorResponse(
-        message=exc.message,
-        detail=exc.detail,
-        validations=[FieldValidation(field=v.field, detail=v.detail) for v in exc.validations]
-        or None,
-    )
-    return _error_response(_status_of(exc), body)
+    return _error_response(_status_of(exc), exc.body())
 
 
 async def _on_agent_error(request: Request, exc: Exception) -> JSONResponse:
@@ -138,19 +134,14 @@ async def _on_agent_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
-    fields = [
-        FieldValidation(
-            field=".".join(str(part) for part in error["loc"][1:]) or str(error["loc"][0]),
-            detail=str(error["msg"]),
+    fields = tuple(
+        FieldError(
+            ".".join(str(part) for part in error["loc"][1:]) or str(error["loc"][0]),
+            str(error["msg"]),
         )
         for error in exc.errors()
-    ]
-    first = fields[0] if fields else FieldValidation(field="request", detail="invalid")
-    body = ErrorResponse(
-        message=f"Invalid value for {first.field!s}: {first.detail}.",
-        validations=fields or None,
     )
-    return _error_response(400, body)
+    return _agent_error_response(InvalidParameter(fields))
 
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -163,41 +154,6 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.error("%s %s failed unexpectedly", request.method, request.url.path, exc_info=exc)
     return _error_response(500, INTERNAL_ERROR)
-
-
-def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    def build() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = get_openapi(
-            title=app.title,
-            version=app.version,
-            summary=app.summary,
-            description=app.description,
-            routes=app.routes,
-        )
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (*REQUEST_MODELS, *EVENT_MODELS):
-            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-            components.update(model_schema.pop("$defs", {}))
-            components[model.__name__] = model_schema
-        # Every validation failure is a 400 in the error shape, so FastAPI's 422 never happens.
-        for path in schema.get("paths", {}).values():
-            for operation in path.values():
-                operation.get("responses", {}).pop("422", None)
-        for name in ("HTTPValidationError", "ValidationError"):
-            components.pop(name, None)
-        app.openapi_schema = dict(sorted(schema.items()))
-        return app.openapi_schema
-
-    return build
-
-
-def _version() -> str:
-    try:
-        return metadata.version("agentproc")
-    except metadata.PackageNotFoundError:
-        return "0.0.0"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -240,7 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "output is kept as the first and last 16 KiB. Wire-compatible with Coder's "
             "workspace-agent process API."
         ),
-        version=_version(),
+        version=version(),
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
@@ -278,7 +234,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
         )
 
-    app.openapi = _openapi(app)  # type: ignore[method-assign]  # FastAPI's documented hook
+    app.openapi = openapi_builder(  # type: ignore[method-assign]  # FastAPI's documented hook
+        app, REQUEST_MODELS, EVENT_MODELS, HEADERS_BY_STATUS
+    )
     return app
 
 

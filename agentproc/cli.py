@@ -22,6 +22,7 @@ from typing import Any
 from agentproc import settings as defaults
 from agentproc.app import create_app
 from agentproc.askpass.environment import askpass_environment
+from agentproc.listen import ListenFailed
 from agentproc.mcp_command import add_mcp_command, run_mcp
 from agentproc.options import (
     Option,
@@ -52,9 +53,11 @@ from agentproc.speedups import (
     event_loop,
     http_parser,
 )
+from agentproc.version import version
 from agentsdk.wire import CONTROL_PLANE_TOKEN_VARIABLE, TOKEN_VARIABLE
 
 __all__ = [
+    "COMMANDS",
     "SERVE_OPTIONS",
     "build_parser",
     "main",
@@ -71,9 +74,10 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("--port", "AGENTPROC_PORT", port, DEFAULT_PORT, "port to bind, 0 for any free one"),
     Option("--uds", "AGENTPROC_UDS", path, None,
            "serve on this Unix socket (mode 0600) instead of TCP; excludes --host and --port",
-           metavar="PATH"),
+           metavar="PATH", shown_default="none, TCP"),
     # Who may use it.
-    Option("--token", TOKEN_VARIABLE, secret, None, "bearer token required on /api/"),
+    Option("--token", TOKEN_VARIABLE, secret, None, "bearer token required on /api/",
+           shown_default="none, no token (loopback only)"),
     Option("--token-file", "AGENTPROC_TOKEN_FILE", path, None,
            "read the bearer token from this file (trimmed), so no argv or environment shows it",
            metavar="PATH"),
@@ -86,8 +90,8 @@ SERVE_OPTIONS: tuple[Option, ...] = (
            "repeatable", dest="allowed_origins", repeat=True, metavar="ORIGIN"),
     # What processes get and keep.
     Option("--workdir", "AGENTPROC_WORKDIR", path, None,
-           "working directory of processes that name none (must exist; else $HOME)",
-           metavar="DIR"),
+           "working directory of processes that name none (must exist)",
+           metavar="DIR", shown_default="$HOME"),
     Option("--retention", "AGENTPROC_RETENTION_SECONDS", number,
            defaults.DEFAULT_RETENTION_SECONDS, "seconds an exited process stays readable",
            dest="retention_seconds", metavar="SECONDS"),
@@ -120,17 +124,19 @@ SERVE_OPTIONS: tuple[Option, ...] = (
            defaults.DEFAULT_DRAIN_SECONDS,
            "after a shell exits, how long to keep reading output a background child may "
            "still write", metavar="SECONDS"),
-    Option("--nice", "AGENTPROC_NICE", integer, None, "niceness of child processes"),
+    Option("--nice", "AGENTPROC_NICE", integer, None, "niceness of child processes (-20 to 19)",
+           shown_default="unchanged"),
     Option("--oom-score-adj", "AGENTPROC_OOM_SCORE_ADJ", integer, None,
-           "oom_score_adj of child processes"),
+           "oom_score_adj of child processes (-1000 to 1000)", shown_default="unchanged"),
     Option("--env", None, key_value, [], "variable injected into every child; repeatable",
            repeat=True, metavar="KEY=VALUE"),
     Option("--state-dir", "AGENTPROC_STATE_DIR", path, None,
            "where the agent records the processes it starts, so that the next agent ends what "
-           "a crashed one left (default $XDG_STATE_HOME/agentproc or ~/.local/state/agentproc)",
-           metavar="DIR"),
+           "a crashed one left", metavar="DIR",
+           shown_default="$XDG_STATE_HOME/agentproc, else ~/.local/state/agentproc"),
     Option("--no-reap-orphans", "AGENTPROC_REAP_ORPHANS", boolean, True,
-           "do not adopt and reap orphaned grandchildren", dest="reap_orphans", sets=False),
+           "do not adopt and reap orphaned grandchildren", dest="reap_orphans", sets=False,
+           shown_default="reap them"),
     # Connections.
     Option("--header-timeout", "AGENTPROC_HEADER_TIMEOUT_SECONDS", number,
            defaults.DEFAULT_HEADER_TIMEOUT_SECONDS,
@@ -171,15 +177,61 @@ OPTIONS_BY_NAME: Mapping[str, Option] = {option.name: option for option in SERVE
 SETTINGS_FIELDS = frozenset(field.name for field in dataclasses.fields(Settings))
 
 
+DESCRIPTION = """\
+Run shell commands for AI coding agents over HTTP: start them, read their bounded
+output, stop them. The process API is wire-compatible with Coder's workspace agent.
+"""
+
+EPILOG = """\
+Run 'agentproc COMMAND --help' for the options of a command. Each option of 'serve'
+also has an AGENTPROC_* environment variable; the flag wins over it.
+
+agentproc-askpass, installed beside agentproc, is the program git runs for
+credentials in commands started with 'serve --git-askpass'
+('agentproc-askpass --help' says more).
+"""
+
+SERVE_DESCRIPTION = """\
+Serve the process API (/api/v0/processes), /healthz, /openapi.json and the docs
+page (/docs) until SIGTERM or SIGINT, then stop every process it started.
+Without a token it listens on loopback only.
+"""
+
+COMMANDS = {
+    "serve": "serve the process API (the agent)",
+    "openapi": "print the OpenAPI document of the API (openapi.json)",
+}
+"""Every command of ``agentproc`` and what ``agentproc --help`` says it does."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``agentproc``, with the ``AGENTPROC_*`` variables set now."""
-    parser = argparse.ArgumentParser(prog="agentproc", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the process API on uvicorn")
+    parser = argparse.ArgumentParser(
+        prog="agentproc",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, title="commands", metavar="COMMAND"
+    )
+    serve = commands.add_parser(
+        "serve",
+        help=COMMANDS["serve"],
+        description=SERVE_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_options(serve, SERVE_OPTIONS, os.environ)
     add_mcp_command(commands)
-    openapi = commands.add_parser("openapi", help="print the OpenAPI document (openapi.json)")
-    openapi.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    openapi = commands.add_parser(
+        "openapi",
+        help=COMMANDS["openapi"],
+        description="Print the OpenAPI document of the process API, as committed in openapi.json.",
+    )
+    openapi.add_argument(
+        "--output", type=Path, metavar="FILE", help="write it to FILE [default: standard output]"
+    )
     return parser
 
 
@@ -325,13 +377,16 @@ def _run(argv: Sequence[str] | None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    serve(
-        settings,
-        args.host,
-        args.port,
-        args.log_level,
-        uds=args.uds,
-        http=args.http,
-        loop=args.loop,
-        access_log=args.access_log,
-    )
+    try:
+        serve(
+            settings,
+            args.host,
+            args.port,
+            args.log_level,
+            uds=args.uds,
+            http=args.http,
+            loop=args.loop,
+            access_log=args.access_log,
+        )
+    except ListenFailed as exc:
+        raise UsageError(f"{_source(args, exc.setting)}: {exc.reason}") from None

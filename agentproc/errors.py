@@ -7,6 +7,7 @@ Tree::
      │    ├── CommandRequired   a start without a command
      │    ├── InvalidWorkdir
      │    ├── InvalidChatId     a Coder-Chat-Id header that is not one UUID
+     │    ├── InvalidParameter  a query parameter or header out of its grammar
      │    └── HostNotAllowed    a Host header naming no host the agent serves
      ├── Unauthorized          missing or wrong bearer token (401)
      ├── CrossOriginRequest    a web page of another origin sent the request (403)
@@ -35,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentsdk import CHAT_ID_HEADER
+from agentsdk.types import ErrorResponse, FieldValidation
 
 __all__ = [
     "AgentError",
@@ -48,6 +50,7 @@ __all__ = [
     "InputQueueFull",
     "InputTooLarge",
     "InvalidChatId",
+    "InvalidParameter",
     "InvalidRequest",
     "InvalidWorkdir",
     "NoOpenStdin",
@@ -98,6 +101,15 @@ class AgentError(Exception):
         self.detail = detail
         self.validations = validations
 
+    def body(self) -> ErrorResponse:
+        """The error as the wire carries it: the body of the error response."""
+        return ErrorResponse(
+            message=self.message,
+            detail=self.detail,
+            validations=[FieldValidation(field=v.field, detail=v.detail) for v in self.validations]
+            or None,
+        )
+
 
 class InvalidRequest(AgentError):
     """Raised when a request body, field or query parameter is unusable."""
@@ -131,6 +143,17 @@ class InvalidChatId(InvalidRequest):
             f"Invalid {CHAT_ID_HEADER} header.",
             detail=detail,
             validations=(FieldError(CHAT_ID_HEADER, "must be one UUID"),),
+        )
+
+
+class InvalidParameter(InvalidRequest):
+    """Raised when query parameters or headers do not match their grammar (the first is
+    named in the message, every one in ``validations``)."""
+
+    def __init__(self, fields: Sequence[FieldError]) -> None:
+        first = fields[0] if fields else FieldError("request", "invalid")
+        super().__init__(
+            f"Invalid value for {first.field}: {first.detail}.", validations=tuple(fields)
         )
 
 

@@ -9,31 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Annotated
 
 import anyio
-from fastapi import Query
 from starlette.requests import Request
 
 from agentproc.body import capped_decimal
 from agentsdk.wire import MAX_WAIT_MS
 
-__all__ = ["UNWATCHED_SECONDS", "TimeoutMs", "long_poll"]
+__all__ = ["UNWATCHED_SECONDS", "long_poll"]
 
 UNWATCHED_SECONDS = 0.05
 """How long a wait goes without watching for the client's departure: a client that left
 holds nothing for longer than this."""
-
-TimeoutMs = Annotated[
-    str | None,
-    Query(
-        pattern="^[0-9]+$",
-        description=f"Lower the wait cap ({MAX_WAIT_MS} ms) for this request: a "
-        "non-negative whole number of milliseconds.",
-        examples=["10000"],
-    ),
-]
-"""The ``timeout_ms`` query parameter of a request that waits."""
 
 
 async def long_poll(

@@ -22,6 +22,7 @@ from agentproc.redaction import without_credentials
 
 __all__ = [
     "FALSE_WORDS",
+    "NO_VARIABLE",
     "TRUE_WORDS",
     "Option",
     "UsageError",
@@ -37,6 +38,8 @@ __all__ = [
     "port",
     "read_token",
     "secret",
+    "shown_default",
+    "shown_variable",
     "source_of",
     "text",
 ]
@@ -99,6 +102,10 @@ class Option:
 
     metavar: str | None = None
     """How ``--help`` shows the flag's value."""
+
+    shown_default: str | None = None
+    """What ``--help`` says the default is, where the value alone would not say it (``None``
+    meaning "the agent's own directory", a switch's ``True``)."""
 
     @property
     def name(self) -> str:
@@ -192,13 +199,39 @@ def add_options(
         )
 
 
-def _help(option: Option) -> str:
+NO_VARIABLE = "none, flag only"
+"""What ``--help`` says of an option that has no variable."""
+
+
+def shown_default(option: Option) -> str:
+    """The default of ``option`` as ``--help`` and the README say it."""
+    if option.shown_default is not None:
+        return option.shown_default
+    if option.default in (None, []):
+        return "none"
     if option.switch:
-        word = "1" if option.sets else "0"
-        return f"{option.help} ({option.variable}={word})" if option.variable else option.help
-    default = "none" if option.default in (None, []) else str(option.default)
-    where = f"{option.variable}; " if option.variable else ""
-    return f"{option.help} ({where}default {default})"
+        return "on" if option.default else "off"
+    if isinstance(option.default, float):
+        return f"{option.default:g}"
+    return str(option.default)
+
+
+def shown_variable(option: Option) -> str:
+    """The variable of ``option`` as ``--help`` says it: a switch's with the value that sets
+    it (``AGENTPROC_GIT_ASKPASS=1``)."""
+    if option.variable is None:
+        return NO_VARIABLE
+    if option.switch:
+        return f"{option.variable}={'1' if option.sets else '0'}"
+    if option.repeat:
+        return f"{option.variable}, values separated by commas"
+    return option.variable
+
+
+def _help(option: Option) -> str:
+    # argparse expands %-formats in help texts: a literal percent sign must be doubled.
+    text = f"{option.help} [default: {shown_default(option)}; variable: {shown_variable(option)}]"
+    return text.replace("%", "%%")
 
 
 def source_of(args: argparse.Namespace, option: Option, environ: Mapping[str, str]) -> str:

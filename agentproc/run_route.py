@@ -11,12 +11,17 @@ the two calls (``agentsdk``'s ``run_process`` does, and remembers it per connect
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Request
 
+from agentproc import api_examples as examples
+from agentproc import error_examples as errors
 from agentproc.body import read_json_object, start_spec
 from agentproc.deps import API_DEPENDENCIES, ChatDep, ManagerDep, SettingsDep
-from agentproc.longpoll import TimeoutMs, long_poll
-from agentproc.route_docs import error_responses, json_body, links_from_start
+from agentproc.longpoll import long_poll
+from agentproc.query_params import TimeoutMs, WakeOnInput
+from agentproc.route_docs import error_responses, json_body, links_from_start, success
 from agentsdk.types import RunProcessResponse, StartProcessRequest
 from agentsdk.wire import API_PREFIX, RUN_PATH
 
@@ -30,8 +35,9 @@ run_router = APIRouter(prefix=API_PREFIX, tags=["processes"], dependencies=API_D
     operation_id="run_process",
     summary="Run a process and wait for it",
     response_model_exclude_none=True,
-    responses=error_responses(409, 413, 415, 429, 500, 503) | links_from_start(),
-    openapi_extra=json_body(StartProcessRequest),
+    responses=error_responses(docs=errors.RUN_ERRORS)
+    | success(examples.RAN, links=links_from_start()),
+    openapi_extra=json_body(StartProcessRequest, examples.START_REQUESTS),
 )
 async def run_process(
     request: Request,
@@ -39,18 +45,22 @@ async def run_process(
     settings: SettingsDep,
     chat_id: ChatDep,
     timeout_ms: TimeoutMs = None,
+    wake_on_input: WakeOnInput = False,
 ) -> RunProcessResponse:
     """Start `sh -c <command>` exactly as `/start` does (same body, same rules, same
     idempotency key), wait until it exits or `timeout_ms` passes (at most 5 minutes), and
     answer the start's fields with the output snapshot of `/{id}/output`: one round trip for
     what takes two on Coder's agent. The process keeps running after a timeout or a dropped
     request; follow it with `/{id}/output` (`since=next_offset` for what comes next). Agents
-    without this route answer 404: send `/start`, then `/{id}/output?wait=true`."""
+    without this route answer 404: send `/start`, then `/{id}/output?wait=true`. With
+    `wake_on_input=true` the answer also comes as soon as the command waits for input."""
     body = await read_json_object(request, settings.max_body_bytes)
     result = await manager.launch(start_spec(body, settings, chat_id))
     process = result.process
     if process.running:
-        await long_poll(request, timeout_ms, process.wait)
+        prompt = (partial(manager.wait_for_prompt, process),) if wake_on_input else ()
+        await long_poll(request, timeout_ms, process.wait, *prompt)
+        await manager.look_for_prompts([process])
     snapshot = process.snapshot()
     # Read with the snapshot, with no await between: the output up to here is what it shows.
     total = process.buffer.total_written

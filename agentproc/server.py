@@ -15,7 +15,6 @@ import dataclasses
 import gc
 import logging
 import socket
-from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 
@@ -30,8 +29,8 @@ from agentproc.connections import (
     connection_budget,
     guarded_http_protocol,
     raise_open_file_limit,
-    unix_listener,
 )
+from agentproc.listen import listener
 from agentproc.manager import SHUTDOWN_SLACK_SECONDS
 from agentproc.settings import Settings, default_state_dir
 from agentproc.speedups import AUTO, event_loop, http_parser
@@ -134,7 +133,7 @@ def serve(
             a tenth of a request.
 
     Raises:
-        SystemExit: the Unix socket could not be created.
+        ListenFailed: the agent could not listen there; names the setting at fault.
         ValueError: ``http`` or ``loop`` names an implementation that is not installed.
     """
     open_files = raise_open_file_limit()
@@ -173,12 +172,7 @@ def serve(
     # is frozen with it.
     gc.collect()
     gc.freeze()
-    if uds is None:
-        server.run()
-        return
-    with ExitStack() as stack:
-        try:
-            sock = stack.enter_context(unix_listener(uds))
-        except OSError as exc:
-            raise SystemExit(f"agentproc: cannot listen on {uds}: {exc}") from exc
+    # Bound here, before the app starts, so that an address the agent cannot have is a
+    # ListenFailed naming the setting (agentproc.listen), not a log line of uvicorn's.
+    with listener(host, port, uds, budget.backlog) as sock:
         server.run(sockets=[sock])

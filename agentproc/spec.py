@@ -37,6 +37,7 @@ __all__ = [
     "LONE_SURROGATE",
     "NOT_TEXT",
     "OUTSIDE_FINGERPRINT",
+    "SIDE_RANGE",
     "ProcessSpec",
     "TerminalSize",
 ]
@@ -56,7 +57,7 @@ DEADLINE_RANGE = f"must be a whole number of milliseconds from 1 to {MAX_DEADLIN
 
 _NUL = "must not contain a NUL byte"
 
-_SIDE_RANGE = f"must be between 1 and {MAX_TERMINAL_SIDE}"
+SIDE_RANGE = f"must be between 1 and {MAX_TERMINAL_SIDE}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +235,7 @@ def _raise_first(problems: list[FieldError]) -> None:
 
 def _size_problems(rows: int, cols: int, *, prefix: str) -> list[FieldError]:
     return [
-        FieldError(f"{prefix}{name}", _SIDE_RANGE)
+        FieldError(f"{prefix}{name}", SIDE_RANGE)
         for name, side in (("rows", rows), ("cols", cols))
         if not 1 <= side <= MAX_TERMINAL_SIDE
     ]

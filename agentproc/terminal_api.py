@@ -7,13 +7,14 @@ business (:mod:`agentproc.terminal`, :mod:`agentproc.screenfeed`).
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Request
 
-from fastapi import APIRouter, Depends, Query, Request
-
+from agentproc import api_examples as examples
+from agentproc import error_examples as errors
 from agentproc.body import capped_decimal, read_json_object, validate_model
-from agentproc.deps import ChatDep, ManagerDep, ProcessId, SettingsDep, bearer_scheme, get_chat_id
-from agentproc.route_docs import error_responses, json_body
+from agentproc.deps import API_DEPENDENCIES, ChatDep, ManagerDep, ProcessId, SettingsDep
+from agentproc.query_params import Scrollback
+from agentproc.route_docs import error_responses, json_body, success
 from agentproc.spec import TerminalSize
 from agentsdk.types import ProcessScreenResponse
 from agentsdk.types import TerminalSize as WireTerminalSize
@@ -21,12 +22,7 @@ from agentsdk.wire import API_PREFIX, RESIZE_PATH, SCREEN_PATH
 
 __all__ = ["terminal_router"]
 
-terminal_router = APIRouter(
-    prefix=API_PREFIX,
-    tags=["processes"],
-    # As for every route of the process API (see agentproc.api).
-    dependencies=[Depends(bearer_scheme), Depends(get_chat_id)],
-)
+terminal_router = APIRouter(prefix=API_PREFIX, tags=["processes"], dependencies=API_DEPENDENCIES)
 
 
 @terminal_router.post(
@@ -34,8 +30,8 @@ terminal_router = APIRouter(
     operation_id="resize_terminal",
     summary="Resize a process's terminal",
     response_model_exclude_none=True,
-    responses=error_responses(404, 409, 413, 415, 500),
-    openapi_extra=json_body(WireTerminalSize),
+    responses=error_responses(docs=errors.RESIZE_ERRORS) | success(examples.RESIZED),
+    openapi_extra=json_body(WireTerminalSize, examples.RESIZE_REQUESTS),
 )
 async def resize_terminal(
     id: ProcessId,
@@ -58,23 +54,14 @@ async def resize_terminal(
     operation_id="process_screen",
     summary="Read a process's terminal screen",
     response_model_exclude_none=True,
-    responses=error_responses(404, 409),
+    responses=error_responses(docs=errors.SCREEN_ERRORS) | success(examples.SCREENS),
 )
 async def process_screen(
     id: ProcessId,
     manager: ManagerDep,
     settings: SettingsDep,
     chat_id: ChatDep,
-    scrollback: Annotated[
-        str | None,
-        Query(
-            pattern="^[0-9]+$",
-            description="Also return up to this many lines that scrolled off the top of the "
-            "screen, oldest first, as `scrollback` (the agent keeps "
-            "`--scrollback-lines`, 1000 by default).",
-            examples=["100"],
-        ),
-    ] = None,
+    scrollback: Scrollback = None,
 ) -> ProcessScreenResponse:
     """The screen of a process started with `tty`, as a terminal shows it after all output
     so far: one string per row without trailing spaces, and the cursor (0-based). After the

@@ -219,9 +219,49 @@ def _report_fallback(error: NotFoundError, stderr: TextIO) -> None:
         stderr.write(f"{redact_urls(error.detail)}\n")
 
 
+HELP = f"""\
+usage: {ASKPASS_SCRIPT} PROMPT
+
+The program git runs when a remote asks for credentials (GIT_ASKPASS), in the
+commands that 'agentproc serve --git-askpass' starts: the agent points GIT_ASKPASS
+here and gives every command {AGENT_URL_VARIABLE} and {AGENT_TOKEN_VARIABLE}.
+
+Git calls it with one argument, its prompt, and reads the answer from standard
+output, for example:
+
+  {ASKPASS_SCRIPT} "Username for 'https://github.com': "
+  {ASKPASS_SCRIPT} "Password for 'https://github.com': "
+
+It asks the control plane at {AGENT_URL_VARIABLE} (authenticated with
+{AGENT_TOKEN_VARIABLE}) for the user's token for that host, naming the
+repository's branch, its remote.origin.url and the chat whose command runs git
+({CHAT_ID_VARIABLE}), so that the control plane refreshes that chat's git status
+only, and prints the username or the password. Nothing else goes to standard
+output; messages go to standard error, which git shows.
+
+If the user has not connected the provider yet, it prints the URL to open and
+waits for the sign-in, at most {LISTEN_SECONDS_VARIABLE} seconds
+(default {DEFAULT_LISTEN_SECONDS:g}). It exits 1 when it has no answer (git then falls back to
+its own prompt, or fails), and 2 when not given exactly one prompt.
+
+environment:
+  {AGENT_URL_VARIABLE:<34}the control plane's address (serve --control-plane-url)
+  {AGENT_TOKEN_VARIABLE:<34}the agent's token there (serve --control-plane-token)
+  {CHAT_ID_VARIABLE:<34}the chat the command runs for (set per chat)
+  {LISTEN_SECONDS_VARIABLE:<34}how long to wait for a sign-in
+"""
+"""What ``agentproc-askpass --help`` prints."""
+
+HELP_FLAGS = frozenset({"-h", "--help"})
+"""Never a prompt of git's, which always ends in ": "."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``agentproc-askpass`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) == 1 and args[0] in HELP_FLAGS:
+        sys.stdout.write(HELP)
+        return 0
     if len(args) != 1:
         sys.stderr.write(f"usage: {ASKPASS_SCRIPT} PROMPT  (git runs this as GIT_ASKPASS)\n")
         return EXIT_USAGE

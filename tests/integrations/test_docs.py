@@ -56,7 +56,7 @@ def run_snippet(marker: str, live_agent: LiveAgent) -> None:
     exec(compile(code, str(README), "exec"), {"__name__": "__readme__"})  # noqa: S102
 
 
-@pytest.mark.parametrize("marker", ["<!-- openai loop -->", "<!-- anthropic loop -->"])
+@pytest.mark.parametrize("marker", ["<!-- openai loop", "<!-- anthropic loop"])
 def test_readme_loop_runs_a_command_for_the_model(
     fake: FakeProvider,
     live_agent: LiveAgent,
@@ -74,7 +74,7 @@ def test_readme_loop_runs_a_command_for_the_model(
 
 def test_readme_framework_snippet_builds_each_frameworks_tools(live_agent: LiveAgent) -> None:
     """The README's adapters snippet runs: one line per framework."""
-    run_snippet("<!-- frameworks -->", live_agent)
+    run_snippet("<!-- frameworks", live_agent)
 
 
 def test_readme_mcp_config_is_a_valid_command_line() -> None:
