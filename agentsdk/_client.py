@@ -120,6 +120,7 @@ class AgentConn(SyncSender):
         request: StartProcessRequest | None = None,
         *,
         wait_ms: int | None = None,
+        wake_on_input: bool = False,
         extra_headers: Mapping[str, str] | None = None,
         **fields: Unpack[StartProcessParams],
     ) -> RunProcessResponse:
@@ -134,6 +135,8 @@ class AgentConn(SyncSender):
             request: The whole request, instead of the keyword fields.
             wait_ms: Wait at most this long for the exit; default the agent's cap (5
                 minutes).
+            wake_on_input: Also answer as soon as the command waits for input (then
+                ``waiting_for_input`` is true and ``running`` too).
             extra_headers: Headers of every request of this call, over the client's.
             **fields: The request's fields as keywords, as for ``start_process``.
 
@@ -153,6 +156,7 @@ class AgentConn(SyncSender):
             request,
             fields,
             wait_ms=wait_ms,
+            wake_on_input=wake_on_input,
             generate_key=self.max_retries > 0,
             extra_headers=extra_headers,
         )
@@ -440,6 +444,7 @@ class AsyncAgentConn(AsyncSender):
         request: StartProcessRequest | None = None,
         *,
         wait_ms: int | None = None,
+        wake_on_input: bool = False,
         extra_headers: Mapping[str, str] | None = None,
         **fields: Unpack[StartProcessParams],
     ) -> RunProcessResponse:
@@ -448,6 +453,7 @@ class AsyncAgentConn(AsyncSender):
             request,
             fields,
             wait_ms=wait_ms,
+            wake_on_input=wake_on_input,
             generate_key=self.max_retries > 0,
             extra_headers=extra_headers,
         )

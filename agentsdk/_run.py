@@ -29,7 +29,7 @@ from agentsdk.types import (
     StartProcessRequest,
     StartProcessResponse,
 )
-from agentsdk.wire import API_PREFIX, MAX_WAIT_SECONDS, RUN_PATH
+from agentsdk.wire import API_PREFIX, MAX_WAIT_SECONDS, RUN_PATH, WAKE_ON_INPUT
 
 __all__ = ["ROUTE_MISSING", "RunPlan"]
 
@@ -54,6 +54,9 @@ class RunPlan:
     extra_headers: tuple[tuple[str, str], ...]
     """Headers of every request of this call."""
 
+    wake_on_input: bool = False
+    """Also end the wait as soon as the command waits for input."""
+
     route: str = API_PREFIX + RUN_PATH
     """The path of the run, as ``BaseClient._absent_routes`` remembers it."""
 
@@ -66,14 +69,18 @@ class RunPlan:
         wait_ms: int | None,
         generate_key: bool,
         extra_headers: Mapping[str, str] | None = None,
+        wake_on_input: bool = False,
     ) -> RunPlan:
         """Check the arguments of ``run_process`` and describe the call.
 
         Raises:
             TypeError: A keyword that is not a field of ``StartProcessRequest``.
             ValueError: No command, bad field types, both a request and keyword fields, a
-                ``wait_ms`` that is not an int >= 0, or malformed ``extra_headers``.
+                ``wait_ms`` that is not an int >= 0, a ``wake_on_input`` that is not a bool,
+                or malformed ``extra_headers``.
         """
+        if not isinstance(wake_on_input, bool):
+            raise ValueError(f"Expected wake_on_input to be a bool but received {wake_on_input!r}")
         if wait_ms is not None and (
             isinstance(wait_ms, bool) or not isinstance(wait_ms, int) or wait_ms < 0
         ):
@@ -82,6 +89,7 @@ class RunPlan:
             request=start_request(request, fields, generate_key=generate_key, method="run_process"),
             wait_ms=wait_ms,
             extra_headers=header_items(extra_headers),
+            wake_on_input=wake_on_input,
         )
 
     def run(self) -> Call[RunProcessResponse]:
@@ -91,6 +99,8 @@ class RunPlan:
         if self.wait_ms is not None:
             params = (("timeout_ms", str(self.wait_ms)),)
             wait_seconds = min(wait_seconds, self.wait_ms / 1000)
+        if self.wake_on_input:
+            params += ((WAKE_ON_INPUT, "true"),)
         return Call(
             method="POST",
             path=self.route,
@@ -116,6 +126,7 @@ class RunPlan:
             started.id,
             wait=True,
             timeout_ms=self.wait_ms,
+            wake_on_input=self.wake_on_input,
             extra_headers=httpx.Headers(list(self.extra_headers)),
         )
 
@@ -131,4 +142,6 @@ class RunPlan:
             truncated=output.truncated,
             running=output.running,
             exit_code=output.exit_code,
+            exit_reason=output.exit_reason,
+            waiting_for_input=output.waiting_for_input,
         )

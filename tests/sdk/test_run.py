@@ -189,3 +189,22 @@ def test_bad_arguments_raise_before_any_request(
     run, _ = client
     with pytest.raises(error, match=match):
         run(**arguments)
+
+
+def test_wake_on_input_goes_in_the_query_of_the_run_and_of_its_fallback(
+    api: respx.MockRouter, client: tuple[Run, BaseClient]
+) -> None:
+    """``wake_on_input=True`` asks /run, or the fallback's waiting read, to answer early."""
+    run, _ = client
+    route = api.post("/run").respond(json=RUN_BODY)
+    run(command="true", wake_on_input=True)
+    assert route.calls.last.request.url.params["wake_on_input"] == "true"
+    run(command="true")
+    assert "wake_on_input" not in route.calls.last.request.url.params
+
+
+def test_wake_on_input_must_be_a_bool(client: tuple[Run, BaseClient]) -> None:
+    """Refused before anything is sent."""
+    run, _ = client
+    with pytest.raises(ValueError, match="wake_on_input"):
+        run(command="true", wake_on_input="yes")

@@ -90,3 +90,22 @@ def test_run_process_falls_back_to_start_and_output_without_run(
     runs = [path for path in paths if path.endswith(RUN_PATH)]
     starts = [path for path in paths if path.endswith("/start")]
     assert (len(runs), len(starts)) == (2, 4), paths
+
+
+QUESTION = "printf 'Ok to proceed? (y) '; read answer; echo \"got $answer\""
+
+
+@pytest.mark.parametrize("with_run", [True, False], ids=["run", "fallback"])
+def test_run_process_wakes_at_a_question_and_the_answer_finishes_it(
+    live_agent: LiveAgent, coder_like: tuple[str, list[str]], with_run: bool
+) -> None:
+    """With ``wake_on_input`` the call answers at the question, with or without ``/run``;
+    the input sent then finishes the command."""
+    base_url = live_agent.base_url if with_run else coder_like[0]
+    with AgentConn(base_url, token=TEST_TOKEN) as agent:
+        asked = agent.run_process(command=QUESTION, stdin=True, wake_on_input=True)
+        assert (asked.running, asked.waiting_for_input) == (True, True)
+        assert asked.output == "Ok to proceed? (y) "
+        agent.write_input(asked.id, "y\n")
+        done = agent.process_output(asked.id, wait=True)
+    assert (done.exit_code, done.output) == (0, "Ok to proceed? (y) got y\n")
