@@ -1,4 +1,4 @@
-"""Build the four tools of one chat at once."""
+"""Build the five tools of one chat at once."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import httpx
 from agentsdk import AsyncAgentConn
 from chattool._connection import ConnectionResolver, RunConnection, ToolConnection, chat_headers
 from chattool._execute import ExecuteTool
+from chattool._input import ProcessInputTool
 from chattool._process import ProcessListTool, ProcessOutputTool, ProcessSignalTool
 
 __all__ = [
@@ -35,6 +36,7 @@ class ChatTools(NamedTuple):
     process_output: ProcessOutputTool
     process_list: ProcessListTool
     process_signal: ProcessSignalTool
+    process_input: ProcessInputTool
 
 
 def chat_tools(
@@ -42,7 +44,8 @@ def chat_tools(
     *,
     chat_id: str | uuid.UUID | None = None,
 ) -> ChatTools:
-    """Build ``execute``, ``process_output``, ``process_list`` and ``process_signal``.
+    """Build ``execute``, ``process_output``, ``process_list``, ``process_signal`` and
+    ``process_input``.
 
     Args:
         connection: an agent connection, or an async callable returning it. It needs no
@@ -70,6 +73,7 @@ def chat_tools(
         process_output=ProcessOutputTool(connection, chat_id=chat_id),
         process_list=ProcessListTool(connection, chat_id=chat_id),
         process_signal=ProcessSignalTool(connection, chat_id=chat_id),
+        process_input=ProcessInputTool(connection, chat_id=chat_id),
     )
 
 

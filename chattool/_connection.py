@@ -4,7 +4,9 @@ The tools call four methods and read ``headers``, nothing else, so they are writ
 a structural ``ToolConnection`` protocol: ``agentsdk.AsyncAgentConn`` satisfies it, and so
 does any wrapper or test double with the same members. A connection that also has
 ``run_process`` (``RunConnection``, as ``AsyncAgentConn``) lets ``execute`` start a command
-and wait for its first moments in one request.
+and wait for its first moments in one request; one that also sends input and reads a
+terminal's screen (``InputConnection``, as ``AsyncAgentConn``) serves ``process_input`` and
+interactive commands.
 
 Chat scoping is a property of each *request*: the agent reads the ``Coder-Chat-Id`` header
 of every request to tag new processes and to hide every other process (another chat's, or
@@ -25,7 +27,9 @@ from typing import Literal, Protocol, TypeAlias, runtime_checkable
 from agentsdk import canonical_chat_id, parse_chat_id
 from agentsdk.types import (
     ListProcessesResponse,
+    ProcessInputResponse,
     ProcessOutputResponse,
+    ProcessScreenResponse,
     RunProcessResponse,
     Signal,
     StartProcessRequest,
@@ -37,6 +41,7 @@ __all__ = [
     "CHAT_ID_HEADER",
     "ChatScopeConflict",
     "ConnectionResolver",
+    "InputConnection",
     "RunConnection",
     "ToolConnection",
     "chat_headers",
@@ -89,7 +94,8 @@ class ToolConnection(Protocol):
         """Read a process's output: the head+tail snapshot, or with ``since`` a cursor read
         of at most ``limit`` bytes (``"last"``: from where the previous one of this chat
         ended). With ``wait``, block until exit (or, with ``since``, new output) or
-        ``timeout_ms``."""
+        ``timeout_ms``. (The tools pass ``wake_on_input=True`` too, only to an
+        ``InputConnection``.)"""
         ...
 
     async def signal_process(
@@ -122,6 +128,75 @@ class RunConnection(ToolConnection, Protocol):
     ) -> RunProcessResponse:
         """Start ``sh -c <command>``, wait at most ``wait_ms`` for its exit, and return
         its id with the output as the wait left it."""
+        ...
+
+
+@runtime_checkable
+class InputConnection(RunConnection, Protocol):
+    """A ``RunConnection`` that also types into a process and reads its terminal's screen:
+    what ``process_input`` and ``execute``'s interactive mode need. ``AsyncAgentConn`` is one.
+
+    Its ``process_output`` and ``run_process`` take ``wake_on_input``: with a wait, also
+    answer as soon as the command waits for input.
+    """
+
+    async def run_process(
+        self,
+        request: StartProcessRequest,
+        /,
+        *,
+        wait_ms: int | None = ...,
+        wake_on_input: bool = ...,
+        extra_headers: Mapping[str, str] | None = ...,
+    ) -> RunProcessResponse:
+        """As ``RunConnection.run_process``; with ``wake_on_input``, also answer at a
+        question."""
+        ...
+
+    async def process_output(
+        self,
+        process_id: str,
+        /,
+        *,
+        since: int | Literal["last"] | None = ...,
+        limit: int | None = ...,
+        wait: bool = ...,
+        timeout_ms: int | None = ...,
+        wake_on_input: bool = ...,
+        extra_headers: Mapping[str, str] | None = ...,
+    ) -> ProcessOutputResponse:
+        """As ``ToolConnection.process_output``; with ``wake_on_input`` and ``wait``, also
+        answer as soon as the command waits for input."""
+        ...
+
+    async def write_input(
+        self,
+        process_id: str,
+        data: str | bytes,
+        /,
+        *,
+        close: bool = ...,
+        extra_headers: Mapping[str, str] | None = ...,
+    ) -> ProcessInputResponse:
+        """Queue ``data`` for the process's stdin (its terminal), then end-of-file if
+        ``close``."""
+        ...
+
+    async def close_input(
+        self, process_id: str, /, *, extra_headers: Mapping[str, str] | None = ...
+    ) -> ProcessInputResponse:
+        """End-of-file on the process's stdin (Ctrl-D on a terminal)."""
+        ...
+
+    async def screen(
+        self,
+        process_id: str,
+        /,
+        *,
+        scrollback: int | None = ...,
+        extra_headers: Mapping[str, str] | None = ...,
+    ) -> ProcessScreenResponse:
+        """The terminal's screen as a person would see it; a conflict error without one."""
         ...
 
 
@@ -179,6 +254,8 @@ def chat_scoped(connection: ToolConnection, chat_id: str) -> ToolConnection:
             f"the connection is scoped to chat {', '.join(carried)} but this tool is bound to "
             f"chat {chat_id}; refusing to act for the wrong chat"
         )
+    if isinstance(connection, InputConnection):
+        return _ChatScopedInputConnection(connection, chat_id)
     if isinstance(connection, RunConnection):
         return _ChatScopedRunConnection(connection, chat_id)
     return _ChatScopedConnection(connection, chat_id)
@@ -270,4 +347,82 @@ class _ChatScopedRunConnection(_ChatScopedConnection):
     ) -> RunProcessResponse:
         return await self._runner.run_process(
             request, wait_ms=wait_ms, extra_headers=self._with_chat(extra_headers)
+        )
+
+
+class _ChatScopedInputConnection(_ChatScopedRunConnection):
+    """A chat-scoped connection whose wrapped one also sends input and reads screens."""
+
+    def __init__(self, connection: InputConnection, chat_id: str) -> None:
+        super().__init__(connection, chat_id)
+        self._typist = connection
+
+    async def run_process(
+        self,
+        request: StartProcessRequest,
+        /,
+        *,
+        wait_ms: int | None = None,
+        wake_on_input: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> RunProcessResponse:
+        return await self._typist.run_process(
+            request,
+            wait_ms=wait_ms,
+            wake_on_input=wake_on_input,
+            extra_headers=self._with_chat(extra_headers),
+        )
+
+    async def process_output(
+        self,
+        process_id: str,
+        /,
+        *,
+        since: int | Literal["last"] | None = None,
+        limit: int | None = None,
+        wait: bool = False,
+        timeout_ms: int | None = None,
+        wake_on_input: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ProcessOutputResponse:
+        return await self._typist.process_output(
+            process_id,
+            since=since,
+            limit=limit,
+            wait=wait,
+            timeout_ms=timeout_ms,
+            wake_on_input=wake_on_input,
+            extra_headers=self._with_chat(extra_headers),
+        )
+
+    async def write_input(
+        self,
+        process_id: str,
+        data: str | bytes,
+        /,
+        *,
+        close: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ProcessInputResponse:
+        return await self._typist.write_input(
+            process_id, data, close=close, extra_headers=self._with_chat(extra_headers)
+        )
+
+    async def close_input(
+        self, process_id: str, /, *, extra_headers: Mapping[str, str] | None = None
+    ) -> ProcessInputResponse:
+        return await self._typist.close_input(
+            process_id, extra_headers=self._with_chat(extra_headers)
+        )
+
+    async def screen(
+        self,
+        process_id: str,
+        /,
+        *,
+        scrollback: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ProcessScreenResponse:
+        return await self._typist.screen(
+            process_id, scrollback=scrollback, extra_headers=self._with_chat(extra_headers)
         )

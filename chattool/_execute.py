@@ -21,10 +21,18 @@ import anyio
 from pydantic import Field
 
 from agentsdk.types import ProcessOutputResponse, StartProcessRequest, StartProcessResponse
-from agentsdk.wire import CHAT_ID_VARIABLE
-from chattool._base import InvalidArguments, Tool, ToolArguments, ToolResult, describe_error
-from chattool._connection import RunConnection, ToolConnection
+from agentsdk.wire import CHAT_ID_VARIABLE, MAX_DEADLINE_MS
+from chattool._base import (
+    InvalidArguments,
+    Tool,
+    ToolArguments,
+    ToolError,
+    ToolResult,
+    describe_error,
+)
+from chattool._connection import InputConnection, RunConnection, ToolConnection
 from chattool._duration import SECOND, format_duration, parse_duration
+from chattool._interactive import INTERACTIVE_SIZE, run_interactive
 from chattool._reads import POLL_GRACE_SECONDS, no_answer_within, read_snapshot
 from chattool._results import ExecuteResult, file_dump_note, truncate_output
 
@@ -82,6 +90,11 @@ class ExecuteArguments(ToolArguments):
     processes meant to keep running, such as servers and watchers. Never end a command with
     a shell `&`: it would leave a process nobody tracks (a trailing `&` is treated as
     run_in_background).
+
+    For a program that asks questions or needs a terminal (a REPL, an installer that asks
+    "Ok to proceed?", git add -p, top), set interactive: it runs on a terminal with its input
+    open, and the result comes as soon as it exits or waits for input, showing its screen
+    and waiting_for_input; answer with process_input.
     """
 
     command: str = Field(description="The shell command to execute.")
@@ -101,6 +114,27 @@ class ExecuteArguments(ToolArguments):
         description=(
             "Start the command and return its process id at once, without waiting for it. "
             "Only for long-running processes such as servers and watchers."
+        ),
+    )
+    interactive: bool = Field(
+        default=False,
+        description=(
+            "Run the command on a terminal (24 rows, 120 columns) with its input open, and "
+            "return as soon as it exits or waits for input (waiting_for_input), showing its "
+            "screen. Answer with process_input."
+        ),
+    )
+    timeout_ms: int = Field(
+        default=0,
+        description=(
+            "End the command (SIGTERM, then SIGKILL) after this many milliseconds, even when "
+            "no one waits for it any more; 0: never. Unlike timeout, it stops the command."
+        ),
+    )
+    idle_timeout_ms: int = Field(
+        default=0,
+        description=(
+            "End the command once it has printed nothing for this many milliseconds; 0: never."
         ),
     )
     model_intent: str = Field(
@@ -167,13 +201,35 @@ class ExecuteTool(Tool[ExecuteArguments]):
             if timeout_ns <= 0:
                 raise InvalidArguments(f'timeout: must be positive, got "{timeout_text}"')
 
+        for name, value in (
+            ("timeout_ms", args.timeout_ms),
+            ("idle_timeout_ms", args.idle_timeout_ms),
+        ):
+            if not 0 <= value <= MAX_DEADLINE_MS:
+                raise InvalidArguments(f"{name}: must be 0 to {MAX_DEADLINE_MS}, got {value}")
+
         connection = await self._connect()
+        env = self.environment()
+        if args.interactive:
+            # The terminal's own TERM (xterm-256color), so the program draws what its screen
+            # then shows; editors and pagers stay disabled.
+            env.pop("TERM", None)
         request = StartProcessRequest(
             command=command,
             workdir=args.workdir or None,
-            env=self.environment(),
+            env=env,
             background=background,
+            tty=INTERACTIVE_SIZE if args.interactive else None,
+            timeout_ms=args.timeout_ms or None,
+            idle_timeout_ms=args.idle_timeout_ms or None,
         )
+        if args.interactive and not background:
+            if not isinstance(connection, InputConnection):
+                raise ToolError(
+                    "interactive: this agent connection cannot send input or read a screen"
+                )
+            result = await run_interactive(connection, request, timeout_ns)
+            return ToolResult(result.to_json())
         if background:
             result = await self._start_background(connection, request)
         else:

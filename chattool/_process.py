@@ -9,16 +9,19 @@ wait's own answer (the head+tail snapshot) is what ``full: true`` returns instea
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import uuid
 
 from pydantic import Field
 
 from agentsdk.types import ProcessOutputResponse, Signal
 from chattool._base import InvalidArguments, Tool, ToolArguments, ToolResult, describe_error
-from chattool._connection import ToolConnection
+from chattool._connection import ConnectionResolver, ToolConnection
 from chattool._duration import SECOND, parse_duration
 from chattool._reads import UnseenOutput, read_snapshot, read_unseen, wait_for_output
-from chattool._results import ProcessOutputResult, dump_json
+from chattool._results import ProcessOutputResult, dump_json, truncate_output
+from chattool._terminal import read_screen
 
 __all__ = [
     "DEFAULT_WAIT_TIMEOUT",
@@ -33,6 +36,9 @@ __all__ = [
 
 DEFAULT_WAIT_TIMEOUT = "10s"
 """As long as execute's default: one call either sees the exit or returns a fresh snapshot."""
+
+MAX_REMEMBERED_PIPES = 1024
+"""Processes a ``process_output`` tool remembers as having no terminal."""
 
 MAX_LISTED_PROCESSES = 10
 """Enough to find a recent process; a long list would only fill the model's context."""
@@ -58,7 +64,8 @@ class ProcessOutputArguments(ToolArguments):
     its exit_code once it has exited. Long new output keeps its start and its end.
     skipped_bytes, when present, counts new output the agent no longer kept (it keeps the
     most recent output of a long-running process), so it cannot be shown. Pass full: true
-    for the whole output instead: its first and last 16 KiB, seen or not.
+    for the whole output instead: its first and last 16 KiB, seen or not. A process on a
+    terminal (execute with interactive) shows its screen instead, as a person would see it.
     """
 
     process_id: str = Field(description="The process id returned by execute.")
@@ -102,6 +109,15 @@ class ProcessOutputTool(Tool[ProcessOutputArguments]):
     name = "process_output"
     arguments_model = ProcessOutputArguments
 
+    def __init__(
+        self,
+        connection: ToolConnection | ConnectionResolver | None,
+        *,
+        chat_id: str | uuid.UUID | None = None,
+    ) -> None:
+        super().__init__(connection, chat_id=chat_id)
+        self._without_terminal: set[str] = set()
+
     async def _run(self, args: ProcessOutputArguments) -> ToolResult:
         process_id = args.process_id.strip()
         if not process_id:
@@ -122,7 +138,28 @@ class ProcessOutputTool(Tool[ProcessOutputArguments]):
             result = await _full_output(connection, process_id, waited, wait_error)
         else:
             result = await _new_output(connection, process_id, wait_error)
+        if not result.error and process_id not in self._without_terminal:
+            result = await self._on_screen(connection, process_id, result)
         return ToolResult(result.to_json())
+
+    async def _on_screen(
+        self, connection: ToolConnection, process_id: str, result: ProcessOutputResult
+    ) -> ProcessOutputResult:
+        """``result`` showing the process's screen instead of its raw output, if it runs on
+        a terminal (whose raw output is escape sequences)."""
+        shown = await read_screen(connection, process_id)
+        if not shown.terminal:
+            # Asked once per process: a process never gains a terminal. (Forgotten wholesale
+            # past a bound: asking again costs one request, keeping every id costs memory.)
+            if len(self._without_terminal) >= MAX_REMEMBERED_PIPES:
+                self._without_terminal.clear()
+            self._without_terminal.add(process_id)
+            return result
+        if shown.error:
+            return dataclasses.replace(result, error=f"read screen: {shown.error}")
+        return dataclasses.replace(
+            result, output=truncate_output(shown.text), truncated=None, skipped_bytes=0
+        )
 
 
 async def _full_output(

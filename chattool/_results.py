@@ -159,19 +159,40 @@ class CommandResult:
     note: str = ""
     """Advice for the model. Omitted when empty."""
 
+    waiting_for_input: bool = False
+    """The command is running and waits for input (a question, a prompt): answer it with
+    ``process_input``. Omitted when false."""
+
+    exit_reason: str = ""
+    """Why the command ended, when not by itself: ``signal``, ``timeout`` or ``idle_timeout``
+    (a deadline of the start), ``shutdown``. Omitted otherwise."""
+
     @classmethod
     def exited(
-        cls, response: ProcessOutputResponse, *, wall_duration_ms: int = 0, note: str = ""
+        cls,
+        response: ProcessOutputResponse,
+        *,
+        wall_duration_ms: int = 0,
+        note: str = "",
+        output: str | None = None,
     ) -> Self:
-        """The result of a process that has exited: success means exit code 0."""
+        """The result of a process that has exited: success means exit code 0.
+
+        Args:
+            response: the read that saw the exit.
+            wall_duration_ms: how long the tool waited.
+            note: advice for the model.
+            output: what to show instead of the response's output (a terminal's screen).
+        """
         exit_code = response.exit_code if response.exit_code is not None else 0
         return cls(
             success=exit_code == 0,
-            output=truncate_output(response.output),
+            output=truncate_output(response.output if output is None else output),
             exit_code=exit_code,
             wall_duration_ms=wall_duration_ms,
-            truncated=response.truncated,
+            truncated=response.truncated if output is None else None,
             note=note,
+            exit_reason=_reported_reason(response.exit_reason),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -187,6 +208,10 @@ class CommandResult:
             data["truncated"] = self.truncated.model_dump(mode="json")
         if self.note:
             data["note"] = self.note
+        if self.waiting_for_input:
+            data["waiting_for_input"] = True
+        if self.exit_reason:
+            data["exit_reason"] = self.exit_reason
         return data
 
     def to_json(self) -> str:
@@ -235,6 +260,7 @@ class ProcessOutputResult(CommandResult):
         output: str,
         skipped_bytes: int = 0,
         note: str = "",
+        screen: bool = False,
     ) -> Self:
         """The result of a read: success while running, or once exited with code 0.
 
@@ -244,14 +270,17 @@ class ProcessOutputResult(CommandResult):
             output: What the model is shown, before the 32 KiB cut.
             skipped_bytes: New output the agent no longer kept.
             note: Advice for the model.
+            screen: ``output`` is a terminal's screen, not the response's output.
         """
         exit_code = 0 if response.running or response.exit_code is None else response.exit_code
         return cls(
             success=exit_code == 0,
             output=truncate_output(output),
             exit_code=exit_code,
-            truncated=response.truncated,
+            truncated=None if screen else response.truncated,
             note=note,
+            waiting_for_input=bool(response.running and response.waiting_for_input),
+            exit_reason="" if response.running else _reported_reason(response.exit_reason),
             running=response.running,
             skipped_bytes=skipped_bytes,
         )
@@ -267,6 +296,11 @@ class ProcessOutputResult(CommandResult):
         if self.skipped_bytes:
             data["skipped_bytes"] = self.skipped_bytes
         return data
+
+
+def _reported_reason(reason: str | None) -> str:
+    # An exit of the command's own is what an exit code already says.
+    return "" if reason in (None, "exit") else str(reason)
 
 
 def dump_json(data: Any) -> str:

@@ -117,8 +117,9 @@ def _build_server(
         SERVER_NAME,
         version=_version(),
         instructions=(
-            "Run shell commands in the workspace with execute; follow and stop what keeps "
-            "running with process_output, process_list and process_signal."
+            "Run shell commands in the workspace with execute (interactive: on a terminal); "
+            "follow, stop and answer what keeps running with process_output, process_list, "
+            "process_signal and process_input."
         ),
         on_list_tools=list_tools,
         on_call_tool=call_tool,

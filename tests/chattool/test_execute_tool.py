@@ -698,6 +698,9 @@ def test_schema_requires_command_and_offers_optional_model_intent() -> None:
         "timeout",
         "workdir",
         "run_in_background",
+        "interactive",
+        "timeout_ms",
+        "idle_timeout_ms",
         "model_intent",
     }
     assert schema["properties"]["timeout"]["default"] == "10s"

@@ -13,6 +13,7 @@ from chattool import (
     CHAT_ID_HEADER,
     ChatTools,
     ExecuteTool,
+    ProcessInputTool,
     ProcessListTool,
     ProcessOutputTool,
     ProcessSignalTool,
@@ -24,7 +25,7 @@ from chattool import (
 from ._fakes import CHAT_ID, FakeAgent
 
 
-def test_chat_tools_builds_the_four_tools_for_one_chat() -> None:
+def test_chat_tools_builds_the_five_tools_for_one_chat() -> None:
     """The helper builds every tool with the same connection and chat id."""
     agent = FakeAgent()
     tools = chat_tools(agent, chat_id=uuid.UUID(CHAT_ID))
@@ -34,11 +35,13 @@ def test_chat_tools_builds_the_four_tools_for_one_chat() -> None:
         "process_output",
         "process_list",
         "process_signal",
+        "process_input",
     ]
     assert isinstance(tools.execute, ExecuteTool)
     assert isinstance(tools.process_output, ProcessOutputTool)
     assert isinstance(tools.process_list, ProcessListTool)
     assert isinstance(tools.process_signal, ProcessSignalTool)
+    assert isinstance(tools.process_input, ProcessInputTool)
     assert {tool.chat_id for tool in tools} == {CHAT_ID}
 
 

@@ -2,13 +2,13 @@
 
 The model runs a command in the foreground, starts one in the background and waits for it
 with ``process_output``, starts a long one and kills it with ``process_signal`` (and, in the
-same turn, makes a bad call: a duration that is none), waits for the killed one to end, and
-lists the processes to see that the bad call ran nothing.
+same turn, makes a bad call: a duration that is none), waits for the killed one to end, runs
+an interactive command that asks a question and answers it with ``process_input``, and lists
+the processes to see that the bad call ran nothing.
 
-Each step is a function of the answers so far. To drive another tool (``process_input`` on
-an interactive command, say), add its steps to ``STEPS`` (before the ``process_list`` step,
-so the listing covers it) and their checks to ``check_answers``: every integration (each
-SDK, each framework, MCP) then plays them at once.
+Each step is a function of the answers so far. To drive another tool, add its steps to
+``STEPS`` (before the ``process_list`` step, so the listing covers it) and their checks to
+``check_answers``: every integration (each SDK, each framework, MCP) then plays them at once.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ BAD_COMMAND = "echo the-bad-call-ran"
 
 BACKGROUND = "sleep 0.2; echo background done"
 SLEEPER = "sleep 60"
+QUESTION = "printf 'Ok to proceed? (y) '; read answer; test \"$answer\" = y"
+"""Asks on its terminal, then exits 0 for the answer y."""
 
 
 def _result(answers: Sequence[Answer], index: int) -> dict[str, Any]:
@@ -59,6 +61,18 @@ STEPS: list[Step] = [
             {"process_id": _result(answers, 3)["background_process_id"], "wait_timeout": "20s"},
         )
     ],
+    lambda answers: [Call("execute", {"command": QUESTION, "interactive": True, "timeout": "30s"})],
+    lambda answers: [
+        Call(
+            "process_input",
+            {
+                "process_id": _result(answers, 7)["background_process_id"],
+                "input": "y",
+                "keys": ["Enter"],
+                "wait": "20s",
+            },
+        )
+    ],
     lambda answers: [Call("process_list", {})],
     lambda answers: FINAL_TEXT,
 ]
@@ -80,6 +94,8 @@ def check_answers(answers: Sequence[Answer]) -> None:
         "process_signal",
         "execute",
         "process_output",
+        "execute",
+        "process_input",
         "process_list",
     ], names
     hello = answers[0].json()
@@ -97,8 +113,14 @@ def check_answers(answers: Sequence[Answer]) -> None:
     assert all(answer.is_error in (None, False) for answer in answers if answer is not bad)
     killed = answers[6].json()
     assert killed["running"] is False and killed["success"] is False, killed
-    listed = answers[7].json()["processes"]
+    asked = answers[7].json()
+    assert asked["waiting_for_input"] is True, asked
+    assert asked["output"] == "Ok to proceed? (y)\n", asked
+    answered = answers[8].json()
+    assert (answered["running"], answered["exit_code"]) == (False, 0), answered
+    listed = answers[9].json()["processes"]
     commands = {process["command"]: process for process in listed}
     assert BAD_COMMAND not in commands, listed
     assert commands[SLEEPER]["running"] is False, listed
     assert commands[BACKGROUND]["exit_code"] == 0, listed
+    assert commands[QUESTION]["exit_code"] == 0 and "tty" in commands[QUESTION], listed
