@@ -20,6 +20,9 @@ rest, by the rule of :mod:`agentproc.claims`:
   :meth:`Custody.settle` waits until the claimed ones are gone, and leaving the context
   sweeps: everything of the agent's, marked ones anywhere on the system included, is stopped,
   killed and reaped; then the keeper is released and the records removed.
+
+How one scan reads the table and reaps lives in :mod:`agentproc.orphanscan`; custody decides
+when to scan and what the findings mean. It knows nothing of HTTP or the process table.
 """
 
 from __future__ import annotations
@@ -28,10 +31,8 @@ import contextlib
 import logging
 import os
 import signal
-import threading
 import uuid
-from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
 from types import TracebackType
 from typing import Self
 
@@ -39,10 +40,11 @@ import anyio
 import anyio.abc
 
 from agentproc import claims as claims_module
-from agentproc import keeper, procfs, records, sessions
+from agentproc import keeper, orphanscan, procfs, records, sessions
 from agentproc.claims import INSTANCE_VARIABLE, PROCESS, SESSION, Claims, claim_line, forget_line
 from agentproc.keeperlink import KeeperLink
-from agentproc.procfs import Identity, Proc
+from agentproc.orphanscan import Spawning, SpawnLock
+from agentproc.procfs import Identity
 from agentproc.records import Records
 from agentproc.settings import Settings
 
@@ -55,131 +57,6 @@ SCAN_MIN_SECONDS = 0.05
 
 SCAN_MAX_SECONDS = 5.0
 """Slowest scan while processes live on: the bound on noticing a daemon that left."""
-
-
-class SpawnLock:
-    """Shared by spawns, exclusive for a scan's reaping: any number of shells may be spawned
-    at once, and a scan decides about a zombie only while none is. Spawns that would begin
-    give way to a scan waiting to reap, so a stream of starts never holds reaping off."""
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition()
-        self._spawns = 0
-        self._reapers = 0
-
-    def __enter__(self) -> None:
-        with self._condition:
-            while self._reapers:
-                self._condition.wait()
-            self._spawns += 1
-
-    def __exit__(self, *exc_info: object) -> None:
-        with self._condition:
-            self._spawns -= 1
-            if not self._spawns:
-                self._condition.notify_all()
-
-    @contextlib.contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """Hold it while no spawn is in progress (and none begins)."""
-        with self._condition:
-            self._reapers += 1
-            try:
-                while self._spawns:
-                    self._condition.wait()
-                yield
-            finally:
-                self._reapers -= 1
-                self._condition.notify_all()
-
-
-class Spawning:
-    """The shells the manager spawned and has not reaped yet, and a lock around spawning them.
-
-    A scan reaps the agent's zombie children that are orphans of its commands, never a shell:
-    its supervision must reap it to learn its exit status (a shell reaped by someone else
-    reads as status 0). A shell that exits before the manager has reported it would look like
-    an orphan to a scan running in a worker thread at that moment, so the manager spawns and
-    reports under this lock (shared: spawns may overlap), and a scan decides and reaps
-    holding it exclusively.
-    """
-
-    def __init__(self) -> None:
-        self.shells: set[int] = set()
-        self.lock = SpawnLock()
-
-    def reap_unless_a_shell(self, pid: int) -> bool:
-        """Reap the zombie child ``pid`` unless it is a shell; True when it was reaped."""
-        with self.lock.exclusive():
-            if pid in self.shells:
-                return False
-            # ChildProcessError: someone else reaped it first; gone either way.
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            return True
-
-
-@dataclass(frozen=True, slots=True)
-class _Scan:
-    emptied: list[Identity]
-    outside: list[Identity]
-    vanished: list[Identity]
-    foreign: frozenset[Identity]
-
-
-def _scan(
-    claims: Claims,
-    running: Collection[int],
-    exclude: Collection[int],
-    foreign: Collection[Identity],
-    owns_process: bool,
-    spawning: Spawning,
-) -> _Scan:
-    """Read the table, reap the agent's own zombie children, and tell what changed."""
-    me = os.getpid()
-    table = procfs.snapshot()
-
-    def adopted(proc: Proc) -> bool:
-        # Only orphans re-parented to the agent are read for the marker while it runs.
-        return proc.ppid == me and proc.identity not in foreign
-
-    found = claims_module.ours(
-        table,
-        claims,
-        exclude={me, *exclude},
-        check_marker=adopted,
-        adopter=me if owns_process else None,
-    )
-    remaining: dict[int, Proc] = {}
-    for proc in found.values():
-        if proc.dead and proc.ppid == me and spawning.reap_unless_a_shell(proc.pid):
-            continue
-        remaining[proc.pid] = proc
-    occupied = {proc.session for proc in remaining.values()}
-    return _Scan(
-        emptied=[
-            Identity(sid, start)
-            for sid, start in claims.sessions.items()
-            if sid not in running and sid not in occupied
-        ],
-        outside=[
-            proc.identity
-            for proc in remaining.values()
-            if not proc.dead
-            and proc.session not in claims.sessions
-            and claims.processes.get(proc.pid) != proc.start
-        ],
-        vanished=[
-            Identity(pid, start)
-            for pid, start in claims.processes.items()
-            if (kept := remaining.get(pid)) is None or kept.start != start or kept.dead
-        ],
-        foreign=frozenset(
-            proc.identity
-            for proc in table.values()
-            if proc.ppid == me and not proc.dead and proc.pid not in found
-        ),
-    )
 
 
 class Custody:
@@ -320,7 +197,7 @@ class Custody:
         async with self._scan_lock:
             try:
                 result = await anyio.to_thread.run_sync(
-                    _scan,
+                    orphanscan.scan,
                     self._claims.copy(),
                     frozenset(self._spawning.shells),
                     self._excluded(),

@@ -8,10 +8,8 @@ group → :class:`~agentproc.custody.Custody`, which keeps what the command leav
 Lookups go through the :class:`~agentproc.table.ProcessTable`, which applies chat visibility
 and retention.
 
-Shutdown is one :class:`~agentproc.escalation.Escalation` (terminate → grace → kill) over every
-running command, with custody's SIGTERM to everything else of the agent's inside the same
-grace; then custody kills and reaps whatever is left, so no process the agent started
-survives it and none is left a zombie.
+Shutdown (:mod:`agentproc.shutdown`, mixed into :class:`ProcessManager`) is one escalation
+over every running command and custody's sweep of everything else.
 """
 
 from __future__ import annotations
@@ -42,12 +40,12 @@ from agentproc.errors import (
     StartInProgress,
     TooManyProcesses,
 )
-from agentproc.escalation import Escalation
 from agentproc.process import ManagedProcess, Supervision
 from agentproc.prompts import PromptWatch
 from agentproc.screen import Screen
 from agentproc.screenfeed import EMULATOR_THREADS, ScreenFeed
 from agentproc.settings import Settings
+from agentproc.shutdown import SHUTDOWN_SLACK_SECONDS, ManagerShutdown
 from agentproc.spawner import Child, Spawner, own_environment
 from agentproc.spec import ProcessSpec
 from agentproc.table import ProcessTable
@@ -63,9 +61,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-SHUTDOWN_SLACK_SECONDS = 5.0
-"""After the grace and the drain bound, how long shutdown waits before reporting survivors."""
 
 SPAWN_THREADS = 4
 """Shells spawned at once, each in a worker thread waiting for its child's exec: on a busy
@@ -106,7 +101,7 @@ class StartResult:
     started: bool
 
 
-class ProcessManager:
+class ProcessManager(ManagerShutdown):
     """Starts, tracks, signals and cleans up the agent's processes.
 
     Use as an async context manager; leaving it shuts every process down::
@@ -166,20 +161,6 @@ class ProcessManager:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-    @property
-    def closing(self) -> bool:
-        """True once shutdown began: new starts are refused."""
-        return self._closing
-
-    async def wait_shutdown(self) -> None:
-        """Return once shutdown began (at once if it has), so that what follows a process
-        without waiting for its exit, such as an output stream, ends promptly then."""
-        if self._closing:
-            return
-        if self._stopping is None:
-            self._stopping = anyio.Event()
-        await self._stopping.wait()
 
     def start(self, spec: ProcessSpec) -> StartResult:
         """Start ``sh -c <command>``, or attach to the process of a repeated idempotency key.
@@ -379,49 +360,3 @@ class ProcessManager:
         """Return once ``process`` waits for input (at once if it does); never for one that
         cannot, so race it against its exit."""
         await self._prompts.wait(process.prompt)
-
-    # -- shutdown -----------------------------------------------------------------------
-
-    def begin_shutdown(self) -> None:
-        """Refuse new starts and SIGTERM every process group; SIGKILL follows after the grace.
-
-        Idempotent and synchronous, so a server can call it the moment it is told to stop,
-        before it waits for open requests (which may be waiting on these processes).
-        """
-        if self._closing:
-            return
-        self._closing = True
-        if self._stopping is not None:
-            self._stopping.set()
-        running = self._table.running()
-        logger.info("shutting down: terminating %d running process(es)", len(running))
-        escalation = Escalation(running, self._settings.shutdown_grace_seconds, "shutdown")
-        escalation.terminate()
-        if self._task_group is not None:
-            self._task_group.start_soon(self._end_everything, escalation)
-
-    async def _end_everything(self, escalation: Escalation) -> None:
-        # Children that outlived their shell or left its group get the same SIGTERM and grace
-        # as the rest; the groups signalled already do not get it twice.
-        signalled = frozenset(p.pid for p in self._table.running())
-        await self._custody.terminate(skip_groups=signalled)
-        await escalation.finish(also=self._custody.settle)
-
-    async def aclose(self) -> None:
-        """Shut down: terminate → grace → kill every process, reap them all, stop tasks."""
-        if self._exit_stack is None:
-            return
-        self.begin_shutdown()
-        settings = self._settings
-        bound = settings.shutdown_grace_seconds + settings.drain_seconds + SHUTDOWN_SLACK_SECONDS
-        with anyio.move_on_after(bound):
-            for process in self._table.running():
-                await process.wait()
-        survivors = [p.id for p in self._table.running()]
-        if survivors:
-            logger.error("processes %s did not exit after SIGKILL; giving up on them", survivors)
-        stack, self._exit_stack = self._exit_stack, None
-        assert self._task_group is not None  # noqa: S101 - set together with the stack
-        self._task_group.cancel_scope.cancel()
-        await stack.aclose()
-        self._task_group = None

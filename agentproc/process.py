@@ -12,6 +12,11 @@ Each process records why it ended (``exit_reason``): the reason of the
 :class:`~agentproc.escalation.Escalation` (shutdown, a deadline) that began ending it while its
 shell still ran, else ``signal`` or ``exit`` from the shell's status. ``Escalation`` is
 importable from here too, where it lived first.
+
+Its reading side (cursor reads, each chat's ``since=last``, streams) is
+:mod:`agentproc.process_reads`' and its terminal side (resize, screen)
+:mod:`agentproc.process_terminal`'s, both mixed into :class:`ManagedProcess`. It knows nothing
+of the table, HTTP or custody.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import logging
 import math
 import signal
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -31,26 +36,23 @@ from agentproc.arrival import Arrival
 from agentproc.buffer import HeadTailBuffer
 from agentproc.childinput import ProcessInput
 from agentproc.children import wait_child
-from agentproc.cursor import TextChunk, read_text
 from agentproc.deadlines import Deadlines, end_at_deadline
-from agentproc.errors import NoOpenStdin, NoTerminal, ProcessNotRunning, TerminalFailed
+from agentproc.errors import NoOpenStdin
 from agentproc.escalation import Escalation
 from agentproc.pipes import OutputPipes
+from agentproc.process_reads import ProcessReads
+from agentproc.process_terminal import ProcessTerminal
 from agentproc.prompts import PromptState
 from agentproc.screenfeed import ScreenFeed
 from agentproc.settings import DEFAULT_SHUTDOWN_GRACE_SECONDS
 from agentproc.spawner import Child
-from agentproc.spec import ProcessSpec, TerminalSize
-from agentproc.terminal import Terminal
+from agentproc.spec import ProcessSpec
 from agentsdk.types import (
-    ExitEvent,
     ExitReason,
     ProcessInfo,
     ProcessInputResponse,
     ProcessOutputResponse,
-    ProcessScreenResponse,
     ProcessTruncation,
-    ScreenCursor,
 )
 
 __all__ = ["Escalation", "ManagedProcess", "Supervision"]
@@ -78,7 +80,7 @@ class Supervision:
     """Between SIGTERM and SIGKILL when a deadline ends a command: shutdown's grace."""
 
 
-class ManagedProcess:
+class ManagedProcess(ProcessReads, ProcessTerminal):
     """One command the agent started: its identity, child, output and exit state.
 
     Args:
@@ -136,12 +138,6 @@ class ManagedProcess:
     def chat_id(self) -> str | None:
         """The chat that started the process, if any."""
         return self.spec.chat_id
-
-    @property
-    def terminal(self) -> Terminal | None:
-        """The command's terminal (its size, and the identity of the device the command's
-        stdin, stdout and stderr are); ``None`` when they are pipes."""
-        return self._child.terminal
 
     @property
     def stdin_open(self) -> bool:
@@ -216,117 +212,6 @@ class ManagedProcess:
         Bound it with ``anyio.move_on_after``; many tasks may wait on one process.
         """
         await self._exited.wait()
-
-    # -- the terminal ---------------------------------------------------------------------
-
-    def resize(self, size: TerminalSize) -> None:
-        """Give the command's terminal ``size``; its foreground job gets ``SIGWINCH``.
-
-        Raises:
-            NoTerminal: the command has no terminal.
-            ProcessNotRunning: the process has exited.
-            TerminalFailed: the OS refused.
-        """
-        terminal = self.terminal
-        if terminal is None or self._screen is None:
-            raise NoTerminal(self.id)
-        if not self.running:
-            raise ProcessNotRunning(self.id)
-        try:
-            terminal.resize(size)
-        except OSError as exc:
-            raise TerminalFailed(f"resize the terminal of process {self.id}: {exc}") from exc
-        self._screen.resize(size)
-
-    async def screen(self, scrollback: int | None = None) -> ProcessScreenResponse:
-        """The terminal's screen after all output so far, and the exit state read first, so
-        ``running: false`` means the screen shows every byte the process wrote.
-
-        Args:
-            scrollback: also this many lines that scrolled off the top, at most.
-
-        Raises:
-            NoTerminal: the command has no terminal.
-        """
-        if self._screen is None:
-            raise NoTerminal(self.id)
-        exit_code, exit_reason = self.exit_code, self.exit_reason
-        state = await self._screen.render(scrollback or 0)
-        return ProcessScreenResponse(
-            rows=state.size.rows,
-            cols=state.size.cols,
-            lines=list(state.lines),
-            cursor=ScreenCursor(row=state.cursor_row, col=state.cursor_col),
-            running=exit_code is None,
-            exit_code=exit_code,
-            exit_reason=exit_reason,
-            scrollback=None if scrollback is None else list(state.scrollback),
-        )
-
-    # -- cursor reads and streams -----------------------------------------------------------
-
-    def cursor_start(self, since: int | None, chat_id: str | None) -> int:
-        """Where a cursor read from ``since`` starts: that offset, or where ``chat_id``'s
-        previous cursor read ended when ``since`` is ``None`` (``since=last``; 0 the first
-        time); never past the end of the output."""
-        offset = self._read_ends.get(chat_id, 0) if since is None else since
-        return min(offset, self.buffer.total_written)
-
-    def cursor_read(self, offset: int, limit: int, chat_id: str | None) -> ProcessOutputResponse:
-        """Up to ``limit`` bytes of output from ``offset`` on, and the exit state read first,
-        so ``running: false`` means the output up to ``total_bytes`` is all there is. Where
-        it ends is remembered for ``chat_id``'s next ``since=last``."""
-        exit_code = self.exit_code
-        chunk = read_text(self.buffer, offset, limit, final=exit_code is not None)
-        self._read_ends[chat_id] = chunk.next_offset
-        return ProcessOutputResponse(
-            output=chunk.text,
-            running=exit_code is None,
-            exit_code=exit_code,
-            offset=chunk.start,
-            next_offset=chunk.next_offset,
-            total_bytes=chunk.total,
-            skipped=chunk.skipped or None,
-            waiting_for_input=True if self.prompt.waiting() else None,
-            exit_reason=self.exit_reason,
-        )
-
-    async def wait_output(self, offset: int) -> None:
-        """Wait until a cursor read from ``offset`` has something to return, or the process
-        exited. Bound it with ``anyio.move_on_after``; many tasks may wait on one process."""
-        # A byte past offset is not enough: the first character may still be incomplete.
-        while self.running and not read_text(self.buffer, offset, 1, final=False).text:
-            await self._arrival.wait()
-
-    async def follow(
-        self, offset: int, limit: int, quiet_seconds: float
-    ) -> AsyncGenerator[TextChunk | ExitEvent | None, None]:
-        """The output from ``offset`` on as it comes, in chunks of at most ``limit`` bytes,
-        then the exit.
-
-        Yields a :class:`TextChunk` for output (its ``skipped`` counts every byte this
-        follower fell behind on since the chunk before), ``None`` after ``quiet_seconds``
-        without output, and finally an :class:`ExitEvent`. Nothing is held for the follower
-        between chunks: a follower that is slow to ask for the next one reads the window
-        from where it is, and what the window lost meanwhile is reported as skipped.
-        """
-        skipped = 0
-        while True:
-            exit_code = self.exit_code
-            chunk = read_text(self.buffer, offset, limit, final=exit_code is not None)
-            skipped += chunk.skipped
-            offset = chunk.next_offset
-            if chunk.text:
-                yield TextChunk(chunk.text, chunk.start, offset, skipped, chunk.total)
-                skipped = 0
-            elif exit_code is not None:
-                yield ExitEvent(exit_code=exit_code)
-                return
-            else:
-                with anyio.move_on_after(quiet_seconds) as quiet:
-                    await self.wait_output(offset)
-                if quiet.cancelled_caught:
-                    yield None
 
     def send_signal(self, sig: signal.Signals) -> bool:
         """Send ``sig`` to the process's whole group; False when no member is left.

@@ -5,6 +5,10 @@ one call of the agent's process API: method, path, query, body, the call's own h
 whether a retry is safe, how to parse the answer. ``AgentConn`` and ``AsyncAgentConn`` hand
 the description to their sender; everything after that, from building the request to
 settling the answer, is the generic ``BaseClient`` of ``agentsdk._base``.
+
+Here: start, list, output, input and signal. The stream's call is ``agentsdk._stream_call``'s,
+the terminal's ``agentsdk._terminal_calls``', the paths and shared checks
+``agentsdk._process_routes``'; all are importable from here too. It knows nothing of sending.
 """
 
 from __future__ import annotations
@@ -13,38 +17,31 @@ import base64
 import uuid
 from collections.abc import Mapping
 from typing import Literal, get_args
-from urllib.parse import quote
 
 import httpx
 import pydantic
 
 from agentsdk._call import Call, encode_json, header_items
-from agentsdk._exceptions import AgentSDKError
+from agentsdk._process_routes import check_offset, process_path, process_route
 from agentsdk._responses import model_parser
+from agentsdk._stream_call import EVENT_STREAM, STREAM_SILENCE_SECONDS, stream_call
+from agentsdk._terminal_calls import resize_call, screen_call
 from agentsdk.types import (
     ListProcessesResponse,
     ProcessInputRequest,
     ProcessInputResponse,
     ProcessOutputResponse,
-    ProcessScreenResponse,
     Signal,
     SignalProcessRequest,
     SignalProcessResponse,
     StartProcessRequest,
     StartProcessResponse,
-    TerminalSize,
 )
 from agentsdk.wire import (
     API_PREFIX,
     INPUT_PATH,
-    LAST_EVENT_ID_HEADER,
-    MAX_TERMINAL_SIDE,
     MAX_WAIT_SECONDS,
-    RESIZE_PATH,
-    SCREEN_PATH,
     SINCE_LAST,
-    STREAM_HEARTBEAT_SECONDS,
-    STREAM_PATH,
     WAKE_ON_INPUT,
 )
 
@@ -63,13 +60,6 @@ __all__ = [
     "start_request",
     "stream_call",
 ]
-
-EVENT_STREAM = "text/event-stream"
-"""The media type of an output stream (server-sent events)."""
-
-STREAM_SILENCE_SECONDS = 2 * STREAM_HEARTBEAT_SECONDS
-"""The longest silence a stream's reader waits out (plus the usual margin) before it counts
-the connection as dropped: one heartbeat may be late or lost without a reconnect."""
 
 _SIGNALS: tuple[str, ...] = get_args(Signal)
 
@@ -199,7 +189,7 @@ def output_call(
     params: tuple[tuple[str, str], ...] = ()
     if since is not None:
         if since != SINCE_LAST:
-            _check_offset("since", since, also=SINCE_LAST)
+            check_offset("since", since, also=SINCE_LAST)
         params += (("since", str(since)),)
     if limit is not None:
         if since is None:
@@ -260,7 +250,7 @@ def input_call(
         ValueError: An empty id, ``data`` that is neither ``str`` nor ``bytes``, a ``close``
             that is not a bool, or nothing to do (no data and no close).
     """
-    path = _process_route(INPUT_PATH, id)
+    path = process_route(INPUT_PATH, id)
     headers = header_items(extra_headers)
     if not isinstance(close, bool):
         raise ValueError(f"Expected close to be a bool but received {close!r}")
@@ -285,53 +275,6 @@ def input_call(
     )
 
 
-def stream_call(
-    id: str,
-    *,
-    since: int,
-    last_event_id: str | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> Call[None]:
-    """Describe the request that opens (or reopens) a process's output stream.
-
-    A reconnect repeats the first request and adds ``Last-Event-ID``, which the agent reads
-    over ``since``, as a browser's EventSource does; the caller's own header of that name is
-    then replaced, never sent twice. The answer's body is left unread: the parser only
-    checks that it is an event stream.
-
-    Raises:
-        ValueError: An empty id, a ``since`` that is not an offset >= 0, or malformed
-            ``extra_headers``.
-    """
-    path = _process_route(STREAM_PATH, id)
-    headers = header_items(extra_headers)
-    _check_offset("since", since)
-    if last_event_id is not None:
-        resume = LAST_EVENT_ID_HEADER.lower()
-        headers = tuple((name, value) for name, value in headers if name.lower() != resume)
-        headers += ((LAST_EVENT_ID_HEADER, last_event_id),)
-    return Call(
-        method="GET",
-        path=path,
-        parse=_check_event_stream,
-        params=(("since", str(since)),),
-        wait_seconds=STREAM_SILENCE_SECONDS,
-        extra_headers=headers,
-        accept=EVENT_STREAM,
-    )
-
-
-def _check_offset(name: str, value: object, *, also: str | None = None) -> None:
-    """Check that ``value`` is a byte offset: an int >= 0 (a bool is not one).
-
-    Raises:
-        ValueError: It is not; the message names ``name`` and the other value it may take.
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        other = f" or {also!r}" if also is not None else ""
-        raise ValueError(f"Expected {name} to be an offset >= 0{other} but received {value!r}")
-
-
 def signal_call(
     id: str, signal: Signal, *, extra_headers: Mapping[str, str] | None = None
 ) -> Call[None]:
@@ -350,89 +293,6 @@ def signal_call(
         body=encode_json(SignalProcessRequest(signal=signal)),
         extra_headers=header_items(extra_headers),
     )
-
-
-def resize_call(
-    id: str, rows: int, cols: int, *, extra_headers: Mapping[str, str] | None = None
-) -> Call[TerminalSize]:
-    """Describe a resize of a process's terminal. Safe to retry: a second resize to the same
-    size changes nothing.
-
-    Raises:
-        ValueError: An empty id, or a side that is not an int from 1 to ``MAX_TERMINAL_SIDE``.
-    """
-    path = _process_route(RESIZE_PATH, id)
-    for name, side in (("rows", rows), ("cols", cols)):
-        if (
-            isinstance(side, bool)
-            or not isinstance(side, int)
-            or not 1 <= side <= MAX_TERMINAL_SIDE
-        ):
-            raise ValueError(f"Expected {name} from 1 to {MAX_TERMINAL_SIDE} but received {side!r}")
-    return Call(
-        method="POST",
-        path=path,
-        parse=model_parser(TerminalSize),
-        body=encode_json(TerminalSize(rows=rows, cols=cols)),
-        extra_headers=header_items(extra_headers),
-    )
-
-
-def screen_call(
-    id: str, *, scrollback: int | None = None, extra_headers: Mapping[str, str] | None = None
-) -> Call[ProcessScreenResponse]:
-    """Describe a read of a process's terminal screen, with ``scrollback`` lines that
-    scrolled off it when given.
-
-    Raises:
-        ValueError: An empty id, or a ``scrollback`` that is not an int >= 0.
-    """
-    path = _process_route(SCREEN_PATH, id)
-    params: tuple[tuple[str, str], ...] = ()
-    if scrollback is not None:
-        if isinstance(scrollback, bool) or not isinstance(scrollback, int) or scrollback < 0:
-            raise ValueError(f"Expected scrollback >= 0 lines but received {scrollback!r}")
-        params = (("scrollback", str(scrollback)),)
-    return Call(
-        method="GET",
-        path=path,
-        parse=model_parser(ProcessScreenResponse),
-        params=params,
-        extra_headers=header_items(extra_headers),
-    )
-
-
-def process_path(id: str) -> str:
-    """The escaped path of one process: its id is always exactly one path segment.
-
-    Raises:
-        ValueError: ``id`` is empty or not a string.
-    """
-    return _process_route("/{id}", id)
-
-
-def _process_route(template: str, id: str) -> str:
-    """``template`` (a path of ``agentsdk.wire`` such as ``/{id}/stream``) for one process."""
-    if not isinstance(id, str) or not id:
-        raise ValueError(f"Expected a non-empty process id but received {id!r}")
-    segment = quote(id, safe="")
-    if segment in {".", ".."}:
-        # A bare dot segment would be resolved away by URL normalisation and address
-        # another route; escaped, it reaches the agent as the (unknown) id it is.
-        segment = segment.replace(".", "%2E")
-    return API_PREFIX + template.format(id=segment)
-
-
-def _check_event_stream(response: httpx.Response) -> None:
-    # A proxy's page or an agent without streams can answer 200 too; reading that as an
-    # empty stream would end in a reconnect loop instead of saying what came back.
-    media_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-    if media_type != EVENT_STREAM:
-        request = response.request
-        shown = media_type or "no content type"
-        raise AgentSDKError(
-            f"{request.method} {request.url}: expected an event stream but received {shown!r}"
-        )
 
 
 def _signal_parser(response: httpx.Response) -> None:
