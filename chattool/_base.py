@@ -28,10 +28,10 @@ from chattool._connection import (
     ChatScopeConflict,
     ConnectionResolver,
     ToolConnection,
-    chat_scoped,
     normalize_chat_id,
 )
 from chattool._schemas import strict_schema
+from chattool._scoped import chat_scoped
 
 __all__ = [
     "INVALID_ARGUMENTS_PREFIX",

@@ -11,7 +11,7 @@ interactive commands.
 Chat scoping is a property of each *request*: the agent reads the ``Coder-Chat-Id`` header
 of every request to tag new processes and to hide every other process (another chat's, or
 an untagged one) from ``list``, ``output`` and ``signal``. A tool bound to a chat therefore
-sends that header itself, on every request, as the call's ``extra_headers`` (``chat_scoped``
+sends that header itself, on every request, as the call's ``extra_headers`` (``_scoped.chat_scoped``
 wraps the connection so that no call can go out without it), whatever connection it was
 given: a plain ``AsyncAgentConn(base_url)`` shared by every chat is enough. A connection
 that already carries a *different* chat id (``connection.headers``) is a mistake of the
@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
-from agentsdk import canonical_chat_id, parse_chat_id
+from agentsdk import canonical_chat_id
 from agentsdk.types import (
     ListProcessesResponse,
     ProcessInputResponse,
@@ -45,7 +45,6 @@ __all__ = [
     "RunConnection",
     "ToolConnection",
     "chat_headers",
-    "chat_scoped",
     "normalize_chat_id",
 ]
 
@@ -235,194 +234,3 @@ def chat_headers(chat_id: str | uuid.UUID) -> dict[str, str]:
         ValueError: when ``chat_id`` is not a UUID.
     """
     return {CHAT_ID_HEADER: normalize_chat_id(chat_id)}
-
-
-def chat_scoped(connection: ToolConnection, chat_id: str) -> ToolConnection:
-    """``connection`` with ``chat_id``'s ``Coder-Chat-Id`` on every request it sends.
-
-    Args:
-        connection: whatever connection the tool was given.
-        chat_id: the tool's chat, canonical (``normalize_chat_id``).
-
-    Raises:
-        ChatScopeConflict: the connection already sends another chat id (or a value that
-            is not a chat id at all); the message names both.
-    """
-    carried = _chat_values(connection.headers)
-    if any(parse_chat_id(value) != chat_id for value in carried):
-        raise ChatScopeConflict(
-            f"the connection is scoped to chat {', '.join(carried)} but this tool is bound to "
-            f"chat {chat_id}; refusing to act for the wrong chat"
-        )
-    if isinstance(connection, InputConnection):
-        return _ChatScopedInputConnection(connection, chat_id)
-    if isinstance(connection, RunConnection):
-        return _ChatScopedRunConnection(connection, chat_id)
-    return _ChatScopedConnection(connection, chat_id)
-
-
-def _chat_values(headers: Mapping[str, str]) -> list[str]:
-    wanted = CHAT_ID_HEADER.lower()
-    return [value for name, value in headers.items() if name.lower() == wanted]
-
-
-def _without_chat(headers: Mapping[str, str] | None) -> dict[str, str]:
-    wanted = CHAT_ID_HEADER.lower()
-    return {name: value for name, value in (headers or {}).items() if name.lower() != wanted}
-
-
-class _ChatScopedConnection:
-    """Adds one chat's header to every call, over the wrapped connection's own headers."""
-
-    def __init__(self, connection: ToolConnection, chat_id: str) -> None:
-        self._connection = connection
-        self._chat = {CHAT_ID_HEADER: chat_id}
-
-    def _with_chat(self, extra_headers: Mapping[str, str] | None) -> dict[str, str]:
-        return {**_without_chat(extra_headers), **self._chat}
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        return {**_without_chat(self._connection.headers), **self._chat}
-
-    async def start_process(
-        self, request: StartProcessRequest, /, *, extra_headers: Mapping[str, str] | None = None
-    ) -> StartProcessResponse:
-        return await self._connection.start_process(
-            request, extra_headers=self._with_chat(extra_headers)
-        )
-
-    async def list_processes(
-        self, *, extra_headers: Mapping[str, str] | None = None
-    ) -> ListProcessesResponse:
-        return await self._connection.list_processes(extra_headers=self._with_chat(extra_headers))
-
-    async def process_output(
-        self,
-        process_id: str,
-        /,
-        *,
-        since: int | Literal["last"] | None = None,
-        limit: int | None = None,
-        wait: bool = False,
-        timeout_ms: int | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> ProcessOutputResponse:
-        return await self._connection.process_output(
-            process_id,
-            since=since,
-            limit=limit,
-            wait=wait,
-            timeout_ms=timeout_ms,
-            extra_headers=self._with_chat(extra_headers),
-        )
-
-    async def signal_process(
-        self,
-        process_id: str,
-        signal: Signal,
-        /,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> None:
-        await self._connection.signal_process(
-            process_id, signal, extra_headers=self._with_chat(extra_headers)
-        )
-
-
-class _ChatScopedRunConnection(_ChatScopedConnection):
-    """A chat-scoped connection whose wrapped one can run commands in one call."""
-
-    def __init__(self, connection: RunConnection, chat_id: str) -> None:
-        super().__init__(connection, chat_id)
-        self._runner = connection
-
-    async def run_process(
-        self,
-        request: StartProcessRequest,
-        /,
-        *,
-        wait_ms: int | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> RunProcessResponse:
-        return await self._runner.run_process(
-            request, wait_ms=wait_ms, extra_headers=self._with_chat(extra_headers)
-        )
-
-
-class _ChatScopedInputConnection(_ChatScopedRunConnection):
-    """A chat-scoped connection whose wrapped one also sends input and reads screens."""
-
-    def __init__(self, connection: InputConnection, chat_id: str) -> None:
-        super().__init__(connection, chat_id)
-        self._typist = connection
-
-    async def run_process(
-        self,
-        request: StartProcessRequest,
-        /,
-        *,
-        wait_ms: int | None = None,
-        wake_on_input: bool = False,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> RunProcessResponse:
-        return await self._typist.run_process(
-            request,
-            wait_ms=wait_ms,
-            wake_on_input=wake_on_input,
-            extra_headers=self._with_chat(extra_headers),
-        )
-
-    async def process_output(
-        self,
-        process_id: str,
-        /,
-        *,
-        since: int | Literal["last"] | None = None,
-        limit: int | None = None,
-        wait: bool = False,
-        timeout_ms: int | None = None,
-        wake_on_input: bool = False,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> ProcessOutputResponse:
-        return await self._typist.process_output(
-            process_id,
-            since=since,
-            limit=limit,
-            wait=wait,
-            timeout_ms=timeout_ms,
-            wake_on_input=wake_on_input,
-            extra_headers=self._with_chat(extra_headers),
-        )
-
-    async def write_input(
-        self,
-        process_id: str,
-        data: str | bytes,
-        /,
-        *,
-        close: bool = False,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> ProcessInputResponse:
-        return await self._typist.write_input(
-            process_id, data, close=close, extra_headers=self._with_chat(extra_headers)
-        )
-
-    async def close_input(
-        self, process_id: str, /, *, extra_headers: Mapping[str, str] | None = None
-    ) -> ProcessInputResponse:
-        return await self._typist.close_input(
-            process_id, extra_headers=self._with_chat(extra_headers)
-        )
-
-    async def screen(
-        self,
-        process_id: str,
-        /,
-        *,
-        scrollback: int | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> ProcessScreenResponse:
-        return await self._typist.screen(
-            process_id, scrollback=scrollback, extra_headers=self._with_chat(extra_headers)
-        )
