@@ -18,7 +18,16 @@ from agentproc import error_examples as errors
 from agentproc.body import read_json_object, start_spec, validate_model
 from agentproc.childinput import ProcessInput
 from agentproc.cursor import parse_cursor, parse_offset
-from agentproc.deps import API_DEPENDENCIES, ChatDep, ManagerDep, ProcessId, SettingsDep
+from agentproc.deps import (
+    API_DEPENDENCIES,
+    ChatDep,
+    ManagerDep,
+    ProcessId,
+    SettingsDep,
+    chat_of,
+    manager_of,
+    settings_of,
+)
 from agentproc.errors import FieldError, InvalidRequest, quote
 from agentproc.longpoll import long_poll
 from agentproc.query_params import (
@@ -80,15 +89,14 @@ async def healthz() -> dict[str, str]:
     | success(examples.STARTED, links=links_from_start()),
     openapi_extra=json_body(StartProcessRequest, examples.START_REQUESTS),
 )
-async def start_process(
-    request: Request, manager: ManagerDep, settings: SettingsDep, chat_id: ChatDep
-) -> StartProcessResponse:
+async def start_process(request: Request) -> StartProcessResponse:
     """Start `sh -c <command>` and return its id at once; it runs until it exits or is
     signalled, whatever happens to this request. A repeated `idempotency_key` returns the
     first process (`started: false, attached: true`) and runs nothing."""
+    settings = settings_of(request)
     body = await read_json_object(request, settings.max_body_bytes)
-    start = start_spec(body, settings, chat_id)
-    result = await manager.launch(start)
+    start = start_spec(body, settings, chat_of(request))
+    result = await manager_of(request).launch(start)
     return StartProcessResponse(
         id=result.process.id,
         started=result.started,
@@ -121,8 +129,6 @@ async def list_processes(manager: ManagerDep, chat_id: ChatDep) -> ListProcesses
 async def process_output(
     id: ProcessId,
     request: Request,
-    manager: ManagerDep,
-    chat_id: ChatDep,
     wait: Wait = None,
     timeout_ms: TimeoutMs = None,
     since: Since = None,
@@ -134,6 +140,8 @@ async def process_output(
     exits, when the cap passes (then `running` may still be true), or never if the client
     goes away; with `wake_on_input=true` too, also when it waits for input. With `since`, a
     cursor read: the kept output from that offset on."""
+    manager = manager_of(request)
+    chat_id = chat_of(request)
     process = manager.get(id, chat_id)
     cursor = parse_cursor(since, limit)
     prompt = (partial(manager.wait_for_prompt, process),) if wake_on_input else ()

@@ -4,8 +4,9 @@ That is the read end of the one pipe that carries the command's stdout and stder
 a command started with ``stdin``, the write end of its stdin (:mod:`agentproc.childinput`);
 the spawner decides the wiring, and a reader here only sees a file descriptor, whatever is
 behind it. Reads never block the event loop: the descriptor is non-blocking and the pump
-waits for it to become readable, then takes what the pipe holds in one read and hands it to
-the buffer in one write (see :mod:`agentproc.pipes` for how a fast writer's pipe is widened).
+waits for it to become readable, then takes what the pipe holds in a few large reads and
+hands each to the buffer in one write (see :mod:`agentproc.pipes` for how a fast writer's
+pipe is widened).
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ class ChildIO:
     ) -> bool:
         """Copy the output into ``buffer`` until it ends; the output end is closed after.
 
-        Each time the output is readable, everything the pipe holds is read at once, written
-        to ``buffer`` at once, and ``arrival`` rung once, for the readers waiting for more.
+        Each time the output is readable, everything the pipe holds is read (in reads of up to
+        ``pipes.READ_BYTES``), each read written to ``buffer`` at once and ``arrival`` rung,
+        for the readers waiting for more.
 
         Args:
             buffer: where the output goes.
@@ -96,7 +98,7 @@ class ChildIO:
                     buffer.write(data)
                     if arrival is not None:
                         arrival.ring()
-                    if len(data) < slot.capacity:
+                    if len(data) < slot.read_size:
                         break
         finally:
             slot.release()

@@ -6,8 +6,8 @@ agent, woken by the event loop, has read it: each 64 KiB costs a round trip betw
 processes through the scheduler, and reading a gibibyte took half as long again as
 ``head -c 1G /dev/zero | cat``. Once a read finds a pipe full, the command is a fast writer:
 its pipe is widened (``F_SETPIPE_SZ``) to :data:`WIDE_PIPE_BYTES`, so it can write on while
-the agent wakes up, and every wake-up reads what is there in one read and hands it to the
-buffer in one write. That reaches the pipe's own speed.
+the agent wakes up, and every wake-up reads what is there in reads of up to
+:data:`READ_BYTES`, each handed to the buffer in one write. That reaches the pipe's own speed.
 
 Pipe memory counts against a per-user kernel limit (``/proc/sys/fs/pipe-user-pages-soft``,
 64 MiB by default), past which every new pipe of the user, the agent's and any other
@@ -35,6 +35,11 @@ DEFAULT_PIPE_BYTES = 64 * 1024
 WIDE_PIPE_BYTES = 1024 * 1024
 """What a fast writer's pipe is widened to: the most an unprivileged process may ask for
 (``/proc/sys/fs/pipe-max-size``) by default, and where reading reaches the pipe's speed."""
+
+READ_BYTES = 256 * 1024
+"""What one read takes at most, from a wide pipe too: a read holds the pipe's lock while it
+copies, and the writer waits on that lock, so a whole mebibyte read at once kept the command
+from writing for as long as the copy took."""
 
 WIDE_PIPES = 16
 """Pipes wide at once, at most: 16 MiB, a quarter of the kernel's default per-user soft limit
@@ -122,9 +127,14 @@ class PipeSlot:
         self._pipes = pipes
         self._fd = fd
         self.capacity = capacity
-        """What one read takes at most: everything the pipe can hold."""
+        """What the pipe holds."""
         self._tried = False
         self._wide = False
+
+    @property
+    def read_size(self) -> int:
+        """What one read takes at most: the pipe's capacity, up to :data:`READ_BYTES`."""
+        return min(self.capacity, READ_BYTES)
 
     def read(self) -> memoryview:
         """What the pipe holds now (up to :attr:`capacity`); widens the pipe the first time
@@ -134,7 +144,7 @@ class PipeSlot:
             BlockingIOError: nothing to read now.
             OSError: the read failed.
         """
-        data = self._pipes.read(self._fd, self.capacity)
+        data = self._pipes.read(self._fd, self.read_size)
         if len(data) == self.capacity and not self._tried:
             # A full pipe: the writer was waiting for the agent. Widen it, once.
             self._tried = True

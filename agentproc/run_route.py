@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from agentproc import api_examples as examples
 from agentproc import error_examples as errors
 from agentproc.body import read_json_object, start_spec
-from agentproc.deps import API_DEPENDENCIES, ChatDep, ManagerDep, SettingsDep
+from agentproc.deps import API_DEPENDENCIES, chat_of, manager_of, settings_of
 from agentproc.longpoll import long_poll
 from agentproc.query_params import TimeoutMs, WakeOnInput
 from agentproc.route_docs import error_responses, json_body, links_from_start, success
@@ -41,9 +41,6 @@ run_router = APIRouter(prefix=API_PREFIX, tags=["processes"], dependencies=API_D
 )
 async def run_process(
     request: Request,
-    manager: ManagerDep,
-    settings: SettingsDep,
-    chat_id: ChatDep,
     timeout_ms: TimeoutMs = None,
     wake_on_input: WakeOnInput = False,
 ) -> RunProcessResponse:
@@ -54,8 +51,10 @@ async def run_process(
     request; follow it with `/{id}/output` (`since=next_offset` for what comes next). Agents
     without this route answer 404: send `/start`, then `/{id}/output?wait=true`. With
     `wake_on_input=true` the answer also comes as soon as the command waits for input."""
+    manager = manager_of(request)
+    settings = settings_of(request)
     body = await read_json_object(request, settings.max_body_bytes)
-    result = await manager.launch(start_spec(body, settings, chat_id))
+    result = await manager.launch(start_spec(body, settings, chat_of(request)))
     process = result.process
     if process.running:
         prompt = (partial(manager.wait_for_prompt, process),) if wake_on_input else ()

@@ -115,6 +115,7 @@ class BaseClient:
         self._timeout = _as_timeout(timeout)
         self._max_retries = max_retries
         self._headers = httpx.Headers(header_items(headers))
+        self._header_cache: dict[tuple[str, bool], httpx.Headers] = {}
         self._state = _State.OPEN
         # Whether closing this client closes its connection pool: a sender sets it for a
         # pool it built; an injected http_client and a copy from with_options borrow theirs.
@@ -209,16 +210,10 @@ class BaseClient:
     def _build_request(
         self, client: httpx.Client | httpx.AsyncClient, call: Call[T]
     ) -> httpx.Request:
-        # httpx.Headers replaces a name whatever its case, so a header set twice in two
-        # spellings is still sent once, with the value of the later layer.
-        headers = httpx.Headers({"Accept": call.accept})
-        headers.update(self._headers)
-        if call.body is not None:
-            # Coder's agent ignores Content-Type; ours accepts it either way. Sending it keeps
-            # proxies and request logs honest.
-            headers["Content-Type"] = "application/json"
-        headers.update(self._token_header.headers(self._token))
-        headers.update(httpx.Headers(list(call.extra_headers)))
+        headers = self._base_headers(call.accept, has_body=call.body is not None)
+        if call.extra_headers:
+            headers = headers.copy()
+            headers.update(httpx.Headers(list(call.extra_headers)))
         return client.build_request(
             call.method,
             httpx.URL(f"{self.base_url}{call.path}"),
@@ -227,6 +222,24 @@ class BaseClient:
             headers=headers,
             timeout=self._timeout_for(call),
         )
+
+    def _base_headers(self, accept: str, *, has_body: bool) -> httpx.Headers:
+        """Every header of a call but its own ``extra_headers``; built once per kind of call
+        (the client's headers and token never change), and never changed once built."""
+        key = (accept, has_body)
+        headers = self._header_cache.get(key)
+        if headers is None:
+            # httpx.Headers replaces a name whatever its case, so a header set twice in two
+            # spellings is still sent once, with the value of the later layer.
+            headers = httpx.Headers({"Accept": accept})
+            headers.update(self._headers)
+            if has_body:
+                # Coder's agent ignores Content-Type; ours accepts it either way. Sending it
+                # keeps proxies and request logs honest.
+                headers["Content-Type"] = "application/json"
+            headers.update(self._token_header.headers(self._token))
+            self._header_cache[key] = headers
+        return headers
 
     def _timeout_for(self, call: Call[T]) -> httpx.Timeout:
         read = self._timeout.read

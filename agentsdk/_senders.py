@@ -12,7 +12,8 @@ A sender connects over TCP by default, through a Unix socket with ``uds=``, or t
 the ``transport`` or ``http_client`` it is given; only one of the last three may be set.
 A transport it builds for a plain-http agent loads no certificate authorities (see
 ``tls_verify``), and one over TCP sends each request as soon as it is written
-(``TCP_NODELAY``, see ``socket_options``).
+(``TCP_NODELAY``, see ``socket_options``) and in one write where it can (see
+``agentsdk._coalesce``).
 
 Each public class has exactly one base, its sender; what an API changes (its calls, the
 header its token goes in) is data the class passes or declares, never an override whose
@@ -34,6 +35,7 @@ import httpx
 
 from agentsdk._base import DEFAULT_TIMEOUT, BaseClient
 from agentsdk._call import Call
+from agentsdk._coalesce import coalesce_writes
 from agentsdk._retry import DEFAULT_MAX_RETRIES, Retry
 from agentsdk._stream import OutputStreamPlan
 from agentsdk.types import StreamEvent
@@ -132,10 +134,12 @@ class SyncSender(BaseClient):
             uds, transport=transport, http_client=http_client, client_type=httpx.Client
         )
         if http_client is None and transport is None:
-            transport = httpx.HTTPTransport(
-                uds=socket_path,
-                verify=tls_verify(self._base_url),
-                socket_options=socket_options(socket_path),
+            transport = coalesce_writes(
+                httpx.HTTPTransport(
+                    uds=socket_path,
+                    verify=tls_verify(self._base_url),
+                    socket_options=socket_options(socket_path),
+                )
             )
         self._releases_pool = http_client is None
         self._client = (
@@ -245,7 +249,9 @@ class AsyncSender(BaseClient):
             uds, transport=transport, http_client=http_client, client_type=httpx.AsyncClient
         )
         if http_client is None and transport is None:
-            transport = httpx.AsyncHTTPTransport(uds=socket_path, verify=tls_verify(self._base_url))
+            transport = coalesce_writes(
+                httpx.AsyncHTTPTransport(uds=socket_path, verify=tls_verify(self._base_url))
+            )
         self._releases_pool = http_client is None
         self._client = (
             httpx.AsyncClient(transport=transport, timeout=self.timeout)

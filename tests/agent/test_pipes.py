@@ -14,7 +14,7 @@ import pytest
 
 from agentproc.buffer import HeadTailBuffer
 from agentproc.children import wait_child
-from agentproc.pipes import DEFAULT_PIPE_BYTES, WIDE_PIPE_BYTES, OutputPipes
+from agentproc.pipes import DEFAULT_PIPE_BYTES, READ_BYTES, WIDE_PIPE_BYTES, OutputPipes
 from agentproc.settings import Settings
 from agentproc.spawner import Spawner
 from agentproc.spec import ProcessSpec
@@ -68,6 +68,26 @@ def test_a_pipe_found_full_is_widened_and_its_slot_given_back(pipe: tuple[int, i
     finally:
         os.close(other_read)
         os.close(other_write)
+
+
+def test_a_wide_pipe_is_read_in_parts(pipe: tuple[int, int]) -> None:
+    """A full wide pipe takes several reads, so the writer is never locked out of the pipe
+    for the copy of all of it; together they bring every byte."""
+    read_fd, write_fd = pipe
+    pipes = OutputPipes(wide_pipes=1)
+    slot = pipes.slot(read_fd)
+    fill(write_fd)
+    slot.read()
+    assert slot.read_size == READ_BYTES < slot.capacity == WIDE_PIPE_BYTES
+    written = fill(write_fd)
+    sizes = []
+    while len(sizes) < 100:
+        try:
+            sizes.append(len(slot.read()))
+        except BlockingIOError:
+            break
+    assert max(sizes) == READ_BYTES
+    assert sum(sizes) == written
 
 
 def test_a_pipe_that_is_never_full_keeps_its_size(pipe: tuple[int, int]) -> None:
