@@ -169,11 +169,17 @@ class _AsyncBackend(httpcore.AsyncNetworkBackend):
 def coalesce_writes(transport: T) -> T:
     """``transport``, its connections sending each request in one write where they can.
 
-    A transport whose pool is not httpcore's plain connection pool (a proxy's) is left as is.
+    A transport whose pool is not httpcore's plain connection pool (a proxy's), or an httpx
+    whose insides differ, is left as is.
     """
-    pool: Any = transport._pool  # httpx builds its pool without a backend hook
+    # httpx builds its pool without a backend hook, so its private attributes are the way
+    # in; a version without them keeps two writes per request, and works the same.
+    pool: Any = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if backend is None:
+        return transport
     if isinstance(pool, httpcore.ConnectionPool):
-        pool._network_backend = _Backend(pool._network_backend)
+        pool._network_backend = _Backend(backend)
     elif isinstance(pool, httpcore.AsyncConnectionPool):
-        pool._network_backend = _AsyncBackend(pool._network_backend)
+        pool._network_backend = _AsyncBackend(backend)
     return transport
