@@ -143,6 +143,45 @@ def test_wake_on_input_still_returns_at_the_exit(client: httpx.Client) -> None:
     assert answer == {"output": "done\n", "running": False, "exit_code": 0, "exit_reason": "exit"}
 
 
+@pytest.mark.parametrize(
+    ("command", "question"),
+    [
+        ('python3 -c \'print("hello", input("Name? "))\'', "Name? "),
+        # getpass reads /dev/tty with echo off, as sudo and ssh ask for a password.
+        (
+            'python3 -c \'import getpass; print("hello", getpass.getpass("Password: "))\'',
+            "Password: ",
+        ),
+    ],
+    ids=["input", "password"],
+)
+def test_a_question_on_a_terminal_wakes_the_wait(
+    client: httpx.Client, command: str, question: str
+) -> None:
+    """On a terminal too: the program blocked reading its terminal (or /dev/tty) asks."""
+    process_id = start(client, command, tty=True)
+    answer = wake(client, process_id)
+    assert (answer["output"], answer["waiting_for_input"]) == (question, True), answer
+    assert listed(client, process_id)["waiting_for_input"] is True
+    client.post(f"{PROCESSES}/{process_id}/input", json={"data": "Ada\r"}).raise_for_status()
+    final = read(client, process_id, wait="true", timeout_ms=SAFETY_MS)
+    assert (final["exit_code"], final["output"].endswith("hello Ada\r\n")) == (0, True), final
+
+
+def test_sleep_on_a_terminal_is_not_waiting_for_input(client: httpx.Client) -> None:
+    """A terminal is always open for input; only a read of it counts."""
+    assert_not_waiting_on_terminal(client, start(client, "echo ready; sleep 10", tty=True))
+
+
+def assert_not_waiting_on_terminal(client: httpx.Client, process_id: str) -> None:
+    """As ``assert_not_waiting``, for a terminal's ``\r\n``."""
+    until_output(client, process_id, "ready\r\n")
+    answer = read(
+        client, process_id, wait="true", wake_on_input="true", timeout_ms=str(NOT_WOKEN_MS)
+    )
+    assert answer == {"output": "ready\r\n", "running": True}
+
+
 # -- commands that read something else ------------------------------------------------------
 
 
