@@ -66,6 +66,11 @@ def _without_chat(headers: Mapping[str, str] | None) -> dict[str, str]:
     return {name: value for name, value in (headers or {}).items() if name.lower() != wanted}
 
 
+def _wake(wake_on_input: bool) -> dict[str, bool]:
+    # Passed on only when asked for: a connection of the plain protocols may not take it.
+    return {"wake_on_input": True} if wake_on_input else {}
+
+
 class _ChatScopedConnection:
     """Adds one chat's header to every call, over the wrapped connection's own headers."""
 
@@ -101,6 +106,7 @@ class _ChatScopedConnection:
         limit: int | None = None,
         wait: bool = False,
         timeout_ms: int | None = None,
+        wake_on_input: bool = False,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ProcessOutputResponse:
         return await self._connection.process_output(
@@ -110,6 +116,7 @@ class _ChatScopedConnection:
             wait=wait,
             timeout_ms=timeout_ms,
             extra_headers=self._with_chat(extra_headers),
+            **_wake(wake_on_input),
         )
 
     async def signal_process(
@@ -138,10 +145,14 @@ class _ChatScopedRunConnection(_ChatScopedConnection):
         /,
         *,
         wait_ms: int | None = None,
+        wake_on_input: bool = False,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RunProcessResponse:
         return await self._runner.run_process(
-            request, wait_ms=wait_ms, extra_headers=self._with_chat(extra_headers)
+            request,
+            wait_ms=wait_ms,
+            extra_headers=self._with_chat(extra_headers),
+            **_wake(wake_on_input),
         )
 
 
@@ -151,44 +162,6 @@ class _ChatScopedInputConnection(_ChatScopedRunConnection):
     def __init__(self, connection: InputConnection, chat_id: str) -> None:
         super().__init__(connection, chat_id)
         self._typist = connection
-
-    async def run_process(
-        self,
-        request: StartProcessRequest,
-        /,
-        *,
-        wait_ms: int | None = None,
-        wake_on_input: bool = False,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> RunProcessResponse:
-        return await self._typist.run_process(
-            request,
-            wait_ms=wait_ms,
-            wake_on_input=wake_on_input,
-            extra_headers=self._with_chat(extra_headers),
-        )
-
-    async def process_output(
-        self,
-        process_id: str,
-        /,
-        *,
-        since: int | Literal["last"] | None = None,
-        limit: int | None = None,
-        wait: bool = False,
-        timeout_ms: int | None = None,
-        wake_on_input: bool = False,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> ProcessOutputResponse:
-        return await self._typist.process_output(
-            process_id,
-            since=since,
-            limit=limit,
-            wait=wait,
-            timeout_ms=timeout_ms,
-            wake_on_input=wake_on_input,
-            extra_headers=self._with_chat(extra_headers),
-        )
 
     async def write_input(
         self,
