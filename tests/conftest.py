@@ -67,6 +67,17 @@ HTTP_PARSERS = [
 each, since httptools lets through some requests that h11 refuses."""
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Commands the tests run behave as on a user's machine, not as steps of ``make test``.
+
+    Run from ``make test``, the suite inherits make's recursion state (``MAKELEVEL``,
+    ``MAKEFLAGS``), and every command an agent of the tests starts would inherit it too: a
+    ``make`` there would then print "Entering directory" as a sub-make does.
+    """
+    for name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"):
+        os.environ.pop(name, None)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Refuse two tests with one node id: a parallel run (pytest-xdist) hands out tests by

@@ -123,7 +123,10 @@ def test_a_flood_on_a_terminal_never_stalls_the_agent(
 ) -> None:
     """While a command prints 100 MiB of random bytes to its terminal, /healthz and the
     screen keep answering within the bound, and the last screen reads after the exit."""
-    process_id = start(client, f"head -c {FLOOD_BYTES} /dev/urandom; echo; echo END", tty=True)
+    # Random bytes may leave an escape sequence open or another character set chosen; BEL,
+    # CAN and ST end any sequence, and ESC c resets the terminal, so END reads as END.
+    reset = r"printf '\a\030\033\\\033c'"
+    process_id = start(client, f"head -c {FLOOD_BYTES} /dev/urandom; {reset}; echo END", tty=True)
     slowest: list[float] = []
     stop = threading.Event()
 
