@@ -82,7 +82,8 @@ class ChildIO:
             while True:
                 await anyio.wait_readable(fd)
                 # A read that filled up to the capacity may have left more behind: read on
-                # without waiting (a few times at most); anything shorter emptied the pipe.
+                # without waiting (a few times at most); anything shorter emptied a pipe (a
+                # terminal is read until it has nothing, as its reads are always short).
                 for _ in range(READS_BETWEEN_TURNS):
                     try:
                         data = slot.read()
@@ -98,7 +99,7 @@ class ChildIO:
                     buffer.write(data)
                     if arrival is not None:
                         arrival.ring()
-                    if len(data) < slot.read_size:
+                    if slot.short_read_empties and len(data) < slot.read_size:
                         break
         finally:
             slot.release()

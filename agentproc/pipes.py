@@ -76,7 +76,8 @@ class OutputPipes:
         try:
             capacity = fcntl.fcntl(fd, _F_GETPIPE_SZ)
         except OSError:
-            capacity = DEFAULT_PIPE_BYTES  # not a pipe (a file, a terminal): read as one
+            # Not a pipe (a terminal): read as one, without its short-read rule.
+            return PipeSlot(self, fd, DEFAULT_PIPE_BYTES, pipe=False)
         return PipeSlot(self, fd, capacity)
 
     def read(self, fd: int, size: int) -> memoryview:
@@ -121,13 +122,17 @@ class PipeSlot:
         pipes: the agent's output pipes.
         fd: the read end.
         capacity: what the pipe holds now.
+        pipe: whether ``fd`` is a pipe at all (a terminal is not).
     """
 
-    def __init__(self, pipes: OutputPipes, fd: int, capacity: int) -> None:
+    def __init__(self, pipes: OutputPipes, fd: int, capacity: int, *, pipe: bool = True) -> None:
         self._pipes = pipes
         self._fd = fd
         self.capacity = capacity
         """What the pipe holds."""
+        self.short_read_empties = pipe
+        """Whether a read shorter than :attr:`read_size` means nothing is left: true of a
+        pipe; a terminal hands over a few kilobytes a read however much waits."""
         self._tried = False
         self._wide = False
 
@@ -145,7 +150,7 @@ class PipeSlot:
             OSError: the read failed.
         """
         data = self._pipes.read(self._fd, self.read_size)
-        if len(data) == self.capacity and not self._tried:
+        if len(data) == self.capacity and self.short_read_empties and not self._tried:
             # A full pipe: the writer was waiting for the agent. Widen it, once.
             self._tried = True
             capacity = self._pipes.widen(self._fd)

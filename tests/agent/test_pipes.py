@@ -12,6 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+import agentproc.pipes
 from agentproc.buffer import HeadTailBuffer
 from agentproc.children import wait_child
 from agentproc.pipes import DEFAULT_PIPE_BYTES, READ_BYTES, WIDE_PIPE_BYTES, OutputPipes
@@ -100,24 +101,51 @@ def test_a_pipe_that_is_never_full_keeps_its_size(pipe: tuple[int, int]) -> None
 
 
 def test_a_refused_widening_is_logged_once_and_reading_goes_on(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Where the kernel refuses (here: not a pipe at all), the descriptor is read as it is,
-    and the refusal is logged at warning level the first time only."""
-    data = tmp_path / "output"
-    data.write_bytes(b"y" * (2 * DEFAULT_PIPE_BYTES))
+    """Where the kernel refuses to widen a full pipe, it is read at its size, and the
+    refusal is logged at warning level the first time only."""
+    real_fcntl = fcntl.fcntl
+
+    def refusing(fd: int, command: int, *args: int) -> int:
+        if command == agentproc.pipes._F_SETPIPE_SZ:
+            raise PermissionError(1, "Operation not permitted")
+        result: int = real_fcntl(fd, command, *args)
+        return result
+
+    monkeypatch.setattr(agentproc.pipes.fcntl, "fcntl", refusing)
     pipes = OutputPipes()
     with caplog.at_level(logging.DEBUG, logger="agentproc.pipes"):
         for _ in range(2):
-            fd = os.open(data, os.O_RDONLY)
+            read_fd, write_fd = os.pipe()
             try:
-                slot = pipes.slot(fd)
+                os.write(write_fd, b"y" * DEFAULT_PIPE_BYTES)
+                slot = pipes.slot(read_fd)
                 assert len(slot.read()) == DEFAULT_PIPE_BYTES
                 assert slot.capacity == DEFAULT_PIPE_BYTES
             finally:
-                os.close(fd)
+                os.close(read_fd)
+                os.close(write_fd)
     levels = [record.levelname for record in caplog.records]
     assert levels == ["WARNING", "DEBUG"]
+
+
+def test_what_is_not_a_pipe_is_read_as_it_is(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A terminal (here: a file, as neither is a pipe) is never widened, and its short
+    reads do not count as emptied."""
+    data = tmp_path / "output"
+    data.write_bytes(b"y" * (2 * DEFAULT_PIPE_BYTES))
+    fd = os.open(data, os.O_RDONLY)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="agentproc.pipes"):
+            slot = OutputPipes().slot(fd)
+            assert len(slot.read()) == DEFAULT_PIPE_BYTES
+        assert (slot.capacity, slot.short_read_empties) == (DEFAULT_PIPE_BYTES, False)
+        assert caplog.records == []
+    finally:
+        os.close(fd)
 
 
 @pytest.mark.anyio
