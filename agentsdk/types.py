@@ -13,11 +13,9 @@ working with older clients.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal, TypeAlias, TypedDict
+from typing import Literal, TypedDict
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidatorFunctionWrapHandler,
@@ -25,6 +23,14 @@ from pydantic import (
     model_validator,
 )
 
+from agentsdk._error_shape import ErrorResponse as ErrorResponse
+from agentsdk._error_shape import FieldValidation as FieldValidation
+from agentsdk._events import ExitEvent as ExitEvent
+from agentsdk._events import OutputEvent as OutputEvent
+from agentsdk._events import StreamEvent as StreamEvent
+from agentsdk._external_auth import ExternalAuthRequest as ExternalAuthRequest
+from agentsdk._external_auth import ExternalAuthResponse as ExternalAuthResponse
+from agentsdk._model import WireModel as _Wire
 from agentsdk.wire import MAX_TERMINAL_SIDE
 
 __all__ = [
@@ -62,12 +68,6 @@ ExitReason = Literal["exit", "signal", "timeout", "idle_timeout", "shutdown"]
 """Why a process ended: ``exit`` (the shell exited by itself), ``signal`` (a signal from the
 API or anyone else), ``timeout`` or ``idle_timeout`` (the start's deadline passed and the
 agent ended it), ``shutdown`` (the agent ended it as it stopped)."""
-
-
-class _Wire(BaseModel):
-    # Unknown fields are ignored both ways: a newer agent may add response fields, and
-    # the server must accept requests from newer clients.
-    model_config = ConfigDict(use_attribute_docstrings=True, extra="ignore", frozen=True)
 
 
 TTY_SHAPE = 'must be true, false or {"rows": R, "cols": C} with whole numbers'
@@ -385,105 +385,8 @@ class ProcessScreenResponse(_Wire):
     trailing spaces. Absent otherwise."""
 
 
-class OutputEvent(_Wire):
-    """The data of an ``output`` event of an output stream; the event's id is its end offset
-    (where the stream resumes)."""
-
-    offset: int
-    """The byte offset where ``output`` starts."""
-
-    output: str
-    """The bytes from ``offset`` on, as UTF-8 (invalid bytes replaced), never split inside a
-    character."""
-
-    skipped: int | None = None
-    """Bytes before ``offset`` that the reader fell behind on and that are no longer kept.
-    Absent when none were lost."""
-
-
-class ExitEvent(_Wire):
-    """The data of the ``exit`` event, the last of an output stream."""
-
-    exit_code: int
-    """The exit status (-1 when ended by a signal)."""
-
-
-StreamEvent: TypeAlias = OutputEvent | ExitEvent
-"""What an output stream delivers: output chunks, then one ``ExitEvent``."""
-
-
-class FieldValidation(_Wire):
-    """One field that failed validation."""
-
-    field: str
-    """The field's path, dotted for nested fields."""
-
-    detail: str
-    """What is wrong with it."""
-
-
 class SignalProcessResponse(_Wire):
     """The agent delivered the signal; the process may still be exiting."""
 
     message: str
     """What was sent to which process, e.g. ``Signal "kill" sent to process "<id>".``"""
-
-
-class ErrorResponse(_Wire):
-    """The body of every error response."""
-
-    message: str
-    """A sentence for humans and models."""
-
-    detail: str | None = None
-    """The underlying cause, when there is one."""
-
-    validations: list[FieldValidation] | None = None
-    """Per-field failures, for a request that did not validate."""
-
-
-class ExternalAuthRequest(_Wire):
-    """Ask the control plane for a git provider token (the askpass flow)."""
-
-    match: str = ""
-    """The URL git is talking to, e.g. ``https://github.com``."""
-
-    id: str = ""
-    """The external-auth provider id, as an alternative to ``match``."""
-
-    listen: bool = False
-    """Wait for the user to finish authenticating instead of answering at once."""
-
-    git_branch: str = ""
-    """The current branch of the repository git runs in."""
-
-    git_remote_origin: str = ""
-    """The repository's ``remote.origin.url``."""
-
-    chat_id: str = ""
-    """The chat whose command ran git, so only that chat's git status is refreshed."""
-
-
-class ExternalAuthResponse(_Wire):
-    """A git provider token, or a URL where the user must authenticate first."""
-
-    access_token: str = ""
-    """The provider's OAuth access token."""
-
-    token_extra: dict[str, object] | None = None
-    """Provider-specific extra token fields."""
-
-    url: str = ""
-    """When set, the user must open this URL to authenticate before a token exists."""
-
-    type: str = ""
-    """The provider type, e.g. ``github``."""
-
-    expires_at: str | None = None
-    """When the token expires (RFC 3339), if it does."""
-
-    username: str = ""
-    """What git should use as the username."""
-
-    password: str = ""
-    """What git should use as the password."""
