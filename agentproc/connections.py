@@ -57,6 +57,12 @@ UVICORN_BACKLOG = 2048
 MIN_BACKLOG = 16
 """A few clients connecting at once must not find the listen queue full."""
 
+LINGER_SECONDS = 0.5
+"""How long a connection answered by the guard (431, 503) is kept half-closed, reading and
+dropping what the client still sends, before it is closed: closed at once with the client's
+bytes unread, the kernel would answer with a reset, which can destroy the answer before the
+client reads it."""
+
 MAX_HEADER_BYTES = 16 * 1024
 """Request headers larger than this answer 431: h11's own bound, which without the guard
 ends such a connection with a bare 400. uvicorn's parser is given a larger bound
@@ -167,6 +173,7 @@ class ConnectionGuard:
         # Insertion order is eviction order: a connection moves to the end when it starts a
         # request, so the front holds those that have waited longest without one.
         self._open: dict[asyncio.Protocol, _Watch] = {}
+        self._lingering: dict[asyncio.Protocol, asyncio.TimerHandle] = {}
 
     def opened(self, connection: asyncio.Protocol, transport: asyncio.Transport) -> None:
         """Admit a new connection, making room (or refusing it) at the cap."""
@@ -179,13 +186,16 @@ class ConnectionGuard:
                         self.max_connections,
                     )
                     self._refusing = True
-                transport.write(self._refusal)
-                transport.close()
+                self._answer_and_close(connection, transport, self._refusal)
                 return
             logger.debug("closing the longest-waiting idle connection to admit a new one")
             self._close(idle)
         self._refusing = False
         self._open[connection] = _Watch(transport, self._deadline(connection))
+
+    def discards(self, connection: asyncio.Protocol) -> bool:
+        """Whether what ``connection`` receives is to be dropped: the guard answered it."""
+        return connection in self._lingering
 
     def received(self, connection: asyncio.Protocol, size: int) -> None:
         """Note that ``connection`` was handed ``size`` bytes (and parsed them)."""
@@ -205,17 +215,35 @@ class ConnectionGuard:
                 logger.debug(
                     "closing a connection: request headers over %d bytes", MAX_HEADER_BYTES
                 )
-                watch.transport.write(self._too_large)
-                self._close(connection)
+                self._forget(connection)
+                self._answer_and_close(connection, watch.transport, self._too_large)
             elif watch.deadline is None:
                 # The first bytes of its next request: the headers are due from now.
                 watch.deadline = self._deadline(connection)
 
     def closed(self, connection: asyncio.Protocol) -> None:
         """Forget a connection that is gone."""
+        self._forget(connection)
+        linger = self._lingering.pop(connection, None)
+        if linger is not None:
+            linger.cancel()
+
+    def _forget(self, connection: asyncio.Protocol) -> None:
         watch = self._open.pop(connection, None)
         if watch is not None:
             self._disarm(watch)
+
+    def _answer_and_close(
+        self, connection: asyncio.Protocol, transport: asyncio.Transport, answer: bytes
+    ) -> None:
+        """Send ``answer``, then end the connection without a reset (see LINGER_SECONDS)."""
+        transport.write(answer)
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        transport.write_eof()
+        loop = asyncio.get_running_loop()
+        self._lingering[connection] = loop.call_later(LINGER_SECONDS, transport.close)
 
     def _deadline(self, connection: asyncio.Protocol) -> asyncio.TimerHandle:
         loop = asyncio.get_running_loop()
@@ -291,6 +319,8 @@ class _Guarded(asyncio.Protocol):
         self.guard.opened(self, socket)
 
     def data_received(self, data: bytes) -> None:
+        if self.guard.discards(self):
+            return  # answered by the guard: read only so that closing sends no reset
         super().data_received(data)
         self.guard.received(self, len(data))
 
