@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from starlette.requests import Request
 
-from agentproc.errors import BodyTooLarge, CommandRequired, FieldError, InvalidRequest, quote
+from agentproc.errors import BodyTooLarge, CommandRequired, FieldError, InvalidField, InvalidRequest
 from agentproc.settings import Settings
 from agentproc.spec import LONE_SURROGATE, NOT_TEXT, ProcessSpec
 from agentsdk.types import StartProcessRequest
@@ -84,7 +84,7 @@ def validate_model(model: type[_Model], body: dict[str, Any]) -> _Model:
         across = [f.detail for f, error in zip(fields, errors, strict=True) if not error["loc"]]
         # So is a field's own rule (a validator's ValueError), named as the domain names it.
         own = [
-            f"Invalid field {quote(f.field)}: {f.detail}."
+            InvalidField((f,)).message
             for f, error in zip(fields, errors, strict=True)
             if isinstance(error.get("ctx", {}).get("error"), ValueError)
         ]

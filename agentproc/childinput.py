@@ -29,7 +29,13 @@ from typing import IO
 
 import anyio
 
-from agentproc.errors import FieldError, InputQueueFull, InputTooLarge, InvalidRequest
+from agentproc.errors import (
+    FieldError,
+    InputQueueFull,
+    InputTooLarge,
+    InvalidField,
+    InvalidRequest,
+)
 from agentproc.spec import LONE_SURROGATE, NOT_TEXT
 from agentsdk.types import ProcessInputRequest
 
@@ -78,10 +84,7 @@ class ProcessInput:
             data = _decode_base64(request.data_base64)
         elif request.data is not None:
             if LONE_SURROGATE.search(request.data):
-                raise InvalidRequest(
-                    f'Invalid field "data": {NOT_TEXT}.',
-                    validations=(FieldError("data", NOT_TEXT),),
-                )
+                raise InvalidField((FieldError("data", NOT_TEXT),))
             data = request.data.encode("utf-8")
         else:
             data = b""
@@ -93,10 +96,9 @@ def _decode_base64(text: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
         # ValueError: text outside ASCII, which no base64 alphabet holds.
-        raise InvalidRequest(
-            'Invalid field "data_base64": not base64.',
+        raise InvalidField(
+            (FieldError("data_base64", "not base64"),),
             detail=f"{exc} (standard alphabet, with padding)",
-            validations=(FieldError("data_base64", "not base64"),),
         ) from None
 
 

@@ -22,6 +22,7 @@ from agentproc.errors import (
     InputQueueFull,
     InputTooLarge,
     InvalidChatId,
+    InvalidField,
     InvalidParameter,
     InvalidRequest,
     InvalidWorkdir,
@@ -99,10 +100,8 @@ class ErrorDoc:
     examples: Mapping[str, Example]
 
 
-def _field_refused(field: str, reason: str) -> InvalidRequest:
-    return InvalidRequest(
-        f'Invalid field "{field}": {reason}.', validations=(FieldError(field, reason),)
-    )
+def _field_refused(field: str, reason: str) -> InvalidField:
+    return InvalidField((FieldError(field, reason),))
 
 
 def _bad_parameter(name: str, pattern: str) -> Example:
@@ -266,10 +265,9 @@ INPUT_ERRORS = {
             ),
             "not_base64": Example(
                 "data_base64 that is not base64",
-                InvalidRequest(
-                    'Invalid field "data_base64": not base64.',
+                InvalidField(
+                    (FieldError("data_base64", "not base64"),),
                     detail="Only base64 data is allowed (standard alphabet, with padding)",
-                    validations=(FieldError("data_base64", "not base64"),),
                 ),
             ),
             "invalid_json": INVALID_JSON,

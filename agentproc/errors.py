@@ -7,6 +7,7 @@ Tree::
      │    ├── CommandRequired   a start without a command
      │    ├── InvalidWorkdir
      │    ├── InvalidChatId     a Coder-Chat-Id header that is not one UUID
+     │    ├── InvalidField      a body field holding what the agent refuses
      │    ├── InvalidParameter  a query parameter or header out of its grammar
      │    └── HostNotAllowed    a Host header naming no host the agent serves
      ├── Unauthorized          missing or wrong bearer token (401)
@@ -143,6 +144,19 @@ class InvalidChatId(InvalidRequest):
             f"Invalid {CHAT_ID_HEADER} header.",
             detail=detail,
             validations=(FieldError(CHAT_ID_HEADER, "must be one UUID"),),
+        )
+
+
+class InvalidField(InvalidRequest):
+    """Raised when body fields hold what the agent refuses (the first is named in the
+    message, every one in ``validations``)."""
+
+    def __init__(self, fields: Sequence[FieldError], *, detail: str | None = None) -> None:
+        first = fields[0] if fields else FieldError("body", "invalid")
+        super().__init__(
+            f"Invalid field {quote(first.field)}: {first.detail}.",
+            detail=detail,
+            validations=tuple(fields),
         )
 
 

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-from agentproc.errors import CommandRequired, FieldError, InvalidRequest, quote
+from agentproc.errors import CommandRequired, FieldError, InvalidField, InvalidRequest
 from agentproc.settings import MAX_ARG_STRLEN, Settings
 from agentsdk.types import StartProcessRequest
 from agentsdk.types import TerminalSize as WireTerminalSize
@@ -225,12 +225,9 @@ def _is_deadline(value: object) -> bool:
 
 
 def _raise_first(problems: list[FieldError]) -> None:
-    """Raise an :class:`InvalidRequest` naming the first of ``problems`` and listing them all."""
+    """Raise an :class:`InvalidField` naming the first of ``problems`` and listing them all."""
     if problems:
-        first = problems[0]
-        raise InvalidRequest(
-            f"Invalid field {quote(first.field)}: {first.detail}.", validations=tuple(problems)
-        )
+        raise InvalidField(problems)
 
 
 def _size_problems(rows: int, cols: int, *, prefix: str) -> list[FieldError]:
