@@ -11,7 +11,9 @@ of the chat backend can serve the next call.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import anyio
 
@@ -26,10 +28,13 @@ __all__ = [
     "POLL_GRACE_SECONDS",
     "SNAPSHOT_TIMEOUT_SECONDS",
     "UnseenOutput",
+    "bounded",
     "read_snapshot",
     "read_unseen",
     "wait_for_output",
 ]
+
+T = TypeVar("T")
 
 POLL_GRACE_SECONDS = 1.0
 """A wait that ends at its limit still needs a moment to come back over the network."""
@@ -43,16 +48,24 @@ agent's default window (256 KiB, and its 16 KiB head) takes one or two; the boun
 call's transfer to a few megabytes where an operator keeps much larger windows."""
 
 
+async def bounded(call: Callable[[], Awaitable[T]], seconds: float) -> tuple[T | None, str]:
+    """``call``'s answer if it comes within ``seconds``, or ``None`` and why there is none
+    (what it raised, or that the agent did not answer in time). Never raises."""
+    with anyio.move_on_after(seconds):
+        try:
+            return await call(), ""
+        except Exception as exc:
+            return None, describe_error(exc)
+    return None, no_answer_within(seconds)
+
+
 async def read_snapshot(
     connection: ToolConnection, process_id: str
 ) -> tuple[ProcessOutputResponse | None, str]:
     """Read the output as it is now: the response, or why there is none."""
-    with anyio.move_on_after(SNAPSHOT_TIMEOUT_SECONDS):
-        try:
-            return await connection.process_output(process_id, wait=False), ""
-        except Exception as exc:
-            return None, describe_error(exc)
-    return None, no_answer_within(SNAPSHOT_TIMEOUT_SECONDS)
+    return await bounded(
+        lambda: connection.process_output(process_id, wait=False), SNAPSHOT_TIMEOUT_SECONDS
+    )
 
 
 async def wait_for_output(
@@ -64,13 +77,10 @@ async def wait_for_output(
         The response (``running`` may still be true), or ``None`` and why there is none.
     """
     timeout_ms = max(1, round(wait_seconds * 1000))
-    with anyio.move_on_after(wait_seconds + POLL_GRACE_SECONDS):
-        try:
-            response = await connection.process_output(process_id, wait=True, timeout_ms=timeout_ms)
-        except Exception as exc:
-            return None, describe_error(exc)
-        return response, ""
-    return None, no_answer_within(wait_seconds + POLL_GRACE_SECONDS)
+    return await bounded(
+        lambda: connection.process_output(process_id, wait=True, timeout_ms=timeout_ms),
+        wait_seconds + POLL_GRACE_SECONDS,
+    )
 
 
 def no_answer_within(seconds: float) -> str:
@@ -155,15 +165,12 @@ async def read_unseen(
 async def _read_from_mark(
     connection: ToolConnection, process_id: str
 ) -> tuple[ProcessOutputResponse | None, str]:
-    with anyio.move_on_after(SNAPSHOT_TIMEOUT_SECONDS):
-        try:
-            response = await connection.process_output(
-                process_id, since=SINCE_LAST, limit=MAX_CURSOR_LIMIT_BYTES
-            )
-        except Exception as exc:
-            return None, describe_error(exc)
-        return response, ""
-    return None, no_answer_within(SNAPSHOT_TIMEOUT_SECONDS)
+    return await bounded(
+        lambda: connection.process_output(
+            process_id, since=SINCE_LAST, limit=MAX_CURSOR_LIMIT_BYTES
+        ),
+        SNAPSHOT_TIMEOUT_SECONDS,
+    )
 
 
 def _offset(response: ProcessOutputResponse) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
 
@@ -19,7 +20,12 @@ from agentsdk.types import ProcessOutputResponse, ProcessScreenResponse
 from agentsdk.wire import MAX_CURSOR_LIMIT_BYTES, MAX_WAIT_MS, SINCE_LAST, omission_marker
 from chattool._base import describe_error
 from chattool._connection import InputConnection, ToolConnection
-from chattool._reads import POLL_GRACE_SECONDS, SNAPSHOT_TIMEOUT_SECONDS, no_answer_within
+from chattool._reads import (
+    POLL_GRACE_SECONDS,
+    SNAPSHOT_TIMEOUT_SECONDS,
+    bounded,
+    no_answer_within,
+)
 
 __all__ = [
     "QUIET_SECONDS",
@@ -81,17 +87,18 @@ async def wait_for_question(
     while True:
         left = deadline - anyio.current_time()
         wait_ms = max(1, min(MAX_WAIT_MS, math.ceil(left * 1000)))
-        limit = wait_ms / 1000 + POLL_GRACE_SECONDS
-        response: ProcessOutputResponse | None = None
-        with anyio.move_on_after(limit):
-            try:
-                response = await connection.process_output(
-                    process_id, wait=True, timeout_ms=wait_ms, wake_on_input=True
-                )
-            except Exception as exc:
-                return None, describe_error(exc)
+        response, error = await bounded(
+            partial(
+                connection.process_output,
+                process_id,
+                wait=True,
+                timeout_ms=wait_ms,
+                wake_on_input=True,
+            ),
+            wait_ms / 1000 + POLL_GRACE_SECONDS,
+        )
         if response is None:
-            return None, no_answer_within(limit)
+            return None, error
         if not response.running or response.waiting_for_input:
             return response, ""
         if anyio.current_time() >= deadline:
@@ -125,22 +132,20 @@ async def watch_answer(connection: InputConnection, process_id: str, deadline: f
     while True:
         left = deadline - anyio.current_time()
         wait_ms = max(1, math.ceil(min(QUIET_SECONDS, max(left, 0)) * 1000))
-        limit = wait_ms / 1000 + SNAPSHOT_TIMEOUT_SECONDS
-        read: ProcessOutputResponse | None = None
-        with anyio.move_on_after(limit):
-            try:
-                read = await connection.process_output(
-                    process_id,
-                    since=SINCE_LAST,
-                    limit=MAX_CURSOR_LIMIT_BYTES,
-                    wait=True,
-                    timeout_ms=wait_ms,
-                    wake_on_input=True,
-                )
-            except Exception as exc:
-                return Answer("".join(pieces), state, skipped, describe_error(exc))
+        read, error = await bounded(
+            partial(
+                connection.process_output,
+                process_id,
+                since=SINCE_LAST,
+                limit=MAX_CURSOR_LIMIT_BYTES,
+                wait=True,
+                timeout_ms=wait_ms,
+                wake_on_input=True,
+            ),
+            wait_ms / 1000 + SNAPSHOT_TIMEOUT_SECONDS,
+        )
         if read is None:
-            return Answer("".join(pieces), state, skipped, no_answer_within(limit))
+            return Answer("".join(pieces), state, skipped, error)
         if read.skipped:
             skipped += read.skipped
             pieces.append(omission_marker(read.skipped))
