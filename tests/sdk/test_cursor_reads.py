@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -13,7 +12,7 @@ from agentsdk import AgentConn, AgentSDKError, AsyncAgentConn, ProcessOutputResp
 from agentsdk._base import BaseClient
 from agentsdk.wire import MAX_WAIT_SECONDS, SINCE_LAST
 
-from ._data import API, BASE_URL, PROCESS_ID, TOKEN
+from ._data import API, BASE_URL, PROCESS_ID
 
 CURSOR_BODY: dict[str, Any] = {
     "output": "new lines\n",
@@ -57,27 +56,6 @@ BAD_ARGUMENTS: list[tuple[dict[str, Any], str]] = [
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retry at once, so retry tests do not sleep."""
     monkeypatch.setattr(BaseClient, "_retry_delay", lambda self, taken, retry_after: 0.0)
-
-
-@pytest.fixture
-def api() -> Iterator[respx.MockRouter]:
-    """A mocked agent under the process API prefix."""
-    with respx.mock(base_url=API, assert_all_called=False) as router:
-        yield router
-
-
-@pytest.fixture
-def conn() -> Iterator[AgentConn]:
-    """A sync client with a token."""
-    with AgentConn(BASE_URL, token=TOKEN) as client:
-        yield client
-
-
-@pytest.fixture
-async def aconn() -> AsyncIterator[AsyncAgentConn]:
-    """An async client with a token."""
-    async with AsyncAgentConn(BASE_URL, token=TOKEN) as client:
-        yield client
 
 
 @pytest.mark.parametrize(("kwargs", "query"), QUERIES)

@@ -3,7 +3,6 @@ answer, the checks before I/O, and that input is never sent twice."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -21,7 +20,7 @@ from agentsdk import (
 )
 from agentsdk._base import BaseClient
 
-from ._data import API, BASE_URL, PROCESS_ID, TOKEN
+from ._data import PROCESS_ID, TOKEN
 
 INPUT_PATH = f"/{PROCESS_ID}/input"
 ANSWER = {"queued": 4, "stdin_open": True}
@@ -50,27 +49,6 @@ BAD_ARGUMENTS: list[tuple[str, Any, Any, str]] = [
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retry at once, so a retry (which must not happen) would not sleep either."""
     monkeypatch.setattr(BaseClient, "_retry_delay", lambda self, taken, retry_after: 0.0)
-
-
-@pytest.fixture
-def api() -> Iterator[respx.MockRouter]:
-    """A mocked agent under the process API prefix."""
-    with respx.mock(base_url=API, assert_all_called=False) as router:
-        yield router
-
-
-@pytest.fixture
-def conn() -> Iterator[AgentConn]:
-    """A sync client with a token and the default retries."""
-    with AgentConn(BASE_URL, token=TOKEN) as client:
-        yield client
-
-
-@pytest.fixture
-async def aconn() -> AsyncIterator[AsyncAgentConn]:
-    """An async client with a token and the default retries."""
-    async with AsyncAgentConn(BASE_URL, token=TOKEN) as client:
-        yield client
 
 
 @pytest.mark.parametrize(("data", "close", "body"), BODIES)

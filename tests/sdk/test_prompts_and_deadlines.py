@@ -4,7 +4,6 @@ respx; and the whole path through the real app in process."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -47,27 +46,6 @@ BAD_ARGUMENTS: list[tuple[dict[str, Any], str]] = [
     ({"wait": True, "wake_on_input": "true"}, "wake_on_input to be a bool"),
     ({"wait": True, "wake_on_input": 1}, "wake_on_input to be a bool"),
 ]
-
-
-@pytest.fixture
-def api() -> Iterator[respx.MockRouter]:
-    """A mocked agent under the process API prefix."""
-    with respx.mock(base_url=API, assert_all_called=False) as router:
-        yield router
-
-
-@pytest.fixture
-def conn() -> Iterator[AgentConn]:
-    """A sync client with a token."""
-    with AgentConn(BASE_URL, token=TOKEN) as client:
-        yield client
-
-
-@pytest.fixture
-async def aconn() -> AsyncIterator[AsyncAgentConn]:
-    """An async client with a token."""
-    async with AsyncAgentConn(BASE_URL, token=TOKEN) as client:
-        yield client
 
 
 @pytest.mark.parametrize(("kwargs", "query"), QUERIES)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -26,7 +26,7 @@ from agentsdk import (
     TerminalSize,
 )
 
-from ._data import API, BASE_URL, PROCESS_ID, TOKEN
+from ._data import PROCESS_ID
 
 SCREEN_BODY: dict[str, Any] = {
     "rows": 2,
@@ -47,27 +47,6 @@ BAD_RESIZES: list[tuple[Any, Any, str]] = [
     (24, "80", "cols from 1 to 1000 but received '80'"),
 ]
 """Sizes refused before any I/O, and what the message says."""
-
-
-@pytest.fixture
-def api() -> Iterator[respx.MockRouter]:
-    """A mocked agent under the process API prefix."""
-    with respx.mock(base_url=API, assert_all_called=False) as router:
-        yield router
-
-
-@pytest.fixture
-def conn() -> Iterator[AgentConn]:
-    """A sync client with a token and the default retries."""
-    with AgentConn(BASE_URL, token=TOKEN) as client:
-        yield client
-
-
-@pytest.fixture
-async def aconn() -> AsyncIterator[AsyncAgentConn]:
-    """An async client with a token and the default retries."""
-    async with AsyncAgentConn(BASE_URL, token=TOKEN) as client:
-        yield client
 
 
 # -- against respx --------------------------------------------------------------------------
