@@ -11,10 +11,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, get_args
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from agentproc import api_examples as examples
 from agentproc import error_examples as errors
+from agentproc.answers import json_answer
 from agentproc.body import read_json_object, start_spec, validate_model
 from agentproc.childinput import ProcessInput
 from agentproc.cursor import parse_cursor, parse_offset
@@ -84,12 +85,13 @@ async def healthz() -> dict[str, str]:
     "/start",
     operation_id="start_process",
     summary="Start a process",
+    response_model=StartProcessResponse,
     response_model_exclude_none=True,
     responses=error_responses(docs=errors.START_ERRORS)
     | success(examples.STARTED, links=links_from_start()),
     openapi_extra=json_body(StartProcessRequest, examples.START_REQUESTS),
 )
-async def start_process(request: Request) -> StartProcessResponse:
+async def start_process(request: Request) -> Response:
     """Start `sh -c <command>` and return its id at once; it runs until it exits or is
     signalled, whatever happens to this request. A repeated `idempotency_key` returns the
     first process (`started: false, attached: true`) and runs nothing."""
@@ -97,10 +99,12 @@ async def start_process(request: Request) -> StartProcessResponse:
     body = await read_json_object(request, settings.max_body_bytes)
     start = start_spec(body, settings, chat_of(request))
     result = await manager_of(request).launch(start)
-    return StartProcessResponse(
-        id=result.process.id,
-        started=result.started,
-        attached=None if result.started else True,
+    return json_answer(
+        StartProcessResponse(
+            id=result.process.id,
+            started=result.started,
+            attached=None if result.started else True,
+        )
     )
 
 
@@ -123,6 +127,7 @@ async def list_processes(manager: ManagerDep, chat_id: ChatDep) -> ListProcesses
     "/{id}/output",
     operation_id="process_output",
     summary="Read a process's output",
+    response_model=ProcessOutputResponse,
     response_model_exclude_none=True,
     responses=error_responses(docs=errors.OUTPUT_ERRORS) | success(examples.OUTPUTS),
 )
@@ -134,7 +139,7 @@ async def process_output(
     since: Since = None,
     limit: Limit = None,
     wake_on_input: WakeOnInput = False,
-) -> ProcessOutputResponse:
+) -> Response:
     """The head and tail of the combined stdout+stderr and the exit state. `running: false`
     guarantees the output is complete. With `wait=true` the answer comes when the process
     exits, when the cap passes (then `running` may still be true), or never if the client
@@ -149,12 +154,12 @@ async def process_output(
         if waits(wait) and process.running:
             await long_poll(request, timeout_ms, process.wait, *prompt)
         await manager.look_for_prompts([process])
-        return process.snapshot()
+        return json_answer(process.snapshot())
     start = process.cursor_start(cursor.since, chat_id)
     if waits(wait):
         await long_poll(request, timeout_ms, partial(process.wait_output, start), *prompt)
     await manager.look_for_prompts([process])
-    return process.cursor_read(start, cursor.limit, chat_id)
+    return json_answer(process.cursor_read(start, cursor.limit, chat_id))
 
 
 @api_router.post(

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from agentproc import api_examples as examples
 from agentproc import error_examples as errors
+from agentproc.answers import json_answer
 from agentproc.body import read_json_object, start_spec
 from agentproc.deps import API_DEPENDENCIES, chat_of, manager_of, settings_of
 from agentproc.longpoll import long_poll
@@ -34,6 +35,7 @@ run_router = APIRouter(prefix=API_PREFIX, tags=["processes"], dependencies=API_D
     RUN_PATH,
     operation_id="run_process",
     summary="Run a process and wait for it",
+    response_model=RunProcessResponse,
     response_model_exclude_none=True,
     responses=error_responses(docs=errors.RUN_ERRORS)
     | success(examples.RAN, links=links_from_start()),
@@ -43,7 +45,7 @@ async def run_process(
     request: Request,
     timeout_ms: TimeoutMs = None,
     wake_on_input: WakeOnInput = False,
-) -> RunProcessResponse:
+) -> Response:
     """Start `sh -c <command>` exactly as `/start` does (same body, same rules, same
     idempotency key), wait until it exits or `timeout_ms` passes (at most 5 minutes), and
     answer the start's fields with the output snapshot of `/{id}/output`: one round trip for
@@ -63,9 +65,14 @@ async def run_process(
     snapshot = process.snapshot()
     # Read with the snapshot, with no await between: the output up to here is what it shows.
     total = process.buffer.total_written
-    return RunProcessResponse(
-        id=process.id,
-        started=result.started,
-        attached=None if result.started else True,
-        **(snapshot.model_dump(exclude_none=True) | {"total_bytes": total, "next_offset": total}),
+    return json_answer(
+        RunProcessResponse(
+            id=process.id,
+            started=result.started,
+            attached=None if result.started else True,
+            **(
+                snapshot.model_dump(exclude_none=True)
+                | {"total_bytes": total, "next_offset": total}
+            ),
+        )
     )
