@@ -146,12 +146,34 @@ class Custody:
             self._spawn_starts[pid] = start
 
     def started(self, pid: int) -> None:
-        """A command's shell was spawned (and not yet reaped): claim its session."""
+        """A command's shell was spawned (and not yet reaped): claim its session.
+
+        Call it on the event loop before anything can reap the shell. When the start time was
+        not read at the spawn, the claim is made by a task that runs before any task started
+        after this call (the one that reaps the shell among them): reading ``/proc`` while
+        the shell still execs waits for the exec, and the request that spawned it need not.
+        The marker in the shell's environment covers those moments should the agent die.
+        """
         self._spawning.shells.add(pid)
-        start = self._spawn_starts.pop(pid, None) or procfs.start_time(pid)
+        start = self._spawn_starts.pop(pid, None)
+        if start is not None:
+            self._claim_session(pid, start)
+        elif self._task_group is not None:
+            self._task_group.start_soon(self._claim_started, pid)
+        else:
+            self._claim_started_now(pid)
+
+    async def _claim_started(self, pid: int) -> None:
+        self._claim_started_now(pid)
+
+    def _claim_started_now(self, pid: int) -> None:
+        start = procfs.start_time(pid)
         if start is None:
             logger.error("reading the start time of pid %d failed; it is not claimed", pid)
             return
+        self._claim_session(pid, start)
+
+    def _claim_session(self, pid: int, start: int) -> None:
         self._claim(SESSION, Identity(pid, start))
         if self._dormant:
             self._changed.set()
