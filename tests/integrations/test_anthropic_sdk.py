@@ -1,17 +1,23 @@
 """The tools in a real tool-call loop on the official ``anthropic`` SDK (Messages, JSON and SSE
-with ``input_json_delta``), against the fake provider and a live agent."""
+with ``input_json_delta``), against the fake provider and a live agent.
+
+The SDK is imported where it is used: it takes about a second to import, and every test
+worker collects this module while only one runs it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from anthropic import AsyncAnthropic
 
 from chattool import ChatTools
 from tests.fakeprovider import FakeProvider
 
 from ._session import FINAL_TEXT, STEPS, check_answers
+
+if TYPE_CHECKING:
+    from anthropic import AsyncAnthropic
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -48,6 +54,8 @@ async def test_messages_loop_runs_every_tool(
 ) -> None:
     """Messages, JSON or SSE: tool_use input (a mapping) runs as is, each tool_result answers
     its tool_use id, and the bad call comes back with is_error."""
+    from anthropic import AsyncAnthropic
+
     conversation = fake.play(STEPS)
     async with AsyncAnthropic(base_url=fake.base_url, api_key="sk-test", max_retries=0) as client:
         assert await messages_loop(client, tools, stream=stream) == FINAL_TEXT

@@ -1,15 +1,20 @@
 """The fake provider refuses what the real APIs refuse, and tells the test: a check that
-passes only because the fake accepts anything would prove nothing."""
+passes only because the fake accepts anything would prove nothing.
+
+Each test imports its SDK itself: they take about a second to import, and every test worker
+collects this module while only one runs it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
-import openai
 import pytest
 
 from tests.fakeprovider import Call, FakeProvider
+
+if TYPE_CHECKING:
+    import openai
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -19,11 +24,15 @@ TOOL: Any = {"type": "function", "function": {"name": "execute", "parameters": S
 
 def openai_client(provider: FakeProvider) -> openai.AsyncOpenAI:
     """The openai SDK on the fake provider, without retries."""
+    import openai
+
     return openai.AsyncOpenAI(base_url=f"{provider.base_url}/v1", api_key="k", max_retries=0)
 
 
 async def test_an_unanswered_tool_call_is_refused(served_provider: FakeProvider) -> None:
     """A history that leaves one of two tool calls unanswered is a 400, and recorded."""
+    import openai
+
     served_provider.take_errors()
     served_provider.play(
         [lambda answers: [Call("execute", {"command": "a"}), Call("execute", {"command": "b"})]]
@@ -46,6 +55,8 @@ async def test_an_unanswered_tool_call_is_refused(served_provider: FakeProvider)
 
 async def test_a_strict_tool_with_a_default_is_refused(served_provider: FakeProvider) -> None:
     """A tool marked strict whose schema keeps a default is refused, as OpenAI refuses it."""
+    import openai
+
     served_provider.take_errors()
     served_provider.play([lambda answers: "hi"])
     schema = {
@@ -68,6 +79,8 @@ async def test_a_strict_tool_with_a_default_is_refused(served_provider: FakeProv
 
 async def test_a_tool_result_after_text_is_refused(served_provider: FakeProvider) -> None:
     """Anthropic wants tool_result blocks first in the user turn that answers a tool_use."""
+    import anthropic
+
     served_provider.take_errors()
     served_provider.play([lambda answers: [Call("execute", {"command": "a"})], lambda a: "ok"])
     tool: Any = {"name": "execute", "input_schema": SCHEMA}

@@ -1,25 +1,18 @@
 """The tools in the agent frameworks, each driven by its own runner against the fake provider:
-the OpenAI Agents SDK, pydantic-ai and LangChain (async and sync invocation)."""
+the OpenAI Agents SDK, pydantic-ai and LangChain (async and sync invocation).
+
+Each test imports its framework itself: importing them all takes seconds, and every test
+worker collects this module while only one runs it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from agents import Agent, OpenAIResponsesModel, RunConfig, Runner
-from agents.tracing import Span, Trace, TracingProcessor, set_trace_processors
-from agents.tracing.processors import default_processor
-from anthropic import AsyncAnthropic
-from langchain_core.messages import HumanMessage, ToolMessage
-from langchain_openai import ChatOpenAI
-from openai import AsyncOpenAI
-from pydantic_ai import Agent as PydanticAgent
-from pydantic_ai.messages import ToolReturnPart
-from pydantic_ai.models.anthropic import AnthropicModel
-from pydantic_ai.providers.anthropic import AnthropicProvider
 
 from agentsdk import AsyncAgentConn
 from chattool import ChatTools, chat_tools
@@ -29,42 +22,23 @@ from tests.fakeprovider import FakeProvider
 
 from ._session import FINAL_TEXT, STEPS, check_answers
 
+if TYPE_CHECKING:
+    from ._span_errors import SpanErrors
+
 pytestmark = pytest.mark.e2e
 
 MODEL = "test-model"
 PROMPT = "Try the workspace tools."
 
 
-class SpanErrors(TracingProcessor):
-    """Keeps the errors the Agents SDK records on its spans, and exports nothing."""
-
-    def __init__(self) -> None:
-        self.errors: list[dict[str, Any]] = []
-
-    def on_trace_start(self, trace: Trace) -> None:
-        """Nothing to keep."""
-
-    def on_trace_end(self, trace: Trace) -> None:
-        """Nothing to keep."""
-
-    def on_span_start(self, span: Span[Any]) -> None:
-        """Nothing to keep."""
-
-    def on_span_end(self, span: Span[Any]) -> None:
-        """Keep the span's error, if it has one."""
-        if span.error is not None:
-            self.errors.append(dict(span.error))
-
-    def shutdown(self) -> None:
-        """Nothing to release."""
-
-    def force_flush(self) -> None:
-        """Nothing buffered."""
-
-
 @pytest.fixture
 def span_errors() -> Iterator[SpanErrors]:
     """The Agents SDK's span errors during the test, and no export to anywhere."""
+    from agents.tracing import set_trace_processors
+    from agents.tracing.processors import default_processor
+
+    from ._span_errors import SpanErrors
+
     recorder = SpanErrors()
     set_trace_processors([recorder])
     yield recorder
@@ -78,6 +52,9 @@ async def test_openai_agents_runner_runs_every_tool(
     """The Agents SDK's Runner calls the FunctionTools (strict schemas) over Responses; the
     bad call takes the SDK's failure path: the model reads the tool's message, the trace
     records the error."""
+    from agents import Agent, OpenAIResponsesModel, RunConfig, Runner
+    from openai import AsyncOpenAI
+
     conversation = fake.play(STEPS)
     async with AsyncOpenAI(
         base_url=f"{fake.base_url}/v1", api_key="sk-test", max_retries=0
@@ -108,6 +85,12 @@ def fake_tools(fake: FakeProvider, path: str) -> list[Any]:
 async def test_pydantic_ai_agent_runs_every_tool(fake: FakeProvider, tools: ChatTools) -> None:
     """pydantic-ai's Agent calls the Tools over Anthropic Messages; the bad call is a
     ModelRetry: a retried tool return, which reaches the model as an error tool_result."""
+    from anthropic import AsyncAnthropic
+    from pydantic_ai import Agent as PydanticAgent
+    from pydantic_ai.messages import ToolReturnPart
+    from pydantic_ai.models.anthropic import AnthropicModel
+    from pydantic_ai.providers.anthropic import AnthropicProvider
+
     conversation = fake.play(STEPS)
     async with AsyncAnthropic(base_url=fake.base_url, api_key="sk-test", max_retries=0) as client:
         model = AnthropicModel(MODEL, provider=AnthropicProvider(anthropic_client=client))
@@ -129,6 +112,8 @@ async def test_pydantic_ai_agent_runs_every_tool(fake: FakeProvider, tools: Chat
 
 def chat_model(fake: FakeProvider, lc_tools: list[Any]) -> Any:
     """LangChain's ChatOpenAI on the fake provider, with the tools bound."""
+    from langchain_openai import ChatOpenAI
+
     return ChatOpenAI(
         model=MODEL, base_url=f"{fake.base_url}/v1", api_key="sk-test", max_retries=0
     ).bind_tools(lc_tools)
@@ -138,6 +123,8 @@ def chat_model(fake: FakeProvider, lc_tools: list[Any]) -> Any:
 async def test_langchain_async_loop_runs_every_tool(fake: FakeProvider, tools: ChatTools) -> None:
     """A LangChain loop with ainvoke: each tool call becomes a ToolMessage, the bad call's
     with status="error"."""
+    from langchain_core.messages import HumanMessage, ToolMessage
+
     conversation = fake.play(STEPS)
     lc_tools = langchain(tools)
     by_name = {tool.name: tool for tool in lc_tools}
@@ -158,6 +145,8 @@ async def test_langchain_async_loop_runs_every_tool(fake: FakeProvider, tools: C
 
 def test_langchain_sync_loop_runs_every_tool(fake: FakeProvider, live_agent: LiveAgent) -> None:
     """The same loop with sync invoke: the async tools run on an event loop of their own."""
+    from langchain_core.messages import HumanMessage, ToolMessage
+
     conversation = fake.play(STEPS)
     conn = AsyncAgentConn(live_agent.base_url, token=live_agent.token)
     lc_tools = langchain(chat_tools(conn, chat_id=uuid.uuid4()))

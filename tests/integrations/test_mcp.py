@@ -1,5 +1,9 @@
 """The MCP server, driven by the ``mcp`` SDK's own client: over stdio (``agentproc mcp``) and
-over streamable HTTP (``agentproc serve --mcp``, at ``/mcp`` behind the agent's guards)."""
+over streamable HTTP (``agentproc serve --mcp``, at ``/mcp`` behind the agent's guards).
+
+The SDK is imported where it is used: every test worker collects this module while only one
+runs it.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,11 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import httpx2
 import pytest
-from mcp import Client, MCPError, StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
 
 from agentproc.settings import Settings
 from chattool import CHAT_ID_HEADER, chat_tools
@@ -23,6 +25,9 @@ from tests.conftest import LiveAgent, run_live_agent
 from tests.fakeprovider import Answer, Call
 
 from ._session import STEPS, check_answers
+
+if TYPE_CHECKING:
+    from mcp import Client
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -41,6 +46,9 @@ async def http_client(
     agent: LiveAgent, headers: dict[str, str] | None = None, **options: Any
 ) -> AsyncIterator[Client]:
     """The mcp SDK's client on the agent's /mcp, with the token (and ``headers``)."""
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
     auth = {"Authorization": f"Bearer {TOKEN}", **(headers or {})}
     async with (
         httpx2.AsyncClient(headers=auth, timeout=30) as http,
@@ -53,6 +61,8 @@ async def http_client(
 
 def stdio_client(agent: LiveAgent, token_file: Path, *flags: str) -> Client:
     """The mcp SDK's client on an ``agentproc mcp`` it starts, as a host's config would."""
+    from mcp import Client, StdioServerParameters
+
     argv = ["-m", "agentproc", "mcp", "--agent-url", agent.base_url, "--token-file"]
     return Client(
         StdioServerParameters(command=sys.executable, args=[*argv, str(token_file), *flags])
@@ -169,6 +179,8 @@ async def test_coder_chat_id_header_binds_the_session_to_that_chat(
 async def test_a_stateless_request_naming_no_chat_is_refused(agent: LiveAgent) -> None:
     """A 2026-07-28 request has no session: without Coder-Chat-Id it is refused, not run
     for no chat (which would see every process)."""
+    from mcp import MCPError
+
     async with http_client(agent, mode="2026-07-28") as client:
         with pytest.raises(MCPError, match=CHAT_ID_HEADER):
             await client.call_tool("execute", {"command": "echo never"})

@@ -1,17 +1,23 @@
 """The tools in a real tool-call loop on the official ``openai`` SDK: Chat Completions and
-Responses, JSON and SSE, plain and strict, against the fake provider and a live agent."""
+Responses, JSON and SSE, plain and strict, against the fake provider and a live agent.
+
+The SDK is imported where it is used: it takes about a second to import, and every test
+worker collects this module while only one runs it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from openai import AsyncOpenAI
 
 from chattool import ChatTools
 from tests.fakeprovider import FakeProvider
 
 from ._session import FINAL_TEXT, STEPS, check_answers
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -21,6 +27,8 @@ PROMPT = "Try the workspace tools."
 
 def client(fake: FakeProvider) -> AsyncOpenAI:
     """The SDK as a user makes it, pointed at the fake provider; no retries hide an error."""
+    from openai import AsyncOpenAI
+
     return AsyncOpenAI(base_url=f"{fake.base_url}/v1", api_key="sk-test", max_retries=0)
 
 
