@@ -9,14 +9,13 @@ pydantic's serializer; their ``response_model`` still documents the answer.
 from __future__ import annotations
 
 from fastapi import Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-__all__ = ["JSON_MEDIA_TYPE", "json_answer"]
-
-JSON_MEDIA_TYPE = "application/json"
+__all__ = ["json_answer"]
 
 
 def json_answer(model: BaseModel) -> Response:
     """``model`` as the JSON FastAPI would have sent for it (no ``null`` fields)."""
     body = model.__pydantic_serializer__.to_json(model, exclude_none=True, by_alias=True)
-    return Response(body, media_type=JSON_MEDIA_TYPE)
+    return Response(body, media_type=JSONResponse.media_type)

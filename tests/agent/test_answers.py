@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from agentproc.answers import JSON_MEDIA_TYPE, json_answer
+from fastapi.responses import JSONResponse
+
+from agentproc.answers import json_answer
 from agentsdk.types import ProcessOutputResponse, RunProcessResponse
 
 
@@ -21,7 +23,7 @@ def test_an_answer_leaves_out_null_fields_and_keeps_text_as_utf8() -> None:
     assert answer.body == _as_fastapi_writes(model)
     assert b"null" not in answer.body
     assert "✓".encode() in answer.body
-    assert answer.media_type == JSON_MEDIA_TYPE
+    assert answer.media_type == JSONResponse.media_type
     assert answer.headers["content-length"] == str(len(answer.body))
 
 
