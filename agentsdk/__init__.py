@@ -22,26 +22,15 @@ Every error the SDK raises for a call that reached I/O is an ``AgentSDKError``::
 Bad arguments raise ``ValueError`` before anything is sent.
 """
 
+# The clients, their streams and their errors (the half of the SDK that needs httpx) load on
+# first use, so the agent, which shares only the wire models and facts, starts without them.
+
+import importlib as _importlib
+import typing as _typing
+
 from agentsdk._chat import canonical_chat_id as canonical_chat_id
 from agentsdk._chat import chat_id_from_headers as chat_id_from_headers
 from agentsdk._chat import parse_chat_id as parse_chat_id
-from agentsdk._client import AgentConn as AgentConn
-from agentsdk._client import AsyncAgentConn as AsyncAgentConn
-from agentsdk._controlplane import AsyncControlPlaneClient as AsyncControlPlaneClient
-from agentsdk._controlplane import ControlPlaneClient as ControlPlaneClient
-from agentsdk._exceptions import AgentSDKError as AgentSDKError
-from agentsdk._exceptions import APIConnectionError as APIConnectionError
-from agentsdk._exceptions import APIStatusError as APIStatusError
-from agentsdk._exceptions import APITimeoutError as APITimeoutError
-from agentsdk._exceptions import AuthenticationError as AuthenticationError
-from agentsdk._exceptions import BadRequestError as BadRequestError
-from agentsdk._exceptions import ConflictError as ConflictError
-from agentsdk._exceptions import InternalServerError as InternalServerError
-from agentsdk._exceptions import NotFoundError as NotFoundError
-from agentsdk._exceptions import PayloadTooLargeError as PayloadTooLargeError
-from agentsdk._exceptions import RateLimitError as RateLimitError
-from agentsdk._stream import AsyncOutputStream as AsyncOutputStream
-from agentsdk._stream import OutputStream as OutputStream
 from agentsdk.types import ErrorResponse as ErrorResponse
 from agentsdk.types import ExitEvent as ExitEvent
 from agentsdk.types import ExitReason as ExitReason
@@ -70,6 +59,53 @@ from agentsdk.wire import CHAT_ID_HEADER as CHAT_ID_HEADER
 from agentsdk.wire import EXTERNAL_AUTH_PATH as EXTERNAL_AUTH_PATH
 from agentsdk.wire import LISTEN_HOLD_SECONDS as LISTEN_HOLD_SECONDS
 from agentsdk.wire import SESSION_TOKEN_HEADER as SESSION_TOKEN_HEADER
+
+if _typing.TYPE_CHECKING:
+    from agentsdk._client import AgentConn as AgentConn
+    from agentsdk._client import AsyncAgentConn as AsyncAgentConn
+    from agentsdk._controlplane import AsyncControlPlaneClient as AsyncControlPlaneClient
+    from agentsdk._controlplane import ControlPlaneClient as ControlPlaneClient
+    from agentsdk._exceptions import AgentSDKError as AgentSDKError
+    from agentsdk._exceptions import APIConnectionError as APIConnectionError
+    from agentsdk._exceptions import APIStatusError as APIStatusError
+    from agentsdk._exceptions import APITimeoutError as APITimeoutError
+    from agentsdk._exceptions import AuthenticationError as AuthenticationError
+    from agentsdk._exceptions import BadRequestError as BadRequestError
+    from agentsdk._exceptions import ConflictError as ConflictError
+    from agentsdk._exceptions import InternalServerError as InternalServerError
+    from agentsdk._exceptions import NotFoundError as NotFoundError
+    from agentsdk._exceptions import PayloadTooLargeError as PayloadTooLargeError
+    from agentsdk._exceptions import RateLimitError as RateLimitError
+    from agentsdk._stream import AsyncOutputStream as AsyncOutputStream
+    from agentsdk._stream import OutputStream as OutputStream
+
+_CLIENT_HALF: dict[str, tuple[str, ...]] = {
+    "agentsdk._client": (
+        "AgentConn",
+        "AsyncAgentConn",
+    ),
+    "agentsdk._controlplane": (
+        "AsyncControlPlaneClient",
+        "ControlPlaneClient",
+    ),
+    "agentsdk._exceptions": (
+        "AgentSDKError",
+        "APIConnectionError",
+        "APIStatusError",
+        "APITimeoutError",
+        "AuthenticationError",
+        "BadRequestError",
+        "ConflictError",
+        "InternalServerError",
+        "NotFoundError",
+        "PayloadTooLargeError",
+        "RateLimitError",
+    ),
+    "agentsdk._stream": (
+        "AsyncOutputStream",
+        "OutputStream",
+    ),
+}
 
 __all__ = [
     "CHAT_ID_HEADER",
@@ -122,9 +158,34 @@ __all__ = [
     "parse_chat_id",
 ]
 
-# Tracebacks and reprs name the public path (agentsdk.NotFoundError), not the private module.
+
+def _public(obj: _typing.Any) -> _typing.Any:
+    # Tracebacks and reprs name the public path (agentsdk.NotFoundError), not the private module.
+    if isinstance(obj, type) and obj.__module__.startswith("agentsdk._"):
+        obj.__module__ = __name__
+    return obj
+
+
+def _load_client_half() -> None:
+    for module, names in _CLIENT_HALF.items():
+        loaded = _importlib.import_module(module)
+        for name in names:
+            globals()[name] = _public(getattr(loaded, name))
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if any(name in names for names in _CLIENT_HALF.values()):
+        # All at once: an error raised by a client is then named by its public path too.
+        _load_client_half()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
 for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, type) and _obj.__module__.startswith("agentsdk._"):
-        _obj.__module__ = "agentsdk"
-del _name, _obj
+    if _name in globals():
+        _public(globals()[_name])
+del _name
