@@ -30,7 +30,7 @@ from agentproc.options import (
     secret,
     source_of,
 )
-from agentsdk import AsyncAgentConn, canonical_chat_id
+from agentsdk import canonical_chat_id
 from agentsdk.wire import TOKEN_VARIABLE
 
 __all__ = ["MCP_OPTIONS", "add_mcp_command", "run_mcp"]
@@ -91,6 +91,8 @@ def run_mcp(args: argparse.Namespace) -> None:
         from chattool.mcp import run_stdio  # optional: the mcp extra
     except ImportError as exc:
         raise UsageError(str(exc)) from None
+    from agentsdk import AsyncAgentConn  # the client, for this command only: serve needs none
+
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

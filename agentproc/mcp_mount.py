@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Final
 
-import httpx
 from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.routing import Route
@@ -28,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agentproc.auth import MCP_PATH
 from agentproc.errors import InvalidChatId
-from agentsdk import AsyncAgentConn, chat_id_from_headers
+from agentsdk import chat_id_from_headers
 
 if TYPE_CHECKING:
     from chattool.mcp import StreamableHTTP
@@ -65,7 +64,11 @@ async def mcp_running(
         state: the lifespan state its requests see (as a server hands it to each request).
         token: the agent's bearer token, sent by the tools like any client's.
     """
-    from chattool.mcp import StreamableHTTP  # optional: only with --mcp
+    # Only with --mcp: an agent without it never loads an HTTP client.
+    import httpx
+
+    from agentsdk import AsyncAgentConn
+    from chattool.mcp import StreamableHTTP
 
     async def with_state(scope: Scope, receive: Receive, send: Send) -> None:
         # httpx's ASGI transport does not pass the lifespan state on, as a server would.

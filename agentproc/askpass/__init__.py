@@ -5,7 +5,8 @@ with the user's token from the control plane, naming the chat whose command ran 
 
 - :mod:`~agentproc.askpass.prompt`: git's credential prompt, parsed, and the answer chosen.
 - :mod:`~agentproc.askpass.git`: the branch and origin of the repository git runs in.
-- :mod:`~agentproc.askpass.program`: the console program, git's protocol and the poll loop.
+- :mod:`~agentproc.askpass.program`: the console program, git's protocol and the poll loop
+  (imported only by the program itself: it loads an HTTP client, which the agent never needs).
 - :mod:`~agentproc.askpass.environment`: the variables the agent gives every command so git
   finds the program and the program finds the control plane.
 """
@@ -17,15 +18,6 @@ from agentproc.askpass.environment import CHAT_ID_VARIABLE as CHAT_ID_VARIABLE
 from agentproc.askpass.environment import askpass_environment as askpass_environment
 from agentproc.askpass.environment import find_askpass_program as find_askpass_program
 from agentproc.askpass.git import git_context as git_context
-from agentproc.askpass.program import DEFAULT_LISTEN_SECONDS as DEFAULT_LISTEN_SECONDS
-from agentproc.askpass.program import INITIAL_POLL_DELAY as INITIAL_POLL_DELAY
-from agentproc.askpass.program import LISTEN_POLL_TIMEOUT_SECONDS as LISTEN_POLL_TIMEOUT_SECONDS
-from agentproc.askpass.program import LISTEN_READ_MARGIN_SECONDS as LISTEN_READ_MARGIN_SECONDS
-from agentproc.askpass.program import LISTEN_SECONDS_VARIABLE as LISTEN_SECONDS_VARIABLE
-from agentproc.askpass.program import MAX_POLL_DELAY as MAX_POLL_DELAY
-from agentproc.askpass.program import listen_poll_timeout as listen_poll_timeout
-from agentproc.askpass.program import main as main
-from agentproc.askpass.program import run as run
 from agentproc.askpass.prompt import AskpassPrompt as AskpassPrompt
 from agentproc.askpass.prompt import choose_answer as choose_answer
 from agentproc.askpass.prompt import parse_prompt as parse_prompt
@@ -35,19 +27,10 @@ __all__ = [
     "AGENT_URL_VARIABLE",
     "ASKPASS_SCRIPT",
     "CHAT_ID_VARIABLE",
-    "DEFAULT_LISTEN_SECONDS",
-    "INITIAL_POLL_DELAY",
-    "LISTEN_POLL_TIMEOUT_SECONDS",
-    "LISTEN_READ_MARGIN_SECONDS",
-    "LISTEN_SECONDS_VARIABLE",
-    "MAX_POLL_DELAY",
     "AskpassPrompt",
     "askpass_environment",
     "choose_answer",
     "find_askpass_program",
     "git_context",
-    "listen_poll_timeout",
-    "main",
     "parse_prompt",
-    "run",
 ]

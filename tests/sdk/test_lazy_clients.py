@@ -32,6 +32,7 @@ def _loaded_after(statement: str) -> set[str]:
         "import agentsdk",
         "from agentsdk import CHAT_ID_HEADER, ProcessOutputResponse, chat_id_from_headers",
         "import agentsdk.wire, agentsdk.types",
+        "import agentproc.cli, agentproc.app, agentproc.server",
     ],
 )
 def test_the_wire_half_and_the_agent_load_no_http_client(statement: str) -> None:
