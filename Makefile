@@ -14,10 +14,10 @@ PORT ?= 7420
 # The suite's time goes to real processes (agents, shells, git, Chromium) that one pytest
 # process would run one after another: pytest-xdist spreads the test files over worker
 # processes, each file on one worker (--dist loadfile) so that a module's shared agent or
-# browser starts once. Much of a test's time is spent waiting on those processes, so three
-# workers keep a 2-core machine busier than two (114 s against 125 s there; four: 117 s).
-# More cores: `make test TEST_WORKERS=6`.
-TEST_WORKERS ?= 3
+# browser starts once. Much of a test's time is spent waiting on those processes, so more
+# workers than cores keep a 2-core machine busy: four there (84-87 s of pytest, against
+# 93-95 s with three, 89 s with five and 95 s with six). More cores: more workers.
+TEST_WORKERS ?= 4
 
 # The suite starts many Python processes (agents, keepers, the MCP server, CLI checks);
 # where the environment forbids writing bytecode, each one would compile the project's
