@@ -11,8 +11,11 @@ pipe is widened).
 
 from __future__ import annotations
 
+import array
+import fcntl
 import logging
 import os
+import termios
 from typing import IO
 
 import anyio
@@ -52,6 +55,21 @@ class ChildIO:
         self._output.close()
         if self.stdin is not None:
             self.stdin.close("the process was never run")
+
+    def output_unread(self) -> bool:
+        """Whether output waits in the kernel that the pump has yet to read: what the command
+        wrote before it blocked may not be in the buffer yet (a busy event loop, a starved
+        pump). False once the output is closed. A terminal's output reaches the agent's end
+        from a kernel work queue, microseconds after the write, so only what arrived counts."""
+        if self._output.closed:
+            return False
+        count = array.array("i", [0])
+        try:
+            fcntl.ioctl(self._output.fileno(), termios.FIONREAD, count)
+        except OSError as exc:
+            logger.error("counting the unread output of pid %d failed: %s", self._pid, exc)
+            return False
+        return count[0] > 0
 
     async def pump_output(
         self,

@@ -117,7 +117,13 @@ class ManagedProcess(ProcessReads, ProcessTerminal):
         self._shell_exited = False
         self._end_reason: ExitReason | None = None
         self._kill_at = -math.inf
-        self.prompt = PromptState(child.pid, child.inputs, self._arrival, lambda: self.stdin_open)
+        self.prompt = PromptState(
+            child.pid,
+            child.inputs,
+            self._arrival,
+            lambda: self.stdin_open,
+            output_unread=child.io.output_unread,
+        )
         """Whether the command waits for input, as far as the last look found."""
         # Where the last cursor read of each chat context ended, for since=last. Only the
         # process's own chat and the context without a chat can see it, so this holds at

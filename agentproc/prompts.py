@@ -55,6 +55,9 @@ class PromptState:
         inputs: the files that are its input; none for a command whose stdin is /dev/null.
         output: the bell its output rings, which remembers the last output.
         accepts_input: whether input can be sent now (a pipe closed, an exit: no more).
+        output_unread: whether output the agent has yet to read waits in the kernel; a
+            blocked read counts only once everything written before it is in the buffer, so
+            that an answer never shows a question's wait without the question.
     """
 
     def __init__(
@@ -63,11 +66,14 @@ class PromptState:
         inputs: Collection[InputIdentity],
         output: Arrival,
         accepts_input: Callable[[], bool],
+        *,
+        output_unread: Callable[[], bool] = lambda: False,
     ) -> None:
         self.session = session
         self.inputs = frozenset(inputs)
         self._output = output
         self._accepts_input = accepts_input
+        self._output_unread = output_unread
         self._input_at = -math.inf
         self._blocked = False
         self._looked_at = -math.inf
@@ -97,8 +103,10 @@ class PromptState:
         return self._looked_at < since and self.can_wait() and self.quiet_left(now) <= 0
 
     def observed(self, blocked: bool, looked_at: float) -> None:
-        """Record what the look that began at ``looked_at`` found."""
-        self._blocked = blocked
+        """Record what the look that began at ``looked_at`` found. Output still unread makes
+        the finding void: the read that blocked came after it was written, and a snapshot now
+        would lack it; the pump rings the bell once it reads it, and a later look decides."""
+        self._blocked = blocked and not self._output_unread()
         self._looked_at = looked_at
 
     def waiting(self) -> bool:

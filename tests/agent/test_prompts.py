@@ -81,6 +81,21 @@ async def test_output_after_the_look_began_voids_it() -> None:
     assert not state.waiting()
 
 
+async def test_output_still_unread_voids_a_blocked_finding() -> None:
+    """Blocked, but what it wrote before blocking is not in the buffer yet: not waiting, so
+    that no answer shows the wait without the question; a look after the read decides."""
+    unread = True
+    output = Arrival()
+    output.rung_at = time.monotonic() - 10
+    state = PromptState(100, PIPE, output, lambda: True, output_unread=lambda: unread)
+    watch = PromptWatch(FakeScan(blocked={100}))
+    await watch.look([state])
+    assert not state.waiting()
+    unread = False
+    await watch.look([state])
+    assert state.waiting()
+
+
 async def test_input_sent_voids_the_finding_and_restarts_the_quiet() -> None:
     """The answer to a question is not the question still waiting: after input, the command
     is not waiting, and is not looked at again until it has been quiet anew."""
