@@ -143,8 +143,9 @@ def test_a_deadline_after_the_shell_exited_by_itself_keeps_the_reason_exit(
     client: httpx.Client,
 ) -> None:
     """The shell exited on its own; a deadline that then ends its background child does not
-    make the exit a timeout."""
-    process_id = start(client, "echo $$; sleep 100 &", timeout_ms=100)
+    make the exit a timeout. The shell exits within milliseconds; the deadline leaves it a
+    second, which a loaded machine needs."""
+    process_id = start(client, "echo $$; sleep 100 &", timeout_ms=1000)
     session = session_of(client, process_id)
     try:
         assert finish(client, process_id)["exit_reason"] == "exit"
@@ -168,12 +169,13 @@ def test_idle_timeout_ends_a_silent_command(client: httpx.Client) -> None:
 
 
 def test_idle_timeout_spares_a_chatty_command(client: httpx.Client) -> None:
-    """A line every 50 ms for 1.5 s, with a 600 ms idle timeout: it runs to its end."""
-    command = (
-        "python3 -c 'import time\nfor i in range(30):\n"
-        "    print(i, flush=True)\n    time.sleep(0.05)'"
-    )
-    process_id = start(client, command, idle_timeout_ms=600)
+    """A line every 50 ms for 1.5 s, with a 1 s idle timeout: it runs to its end.
+
+    The first line comes from the shell at once (no interpreter to start first, which can
+    take most of a second on a loaded machine), and each gap is twenty times shorter than
+    the timeout."""
+    command = "i=0; while [ $i -lt 30 ]; do echo $i; i=$((i + 1)); sleep 0.05; done"
+    process_id = start(client, command, idle_timeout_ms=1000)
     body = finish(client, process_id)
     assert (body["exit_code"], body["exit_reason"]) == (0, "exit")
     assert body["output"] == "".join(f"{i}\n" for i in range(30))
