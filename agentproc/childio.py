@@ -11,11 +11,9 @@ pipe is widened).
 
 from __future__ import annotations
 
-import array
-import fcntl
 import logging
 import os
-import termios
+import select
 from typing import IO
 
 import anyio
@@ -59,17 +57,21 @@ class ChildIO:
     def output_unread(self) -> bool:
         """Whether output waits in the kernel that the pump has yet to read: what the command
         wrote before it blocked may not be in the buffer yet (a busy event loop, a starved
-        pump). False once the output is closed. A terminal's output reaches the agent's end
-        from a kernel work queue, microseconds after the write, so only what arrived counts."""
-        if self._output.closed:
-            return False
-        count = array.array("i", [0])
+        pump). False once the output is closed.
+
+        A zero-timeout poll, not a byte count: the kernel moves a terminal's output to the
+        agent's end from a work queue, which a loaded machine may run milliseconds after the
+        write, and only a poll of the terminal waits for that move before it answers. So it
+        may block briefly: call it from a worker thread. Safe against the pump closing the
+        output meanwhile (a closed descriptor polls as nothing to read).
+        """
         try:
-            fcntl.ioctl(self._output.fileno(), termios.FIONREAD, count)
-        except OSError as exc:
-            logger.error("counting the unread output of pid %d failed: %s", self._pid, exc)
-            return False
-        return count[0] > 0
+            fd = self._output.fileno()
+        except ValueError:
+            return False  # closed: the output ended
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return any(events & select.POLLIN for _, events in poller.poll(0))
 
     async def pump_output(
         self,

@@ -55,9 +55,10 @@ class PromptState:
         inputs: the files that are its input; none for a command whose stdin is /dev/null.
         output: the bell its output rings, which remembers the last output.
         accepts_input: whether input can be sent now (a pipe closed, an exit: no more).
-        output_unread: whether output the agent has yet to read waits in the kernel; a
-            blocked read counts only once everything written before it is in the buffer, so
-            that an answer never shows a question's wait without the question.
+        output_unread: whether output the agent has yet to read waits in the kernel (asked
+            in the look's worker thread); a blocked read counts only once everything written
+            before it is in the buffer, so that an answer never shows a question's wait
+            without the question.
     """
 
     def __init__(
@@ -73,7 +74,8 @@ class PromptState:
         self.inputs = frozenset(inputs)
         self._output = output
         self._accepts_input = accepts_input
-        self._output_unread = output_unread
+        self.output_unread = output_unread
+        """Whether output the agent has yet to read waits in the kernel; may block briefly."""
         self._input_at = -math.inf
         self._blocked = False
         self._looked_at = -math.inf
@@ -103,10 +105,8 @@ class PromptState:
         return self._looked_at < since and self.can_wait() and self.quiet_left(now) <= 0
 
     def observed(self, blocked: bool, looked_at: float) -> None:
-        """Record what the look that began at ``looked_at`` found. Output still unread makes
-        the finding void: the read that blocked came after it was written, and a snapshot now
-        would lack it; the pump rings the bell once it reads it, and a later look decides."""
-        self._blocked = blocked and not self._output_unread()
+        """Record what the look that began at ``looked_at`` found."""
+        self._blocked = blocked
         self._looked_at = looked_at
 
     def waiting(self) -> bool:
@@ -155,20 +155,29 @@ class PromptWatch:
             due.update(s for s in self._waited if s.needs_look(now - POLL_SECONDS, now))
             began = time.monotonic()
             try:
-                scan = await anyio.to_thread.run_sync(
-                    self._scan, {s.session: s.inputs for s in due}, limiter=self._limiter
+                scan, asking = await anyio.to_thread.run_sync(
+                    self._look, due, limiter=self._limiter
                 )
             except Exception:
                 logger.exception("looking for commands waiting for input failed")
                 return
             for state in due:
-                state.observed(state.session in scan.waiting, began)
+                state.observed(state in asking, began)
             if scan.problem is not None and not self._problem_reported:
                 self._problem_reported = True
                 logger.error(
                     "cannot always tell whether a command waits for input: %s (reported once)",
                     scan.problem,
                 )
+
+    def _look(self, due: Collection[PromptState]) -> tuple[Scan, set[PromptState]]:
+        """In the worker thread: the scan, and the commands it found blocked whose output is
+        all read. Output still unread voids a finding: the read that blocked came after the
+        output was written, and an answer now would lack it; the pump rings the bell once it
+        reads it, and a later look decides. Asked after the scan, so that whatever the
+        command wrote before it blocked has reached the agent's end by then."""
+        scan = self._scan({s.session: s.inputs for s in due})
+        return scan, {s for s in due if s.session in scan.waiting and not s.output_unread()}
 
     async def wait(self, state: PromptState) -> None:
         """Return once the command waits for input, at once if it does already; never for a

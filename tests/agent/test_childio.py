@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import pty
-import select
 
 from agentproc.childio import ChildIO
-
-SAFETY_SECONDS = 30.0
 
 
 def test_output_in_a_pipe_is_unread_until_read() -> None:
@@ -34,9 +31,9 @@ def test_output_on_a_terminal_is_unread_until_read() -> None:
     io = ChildIO(os.fdopen(master, "rb", buffering=0), pid=0)
     try:
         assert not io.output_unread()
+        # At once: the kernel hands a terminal's output to the agent's end from a work
+        # queue, and the answer must not depend on whether that has run yet.
         os.write(slave, b">>> ")
-        # The kernel hands a terminal's output to the agent's end from a work queue.
-        assert select.select([master], [], [], SAFETY_SECONDS)[0] == [master]
         assert io.output_unread()
         assert os.read(master, 100) == b">>> "
         assert not io.output_unread()
