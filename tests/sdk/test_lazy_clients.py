@@ -49,6 +49,13 @@ def test_every_public_name_resolves_and_is_listed() -> None:
     assert set(agentsdk.__all__) <= set(dir(agentsdk))
 
 
+def test_every_error_of_the_tree_is_public_through_the_lazy_table() -> None:
+    """The table names the errors without importing them; it cannot miss one."""
+    from agentsdk import _exceptions
+
+    assert set(_exceptions.__all__) <= set(agentsdk.__all__)
+
+
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="NoSuchClient"):
         agentsdk.NoSuchClient  # type: ignore[attr-defined]  # noqa: B018
