@@ -53,13 +53,6 @@ def api() -> Iterator[respx.MockRouter]:
         yield router
 
 
-@pytest.fixture
-def conn() -> Iterator[AgentConn]:
-    """A client with a token and default retries."""
-    with AgentConn(BASE_URL, token=TOKEN) as client:
-        yield client
-
-
 # -- the exact request of each method ---------------------------------------------------------
 
 
