@@ -11,17 +11,16 @@ pipe is widened).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import select
 from typing import IO
 
-import anyio
-
 from agentproc.arrival import Arrival
 from agentproc.buffer import HeadTailBuffer
 from agentproc.childinput import ChildInput
-from agentproc.pipes import OutputPipes
+from agentproc.pipes import OutputPipes, PipeSlot
 
 __all__ = ["ChildIO"]
 
@@ -98,33 +97,65 @@ class ChildIO:
         fd = self._output.fileno()
         os.set_blocking(fd, False)
         slot = (pipes or OutputPipes(wide_pipes=0)).slot(fd)
+        # One reader registration for the whole output, not anyio.wait_readable per wake-up:
+        # that adds and removes the descriptor from the loop's poller each time (two
+        # epoll_ctl calls) and wakes a task, which at the tens of thousands of short reads a
+        # second of a fast writer cost more than the reads. The agent runs on asyncio only.
+        loop = asyncio.get_running_loop()
+        ended: asyncio.Future[bool] = loop.create_future()
+
+        def readable() -> None:
+            if ended.done():
+                return  # cancelled, or ended, with this call already under way
+            try:
+                outcome: bool | Exception | None = self._read_turn(slot, buffer, arrival)
+            except Exception as exc:  # to the pump's caller, not to the loop's log
+                outcome = exc
+            if outcome is None:
+                return
+            loop.remove_reader(fd)
+            if isinstance(outcome, Exception):
+                ended.set_exception(outcome)
+            else:
+                ended.set_result(outcome)
+
+        loop.add_reader(fd, readable)
         try:
-            while True:
-                await anyio.wait_readable(fd)
-                # A read that filled up to the capacity may have left more behind: read on
-                # without waiting (a few times at most); anything shorter emptied a pipe (a
-                # terminal is read until it has nothing, as its reads are always short).
-                for _ in range(READS_BETWEEN_TURNS):
-                    try:
-                        data = slot.read()
-                    except BlockingIOError:
-                        break
-                    except OSError as exc:
-                        if self._ends_output(exc):
-                            return True
-                        logger.error("reading the output of pid %d failed: %s", self._pid, exc)
-                        return False
-                    if not data:
-                        return True
-                    buffer.write(data)
-                    if arrival is not None:
-                        arrival.ring()
-                    if slot.short_read_empties and len(data) < slot.read_size:
-                        break
+            return await ended
         finally:
+            loop.remove_reader(fd)
             slot.release()
-            anyio.notify_closing(fd)
             self._output.close()
+
+    def _read_turn(
+        self, slot: PipeSlot, buffer: HeadTailBuffer, arrival: Arrival | None
+    ) -> bool | None:
+        """Read what the output holds now into ``buffer``: None while it goes on, else
+        whether it reached its end (False: a read failed, logged at error level).
+
+        A read that filled up to the capacity may have left more behind: read on without
+        waiting (a few times at most, then the loop's other callbacks get their turn);
+        anything shorter emptied a pipe (a terminal is read until it has nothing, as its
+        reads are always short).
+        """
+        for _ in range(READS_BETWEEN_TURNS):
+            try:
+                data = slot.read()
+            except BlockingIOError:
+                return None
+            except OSError as exc:
+                if self._ends_output(exc):
+                    return True
+                logger.error("reading the output of pid %d failed: %s", self._pid, exc)
+                return False
+            if not data:
+                return True
+            buffer.write(data)
+            if arrival is not None:
+                arrival.ring()
+            if slot.short_read_empties and len(data) < slot.read_size:
+                return None
+        return None
 
     def _ends_output(self, error: OSError) -> bool:
         """Whether a read failing with ``error`` is the output's end rather than a failure:

@@ -6,9 +6,14 @@ import os
 import pty
 from collections.abc import Callable
 
+import anyio
 import pytest
 
+from agentproc.arrival import Arrival
+from agentproc.buffer import HeadTailBuffer
 from agentproc.childio import ChildIO
+
+SAFETY_SECONDS = 30.0
 
 
 @pytest.mark.parametrize("make_ends", [os.pipe, pty.openpty], ids=["pipe", "terminal"])
@@ -32,4 +37,50 @@ def test_output_is_unread_until_read_and_never_once_closed(
         assert not io.output_unread()
     finally:
         io.close()
+        os.close(writer)
+
+
+class FailingBuffer(HeadTailBuffer):
+    """A buffer whose every write fails."""
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        raise RuntimeError("no room")
+
+
+@pytest.mark.anyio
+async def test_a_failure_while_pumping_reaches_the_pumps_caller() -> None:
+    """An error inside a read turn ends the pump with that error, not in the loop's log,
+    and the output end is closed."""
+    reader, writer = os.pipe()
+    output = os.fdopen(reader, "rb", buffering=0)
+    try:
+        os.write(writer, b"anything")
+        with anyio.fail_after(SAFETY_SECONDS), pytest.raises(RuntimeError, match="no room"):
+            await ChildIO(output, pid=0).pump_output(FailingBuffer())
+        assert output.closed
+    finally:
+        os.close(writer)
+
+
+@pytest.mark.anyio
+async def test_cancelling_the_pump_stops_reading_and_closes_the_output() -> None:
+    """A cancelled pump leaves nothing registered and closes its end: the writer then finds
+    no reader."""
+    reader, writer = os.pipe()
+    output = os.fdopen(reader, "rb", buffering=0)
+    buffer = HeadTailBuffer()
+    arrival = Arrival()
+    try:
+        os.write(writer, b"first\n")
+        with anyio.fail_after(SAFETY_SECONDS):
+            async with anyio.create_task_group() as pumping:
+                pumping.start_soon(ChildIO(output, pid=0).pump_output, buffer, arrival)
+                while not buffer.bytes():
+                    await arrival.wait()
+                pumping.cancel_scope.cancel()
+        assert output.closed
+        assert buffer.bytes() == b"first\n"
+        with pytest.raises(BrokenPipeError):
+            os.write(writer, b"second\n")
+    finally:
         os.close(writer)
