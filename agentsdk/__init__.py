@@ -79,33 +79,13 @@ if _typing.TYPE_CHECKING:
     from agentsdk._stream import AsyncOutputStream as AsyncOutputStream
     from agentsdk._stream import OutputStream as OutputStream
 
-_CLIENT_HALF: dict[str, tuple[str, ...]] = {
-    "agentsdk._client": (
-        "AgentConn",
-        "AsyncAgentConn",
-    ),
-    "agentsdk._controlplane": (
-        "AsyncControlPlaneClient",
-        "ControlPlaneClient",
-    ),
-    "agentsdk._exceptions": (
-        "AgentSDKError",
-        "APIConnectionError",
-        "APIStatusError",
-        "APITimeoutError",
-        "AuthenticationError",
-        "BadRequestError",
-        "ConflictError",
-        "InternalServerError",
-        "NotFoundError",
-        "PayloadTooLargeError",
-        "RateLimitError",
-    ),
-    "agentsdk._stream": (
-        "AsyncOutputStream",
-        "OutputStream",
-    ),
-}
+_CLIENT_HALF = (
+    "agentsdk._client",
+    "agentsdk._controlplane",
+    "agentsdk._exceptions",
+    "agentsdk._stream",
+)
+"""The modules that need httpx: the names of theirs that ``__all__`` lists load on first use."""
 
 __all__ = [
     "CHAT_ID_HEADER",
@@ -167,17 +147,20 @@ def _public(obj: _typing.Any) -> _typing.Any:
 
 
 def _load_client_half() -> None:
-    for module, names in _CLIENT_HALF.items():
+    public = set(__all__)
+    for module in _CLIENT_HALF:
         loaded = _importlib.import_module(module)
-        for name in names:
+        for name in public.intersection(loaded.__all__):
             globals()[name] = _public(getattr(loaded, name))
 
 
 def __getattr__(name: str) -> _typing.Any:
-    if any(name in names for names in _CLIENT_HALF.values()):
-        # All at once: an error raised by a client is then named by its public path too.
+    # Only names not loaded yet get here: a public one is of the client half, loaded all at
+    # once, so that an error raised by a client is named by its public path too.
+    if name in __all__:
         _load_client_half()
-        return globals()[name]
+        if name in globals():
+            return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -49,8 +49,8 @@ def test_every_public_name_resolves_and_is_listed() -> None:
     assert set(agentsdk.__all__) <= set(dir(agentsdk))
 
 
-def test_every_error_of_the_tree_is_public_through_the_lazy_table() -> None:
-    """The table names the errors without importing them; it cannot miss one."""
+def test_every_error_of_the_tree_is_public() -> None:
+    """``__all__`` names the errors without importing them; it cannot miss one."""
     from agentsdk import _exceptions
 
     assert set(_exceptions.__all__) <= set(agentsdk.__all__)
