@@ -106,18 +106,14 @@ class ChildIO:
 
         def readable() -> None:
             if ended.done():
-                return  # cancelled, or ended, with this call already under way
+                return  # ended or cancelled; the reader goes when the pump resumes
             try:
-                outcome: bool | Exception | None = self._read_turn(slot, buffer, arrival)
+                reached_end = self._read_turn(slot, buffer, arrival)
             except Exception as exc:  # to the pump's caller, not to the loop's log
-                outcome = exc
-            if outcome is None:
+                ended.set_exception(exc)
                 return
-            loop.remove_reader(fd)
-            if isinstance(outcome, Exception):
-                ended.set_exception(outcome)
-            else:
-                ended.set_result(outcome)
+            if reached_end is not None:
+                ended.set_result(reached_end)
 
         loop.add_reader(fd, readable)
         try:
