@@ -68,7 +68,7 @@ class PromptState:
         output: Arrival,
         accepts_input: Callable[[], bool],
         *,
-        output_unread: Callable[[], bool] = lambda: False,
+        output_unread: Callable[[], bool],
     ) -> None:
         self.session = session
         self.inputs = frozenset(inputs)

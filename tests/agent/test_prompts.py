@@ -45,7 +45,8 @@ def quiet_command(
     """A command whose last output was long ago, and the bell its output rings."""
     output = Arrival()
     output.rung_at = time.monotonic() - 10
-    return PromptState(session, inputs, output, lambda: accepts_input), output
+    state = PromptState(session, inputs, output, lambda: accepts_input, output_unread=lambda: False)
+    return state, output
 
 
 def quiet_state(session: int = 100, *, inputs: frozenset[InputIdentity] = PIPE) -> PromptState:
