@@ -3,7 +3,8 @@
 A route that returns a model has FastAPI validate it against the route's response model
 again, turn it into plain data, and hand that to ``json.dumps``: three passes over every
 answer. The hot routes (start, run, output) return :func:`json_answer` instead, one pass in
-pydantic's serializer; their ``response_model`` still documents the answer.
+pydantic's serializer, which also leaves out the ``null`` fields (so those routes need no
+``response_model_exclude_none``); their ``response_model`` still documents the answer.
 """
 
 from __future__ import annotations

@@ -86,7 +86,6 @@ async def healthz() -> dict[str, str]:
     operation_id="start_process",
     summary="Start a process",
     response_model=StartProcessResponse,
-    response_model_exclude_none=True,
     responses=error_responses(docs=errors.START_ERRORS)
     | success(examples.STARTED, links=links_from_start()),
     openapi_extra=json_body(StartProcessRequest, examples.START_REQUESTS),
@@ -128,7 +127,6 @@ async def list_processes(manager: ManagerDep, chat_id: ChatDep) -> ListProcesses
     operation_id="process_output",
     summary="Read a process's output",
     response_model=ProcessOutputResponse,
-    response_model_exclude_none=True,
     responses=error_responses(docs=errors.OUTPUT_ERRORS) | success(examples.OUTPUTS),
 )
 async def process_output(

@@ -36,7 +36,6 @@ run_router = APIRouter(prefix=API_PREFIX, tags=["processes"], dependencies=API_D
     operation_id="run_process",
     summary="Run a process and wait for it",
     response_model=RunProcessResponse,
-    response_model_exclude_none=True,
     responses=error_responses(docs=errors.RUN_ERRORS)
     | success(examples.RAN, links=links_from_start()),
     openapi_extra=json_body(StartProcessRequest, examples.START_REQUESTS),
