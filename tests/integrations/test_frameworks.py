@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
 from agentsdk import AsyncAgentConn
@@ -110,12 +111,21 @@ async def test_pydantic_ai_agent_runs_every_tool(fake: FakeProvider, tools: Chat
     assert conversation.answers[5].is_error is True
 
 
-def chat_model(fake: FakeProvider, lc_tools: list[Any]) -> Any:
-    """LangChain's ChatOpenAI on the fake provider, with the tools bound."""
+def chat_model(
+    fake: FakeProvider, lc_tools: list[Any], http: httpx.AsyncClient | httpx.Client
+) -> Any:
+    """LangChain's ChatOpenAI on the fake provider, with the tools bound, sending through the
+    test's own HTTP client: the one it makes by default is cached for the process and never
+    closed, so its connection to the fake provider would outlive the test."""
     from langchain_openai import ChatOpenAI
 
+    sending = (
+        {"http_async_client": http}
+        if isinstance(http, httpx.AsyncClient)
+        else {"http_client": http}
+    )
     return ChatOpenAI(
-        model=MODEL, base_url=f"{fake.base_url}/v1", api_key="sk-test", max_retries=0
+        model=MODEL, base_url=f"{fake.base_url}/v1", api_key="sk-test", max_retries=0, **sending
     ).bind_tools(lc_tools)
 
 
@@ -128,14 +138,15 @@ async def test_langchain_async_loop_runs_every_tool(fake: FakeProvider, tools: C
     conversation = fake.play(STEPS)
     lc_tools = langchain(tools)
     by_name = {tool.name: tool for tool in lc_tools}
-    model = chat_model(fake, lc_tools)
     messages: list[Any] = [HumanMessage(PROMPT)]
-    while True:
-        reply = await model.ainvoke(messages)
-        messages.append(reply)
-        if not reply.tool_calls:
-            break
-        messages += [await by_name[call["name"]].ainvoke(call) for call in reply.tool_calls]
+    async with httpx.AsyncClient() as http:
+        model = chat_model(fake, lc_tools, http)
+        while True:
+            reply = await model.ainvoke(messages)
+            messages.append(reply)
+            if not reply.tool_calls:
+                break
+            messages += [await by_name[call["name"]].ainvoke(call) for call in reply.tool_calls]
     assert reply.content == FINAL_TEXT
     check_answers(conversation.answers)
     statuses = [message.status for message in messages if isinstance(message, ToolMessage)]
@@ -151,15 +162,16 @@ def test_langchain_sync_loop_runs_every_tool(fake: FakeProvider, live_agent: Liv
     conn = AsyncAgentConn(live_agent.base_url, token=live_agent.token)
     lc_tools = langchain(chat_tools(conn, chat_id=uuid.uuid4()))
     by_name = {tool.name: tool for tool in lc_tools}
-    model = chat_model(fake, lc_tools)
     messages: list[Any] = [HumanMessage(PROMPT)]
     try:
-        while True:
-            reply = model.invoke(messages)
-            messages.append(reply)
-            if not reply.tool_calls:
-                break
-            messages += [by_name[call["name"]].invoke(call) for call in reply.tool_calls]
+        with httpx.Client() as http:
+            model = chat_model(fake, lc_tools, http)
+            while True:
+                reply = model.invoke(messages)
+                messages.append(reply)
+                if not reply.tool_calls:
+                    break
+                messages += [by_name[call["name"]].invoke(call) for call in reply.tool_calls]
     finally:
         asyncio.run(conn.aclose())
     assert reply.content == FINAL_TEXT
