@@ -17,22 +17,36 @@ The buffer is pure and synchronous: bytes in, text or bytes out. It has no lock:
 pump writes it and request handlers read it, all on the one event loop thread, and no method
 awaits, so no reader ever sees a write half done. When the process is done with it is the
 process's own business (``ManagedProcess.wait``), not the buffer's.
+
+One writer may work from another thread: a reader of a fast writer's pipe that reads straight
+into the ring (:mod:`agentproc.lane`), sparing the copy from a scratch buffer. It *reserves*
+the next part of the ring, reads into it without the GIL, and *commits* what it read. The
+reserved part counts as dropped for every reader meanwhile, so no read copies bytes the kernel
+is overwriting; and as the GIL may pass to that thread in the middle of a read, every reserve
+and commit counts a change, and a reader that saw the count move while it copied reads again.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from agentsdk.wire import omission_marker
 
 if TYPE_CHECKING:
     from agentproc.budget import OutputBudget
 
+_T = TypeVar("_T")
+
 __all__ = [
     "DEFAULT_HEAD_BYTES",
     "DEFAULT_MAX_LINE_BYTES",
     "DEFAULT_TAIL_BYTES",
+    "DIRECT_READ_SHARE",
+    "MIN_DIRECT_READ_BYTES",
+    "DirectReads",
     "HeadTailBuffer",
     "OutputChunk",
     "Truncation",
@@ -49,6 +63,13 @@ DEFAULT_MAX_LINE_BYTES = 2048
 
 LINE_CUT_SUFFIX = b" ... [truncated]"
 """Appended to a cut line, so the reader knows the line went on."""
+
+DIRECT_READ_SHARE = 4
+"""A direct read reserves at most this fraction of the ring (a quarter), so the window keeps
+three quarters of its bytes readable while the kernel fills the rest."""
+
+MIN_DIRECT_READ_BYTES = 16 * 1024
+"""Below this, a direct read is too short to be worth it: the ring is read into by copying."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +156,11 @@ class HeadTailBuffer:
         self._tail = bytearray()
         self._wrapped = False
         self._total = 0
+        # Direct reads (see the module's docstring): the ring bytes past the end of the output
+        # that a reader in another thread may be filling now, and a count of every change
+        # that thread made, by which a reader on the loop's thread tells a torn copy.
+        self._reserved = 0
+        self._changes = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Append ``data``; returns its length. Never blocks, never fails, keeps no reference
@@ -190,9 +216,45 @@ class HeadTailBuffer:
             return wanted
         return self._budget.allot(required, wanted)
 
+    @property
+    def direct_read_bytes(self) -> int:
+        """What one direct read (:meth:`reserve`) may take now: 0 until the ring has reached
+        its final length (once it wrapped), and when a share of it too short to be worth it
+        is all it can spare beside the rendered tail."""
+        if not self._wrapped:
+            return 0
+        cap = len(self._tail)
+        size = min(cap // DIRECT_READ_SHARE, cap - self._tail_capacity)
+        return size if size >= MIN_DIRECT_READ_BYTES else 0
+
+    def open_direct(self) -> DirectReads:
+        """Start reading straight into the ring (see :class:`DirectReads`): until
+        :meth:`DirectReads.close`, the next :attr:`direct_read_bytes` of the ring count as
+        dropped for every reader, the window keeps its length, and nothing else may write
+        the buffer.
+
+        Raises:
+            ValueError: the buffer cannot be read into (:attr:`direct_read_bytes` is 0).
+        """
+        size = self.direct_read_bytes
+        if not size:
+            raise ValueError("the ring cannot be read into directly yet")
+        self._reserved = size
+        self._changes += 1
+        return DirectReads(self, size)
+
+    def _consistent(self, read: Callable[[], _T]) -> _T:
+        """``read()``, again for as long as a direct reader changed the buffer meanwhile."""
+        while True:
+            changes = self._changes
+            result = read()
+            if changes == self._changes:
+                return result
+
     def _tail_start(self) -> int:
-        """The offset of the oldest byte in the ring (``total`` while the ring is empty)."""
-        return max(len(self._head), self._total - len(self._tail))
+        """The offset of the oldest byte in the ring (``total`` while the ring is empty);
+        bytes reserved for a direct read count as dropped."""
+        return max(len(self._head), self._total - len(self._tail) + self._reserved)
 
     def _render_start(self) -> int:
         """The offset of the oldest byte the rendering shows after the head."""
@@ -233,6 +295,9 @@ class HeadTailBuffer:
             raise ValueError(f"offset must not be negative, got {offset}")
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
+        return self._consistent(lambda: self._read(offset, limit))
+
+    def _read(self, offset: int, limit: int) -> OutputChunk:
         total = self._total
         head_len = len(self._head)
         tail_start = self._tail_start()
@@ -250,9 +315,7 @@ class HeadTailBuffer:
         (Coder's rendering, kept for compatibility). Long lines are cut in each half
         independently; invalid UTF-8, including a character cut in two, becomes U+FFFD.
         """
-        total = self._total
-        head = bytes(self._head)
-        tail = self._copy(self._render_start(), total)
+        total, head, tail = self._consistent(self._rendered)
         if total == 0:
             return "", None
         if not tail:
@@ -264,6 +327,11 @@ class HeadTailBuffer:
             original_bytes=total, retained_bytes=len(text), omitted_bytes=omitted
         )
         return text.decode("utf-8", "replace"), truncation
+
+    def _rendered(self) -> tuple[int, bytes, bytes]:
+        """The output's length, the head, and the tail the rendering shows."""
+        total = self._total
+        return total, bytes(self._head), self._copy(self._render_start(), total)
 
     def _cut_lines(self, data: bytes) -> bytes:
         limit = self._max_line_bytes
@@ -279,11 +347,12 @@ class HeadTailBuffer:
 
     def bytes(self) -> bytes:
         """A copy of the rendered bytes, head then tail, without marker or line cuts."""
-        return bytes(self._head) + self._copy(self._render_start(), self._total)
+        _, head, tail = self._consistent(self._rendered)
+        return head + tail
 
     def __len__(self) -> int:
         """Bytes stored now (at most ``head_capacity + window_capacity``)."""
-        return len(self._head) + self._total - self._tail_start()
+        return self._consistent(lambda: len(self._head) + self._total - self._tail_start())
 
     @property
     def window_bytes(self) -> int:
@@ -294,8 +363,11 @@ class HeadTailBuffer:
         """Keep at most the newest ``size`` bytes after the head (never fewer than
         ``tail_capacity``) from now on; returns how many bytes of ring this freed.
 
-        The rendering is unchanged; reads find the older bytes of the window dropped.
+        The rendering is unchanged; reads find the older bytes of the window dropped. While
+        direct reads are under way, the window keeps its length (0 is freed).
         """
+        if self._reserved:
+            return 0
         size = max(size, self._tail_capacity)
         self._window_capacity = min(self._window_capacity, size)
         old = len(self._tail)
@@ -317,3 +389,45 @@ class HeadTailBuffer:
     def total_written(self) -> int:
         """Every byte ever accepted, stored or not: the offset where the output ends now."""
         return self._total
+
+
+class DirectReads:
+    """Reads from a file descriptor straight into a buffer's ring, from any thread: the bytes
+    go where :meth:`HeadTailBuffer.write` would have copied them, without the copy. Made by
+    :meth:`HeadTailBuffer.open_direct`.
+
+    Each read fills the part of the ring past the end of the output that the buffer keeps
+    reserved, then makes it output; meanwhile the next part is reserved. Kept lean: it runs
+    once per read of a fast writer's pipe, and its cost slows the writer down.
+    """
+
+    __slots__ = ("_buffer", "_cap", "_pos", "_ring", "_size")
+
+    def __init__(self, buffer: HeadTailBuffer, size: int) -> None:
+        self._buffer = buffer
+        self._size = size
+        self._cap = len(buffer._tail)
+        self._pos = (buffer._total - buffer._head_capacity) % self._cap
+        self._ring = memoryview(buffer._tail)
+
+    def read_from(self, fd: int) -> int:
+        """One read of ``fd`` into the ring; how many bytes it brought (0: the end).
+
+        Raises:
+            BlockingIOError: nothing to read now (a non-blocking ``fd``).
+            OSError: the read failed.
+        """
+        pos, cap, ring = self._pos, self._cap, self._ring
+        end = pos + self._size
+        count = os.readv(fd, [ring[pos:end]] if end <= cap else [ring[pos:], ring[: end - cap]])
+        buffer = self._buffer
+        buffer._total += count
+        buffer._changes += 1
+        self._pos = (pos + count) % cap
+        return count
+
+    def close(self) -> None:
+        """Reads are over: the whole ring is readable, and written, as before."""
+        self._ring.release()
+        self._buffer._reserved = 0
+        self._buffer._changes += 1
