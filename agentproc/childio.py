@@ -12,6 +12,7 @@ pipe is widened).
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import os
 import select
@@ -20,6 +21,7 @@ from typing import IO
 from agentproc.arrival import Arrival
 from agentproc.buffer import HeadTailBuffer
 from agentproc.childinput import ChildInput
+from agentproc.lane import Lane
 from agentproc.pipes import OutputPipes, PipeSlot
 
 __all__ = ["ChildIO"]
@@ -30,6 +32,19 @@ READS_BETWEEN_TURNS = 16
 """Reads in a row, at most, before the pump waits for the output again, which lets the other
 tasks of the event loop run: a writer that keeps the output full would otherwise keep the
 pump from ever waiting, and every request with it."""
+
+
+class _Turn(enum.Enum):
+    """How a read turn left the output."""
+
+    MORE = enum.auto()
+    """It goes on: wait until it is readable again."""
+    ENDED = enum.auto()
+    """Every writer closed it."""
+    FAILED = enum.auto()
+    """A read failed (logged)."""
+    FAST = enum.auto()
+    """Its writer is fast and the buffer can be read into: over to a :class:`Lane`."""
 
 
 class ChildIO:
@@ -82,7 +97,8 @@ class ChildIO:
 
         Each time the output is readable, everything the pipe holds is read (in reads of up to
         ``pipes.READ_BYTES``), each read written to ``buffer`` at once and ``arrival`` rung,
-        for the readers waiting for more.
+        for the readers waiting for more. A fast writer's widened pipe is read from a thread
+        instead, once the buffer can take reads directly (:mod:`agentproc.lane`).
 
         Args:
             buffer: where the output goes.
@@ -102,32 +118,33 @@ class ChildIO:
         # epoll_ctl calls) and wakes a task, which at the tens of thousands of short reads a
         # second of a fast writer cost more than the reads. The agent runs on asyncio only.
         loop = asyncio.get_running_loop()
-        ended: asyncio.Future[bool] = loop.create_future()
+        ended: asyncio.Future[_Turn] = loop.create_future()
 
         def readable() -> None:
             if ended.done():
                 return  # ended or cancelled; the reader goes when the pump resumes
             try:
-                reached_end = self._read_turn(slot, buffer, arrival)
+                turn = self._read_turn(slot, buffer, arrival)
             except Exception as exc:  # to the pump's caller, not to the loop's log
                 ended.set_exception(exc)
                 return
-            if reached_end is not None:
-                ended.set_result(reached_end)
+            if turn is not _Turn.MORE:
+                ended.set_result(turn)
 
         loop.add_reader(fd, readable)
         try:
-            return await ended
+            turn = await ended
+            loop.remove_reader(fd)
+            if turn is _Turn.FAST:
+                return await Lane(fd, buffer, arrival, self._pid).run()
+            return turn is _Turn.ENDED
         finally:
             loop.remove_reader(fd)
             slot.release()
             self._output.close()
 
-    def _read_turn(
-        self, slot: PipeSlot, buffer: HeadTailBuffer, arrival: Arrival | None
-    ) -> bool | None:
-        """Read what the output holds now into ``buffer``: None while it goes on, else
-        whether it reached its end (False: a read failed, logged at error level).
+    def _read_turn(self, slot: PipeSlot, buffer: HeadTailBuffer, arrival: Arrival | None) -> _Turn:
+        """Read what the output holds now into ``buffer``.
 
         A read that filled up to the capacity may have left more behind: read on without
         waiting (a few times at most, then the loop's other callbacks get their turn);
@@ -138,20 +155,22 @@ class ChildIO:
             try:
                 data = slot.read()
             except BlockingIOError:
-                return None
+                return _Turn.MORE
             except OSError as exc:
                 if self._ends_output(exc):
-                    return True
+                    return _Turn.ENDED
                 logger.error("reading the output of pid %d failed: %s", self._pid, exc)
-                return False
+                return _Turn.FAILED
             if not data:
-                return True
+                return _Turn.ENDED
             buffer.write(data)
             if arrival is not None:
                 arrival.ring()
+            if buffer.direct_read_bytes and slot.take_lane():
+                return _Turn.FAST
             if slot.short_read_empties and len(data) < slot.read_size:
-                return None
-        return None
+                return _Turn.MORE
+        return _Turn.MORE
 
     def _ends_output(self, error: OSError) -> bool:
         """Whether a read failing with ``error`` is the output's end rather than a failure:

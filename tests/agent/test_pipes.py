@@ -91,6 +91,36 @@ def test_a_wide_pipe_is_read_in_parts(pipe: tuple[int, int]) -> None:
     assert sum(sizes) == written
 
 
+def test_only_a_wide_pipe_takes_a_lane_and_only_while_one_is_free(
+    pipe: tuple[int, int],
+) -> None:
+    """A narrow pipe never gets a thread of its own; wide ones get the free lanes, keep them
+    until released, and a released lane goes to the next."""
+    read_fd, write_fd = pipe
+    pipes = OutputPipes(wide_pipes=2, lanes=1)
+    first = pipes.slot(read_fd)
+    assert not first.take_lane(), "a narrow pipe"
+    fill(write_fd)
+    first.read()
+    assert first.take_lane()
+    assert first.take_lane(), "kept, not taken twice"
+    assert pipes.free_lanes == 0
+    other_read, other_write = os.pipe()
+    try:
+        other = pipes.slot(other_read)
+        fill(other_write)
+        other.read()
+        assert not other.take_lane()
+        first.release()
+        assert (pipes.free_lanes, pipes.free_slots) == (1, 1)
+        assert other.take_lane()
+        other.release()
+        assert (pipes.free_lanes, pipes.free_slots) == (1, 2)
+    finally:
+        os.close(other_read)
+        os.close(other_write)
+
+
 def test_a_pipe_that_is_never_full_keeps_its_size(pipe: tuple[int, int]) -> None:
     """A command that writes a little at a time never costs a wide slot."""
     read_fd, write_fd = pipe
@@ -150,12 +180,12 @@ def test_what_is_not_a_pipe_is_read_as_it_is(
 
 @pytest.mark.anyio
 async def test_a_fast_writer_arrives_whole_and_in_order_through_a_wide_pipe() -> None:
-    """Ten megabytes of numbered lines: every byte counted, the end kept exactly, and the
-    wide slot free again once the output ended."""
+    """Ten megabytes of numbered lines, read on the loop (no lane free): every byte
+    counted, the end kept exactly, and the wide slot free again once the output ended."""
     lines = 1_000_000
     expected = "".join(f"{number}\n" for number in range(1, lines + 1)).encode()
     child = Spawner(Settings(), final_env={}).spawn(ProcessSpec(command=f"seq 1 {lines}"))
-    pipes = OutputPipes(wide_pipes=1)
+    pipes = OutputPipes(wide_pipes=1, lanes=0)
     buffer = HeadTailBuffer(window_capacity=WIDE_PIPE_BYTES)
     with anyio.fail_after(SAFETY_TIMEOUT_SECONDS):
         assert await child.io.pump_output(buffer, pipes=pipes) is True
