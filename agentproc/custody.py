@@ -136,26 +136,29 @@ class Custody:
         orphan to reap. Spawns may hold it at once."""
         return self._spawning.lock
 
-    def spawned(self, pid: int) -> None:
+    def spawned(self, pid: int, start: int | None = None) -> None:
         """A command's shell was just spawned: no scan reaps it from now on, and its start
-        time is read here, off the event loop. Call it under :meth:`spawning`, on any
-        thread; :meth:`started` follows on the event loop's."""
+        time (``start``, when the spawn knew it) is read here, off the event loop. Call it
+        under :meth:`spawning`, on any thread; :meth:`started` follows on the event loop's."""
         self._spawning.shells.add(pid)
-        start = procfs.start_time(pid)
+        if start is None:
+            start = procfs.start_time(pid)
         if start is not None:
             self._spawn_starts[pid] = start
 
-    def started(self, pid: int) -> None:
+    def started(self, pid: int, start: int | None = None) -> None:
         """A command's shell was spawned (and not yet reaped): claim its session.
 
-        Call it on the event loop before anything can reap the shell. When the start time was
-        not read at the spawn, the claim is made by a task that runs before any task started
-        after this call (the one that reaps the shell among them): reading ``/proc`` while
-        the shell still execs waits for the exec, and the request that spawned it need not.
-        The marker in the shell's environment covers those moments should the agent die.
+        Call it on the event loop before anything can reap the shell. ``start`` is its start
+        time when the spawn knew it. When neither it nor :meth:`spawned` did, the claim is
+        made by a task that runs before any task started after this call (the one that reaps
+        the shell among them): reading ``/proc`` while the shell still execs waits for the
+        exec, and the request that spawned it need not. The marker in the shell's
+        environment covers those moments should the agent die.
         """
         self._spawning.shells.add(pid)
-        start = self._spawn_starts.pop(pid, None)
+        known = self._spawn_starts.pop(pid, None)
+        start = known if start is None else start
         if start is not None:
             self._claim_session(pid, start)
         elif self._task_group is not None:

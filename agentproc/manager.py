@@ -264,14 +264,14 @@ class ProcessManager(ManagerShutdown):
         # On the calling thread, with no await from the admission to the registration.
         with self._custody.spawning():
             child = self._spawner.spawn(spec)
-            self._custody.started(child.pid)
+            self._custody.started(child.pid, child.start)
         return StartResult(self._register(spec, child), started=True)
 
     def _spawn(self, spec: ProcessSpec) -> Child:
         # In a worker thread: the fork waits for the child's exec, and the loop must not.
         with self._custody.spawning():
             child = self._spawner.spawn(spec)
-            self._custody.spawned(child.pid)
+            self._custody.spawned(child.pid, child.start)
         return child
 
     def _register(self, spec: ProcessSpec, child: Child) -> ManagedProcess:

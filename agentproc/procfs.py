@@ -15,6 +15,7 @@ about three times as much per file, and a command name need not be valid UTF-8.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -24,7 +25,9 @@ __all__ = [
     "Identity",
     "Proc",
     "boot_id",
+    "boot_tick",
     "environ_has",
+    "forked_within",
     "parse_stat",
     "read",
     "read_file",
@@ -124,6 +127,30 @@ def start_time(pid: int) -> int | None:
     """The start time of process ``pid``, or None when there is none."""
     proc = read(pid)
     return None if proc is None else proc.start
+
+
+_TICK_NS = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+# /proc counts start times in clock ticks since boot: the fork's CLOCK_BOOTTIME divided
+# down, exactly so where a tick is a whole number of nanoseconds (it is 10 ms at 100 Hz).
+_TICKS_DIVIDE_EXACTLY = 1_000_000_000 % os.sysconf("SC_CLK_TCK") == 0
+
+
+def boot_tick() -> int:
+    """Now, in the clock ticks since boot that ``/proc`` counts start times in."""
+    return time.clock_gettime_ns(time.CLOCK_BOOTTIME) // _TICK_NS
+
+
+def forked_within(tick: int) -> int | None:
+    """The start time ``/proc`` gives a process forked since :func:`boot_tick` returned
+    ``tick``, when that tick is not over yet; None otherwise (read it from ``/proc``).
+
+    The kernel stamps a process with ``CLOCK_BOOTTIME`` as it forks it, so a fork that began
+    and ended within one tick gave its child that tick. That spares reading the new child's
+    ``stat`` file, which waits while the child still execs.
+    """
+    if _TICKS_DIVIDE_EXACTLY and boot_tick() == tick:
+        return tick
+    return None
 
 
 def snapshot() -> dict[int, Proc]:

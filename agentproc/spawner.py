@@ -22,6 +22,7 @@ from pathlib import Path
 
 import anyio
 
+from agentproc import procfs
 from agentproc.blockedreads import InputIdentity
 from agentproc.childinput import ChildInput
 from agentproc.childio import ChildIO
@@ -81,6 +82,10 @@ class Child:
     terminal: Terminal | None = None
     """The command's terminal; ``None`` when its streams are pipes."""
 
+    start: int | None = None
+    """The shell's start time as ``/proc`` gives it, when the clock around the fork told it
+    (:func:`agentproc.procfs.forked_within`); ``None``: read it from ``/proc``."""
+
     @property
     def pid(self) -> int:
         """The shell's pid: also its session and process group id."""
@@ -119,6 +124,7 @@ class Spawner:
             SpawnFailed: the OS could not start the shell.
         """
         workdir = self.resolve_workdir(spec.workdir)
+        tick = procfs.boot_tick()
         if spec.tty is not None:
             try:
                 started = spawn_on_terminal(
@@ -131,8 +137,10 @@ class Spawner:
                 )
             except (OSError, ValueError, subprocess.SubprocessError) as exc:
                 raise SpawnFailed(f"start process on a terminal: {exc}") from exc
+            start = procfs.forked_within(tick)
             terminal = started.terminal
-            return Child(started.popen, started.io, workdir, frozenset({terminal.device}), terminal)
+            device = frozenset({terminal.device})
+            return Child(started.popen, started.io, workdir, device, terminal, start)
         try:
             popen = subprocess.Popen(
                 self.argv(spec.command),
@@ -147,13 +155,14 @@ class Spawner:
             )
         except (OSError, ValueError) as exc:
             raise SpawnFailed(f"start process: {exc}") from exc
+        start = procfs.forked_within(tick)
         assert popen.stdout is not None  # noqa: S101 - Popen was given stdout=PIPE
         stdin = None
         inputs: frozenset[InputIdentity] = frozenset()
         if popen.stdin is not None:
             inputs = _identities(popen.stdin.fileno(), popen.pid)
             stdin = ChildInput(popen.stdin, popen.pid, self._settings.max_input_bytes)
-        return Child(popen, ChildIO(popen.stdout, popen.pid, stdin), workdir, inputs)
+        return Child(popen, ChildIO(popen.stdout, popen.pid, stdin), workdir, inputs, start=start)
 
     def resolve_workdir(self, requested: str | None) -> str:
         """The request's directory; else the configured one if it exists; else $HOME.

@@ -9,12 +9,13 @@ from pathlib import Path
 import anyio
 import pytest
 
+from agentproc import procfs
 from agentproc.buffer import HeadTailBuffer
 from agentproc.children import wait_child
 from agentproc.errors import InvalidWorkdir
 from agentproc.settings import Settings
 from agentproc.spawner import PRIORITY_SCRIPT, Spawner, own_environment
-from agentproc.spec import ProcessSpec
+from agentproc.spec import ProcessSpec, TerminalSize
 from agentsdk.wire import CHAT_ID_VARIABLE, TOKEN_VARIABLE
 
 SAFETY_TIMEOUT_SECONDS = 30.0
@@ -122,3 +123,33 @@ async def test_stdin_is_a_pipe_only_when_the_spec_asks(stdin: bool) -> None:
     target = buffer.bytes().decode().strip()
     assert (child.io.stdin is not None) is stdin
     assert target.startswith("pipe:") if stdin else target == os.devnull
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("tty", [None, TerminalSize(rows=24, cols=80)], ids=["pipe", "terminal"])
+async def test_the_start_time_a_spawn_tells_is_the_one_proc_gives(
+    tty: TerminalSize | None,
+) -> None:
+    """Where the clock around the fork tells the shell's start time (the fork stayed within
+    one tick, as nearly every one does), it is the very one ``/proc`` gives, and custody
+    claims the shell by it without reading ``/proc``."""
+    told = 0
+    for _ in range(20):
+        command = "read line" if tty is None else "sleep 5"
+        child = spawner().spawn(ProcessSpec(command=command, stdin=tty is None, tty=tty))
+        try:
+            if child.start is not None:
+                told += 1
+                assert child.start == procfs.start_time(child.pid)
+        finally:
+            child.popen.kill()
+            child.io.close()
+            await wait_child(child.popen)
+    assert told > 10, "forks crossed a clock tick far more often than they should"
+
+
+def test_a_start_time_is_not_told_once_the_tick_it_began_in_is_over() -> None:
+    """A window that spans two ticks cannot tell which of them the fork fell in."""
+    tick = procfs.boot_tick()
+    assert procfs.forked_within(tick - 1) is None
+    assert procfs.forked_within(tick) in (tick, None)
