@@ -9,11 +9,16 @@ twice. Together they held such output at about 1.7 times the time of
 
 So once a pipe has been found full and widened (:mod:`agentproc.pipes`: its writer is fast)
 and the buffer's ring has reached its final length, the pump hands the pipe to a
-:class:`Lane`. Its thread reads into the part of the ring the buffer reserves for it
-(:meth:`~agentproc.buffer.HeadTailBuffer.reserve`), waits in ``poll`` when the pipe is empty,
-and rings the arrival bell on the loop at most once per :data:`RING_INTERVAL`, and once more
-at the end. The lanes are as many as the wide pipes, at most, and each ends with its output or
-when its pump is cancelled (a stop the thread sees within one read).
+:class:`Lane`, if one of the few (:data:`agentproc.pipes.LANES`) is free. Its thread reads
+into the part of the ring the buffer reserves for it
+(:meth:`~agentproc.buffer.HeadTailBuffer.open_direct`), waits in ``poll`` when the pipe is
+empty, and rings the arrival bell on the loop at most once per :data:`RING_INTERVAL`, and
+once more at the end. A lane ends with its output, or when its pump is cancelled (a stop the
+thread sees within one read).
+
+The cost is the GIL: the thread takes it at every read. While the loop itself is busy (a
+stream of the same output being framed and sent, say), the thread waits for it and the
+writer with it, so such a stream ends somewhat later than when the loop read the pipe.
 """
 
 from __future__ import annotations
