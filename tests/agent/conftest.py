@@ -9,6 +9,7 @@ raw sockets, shutdown, the browser rules) uses the real uvicorn server of ``test
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -78,3 +79,13 @@ def chat_client(live_agent: LiveAgent) -> Iterator[httpx.Client]:
     """A client of the shared agent in a fresh chat, so listings see only this test's work."""
     with live_agent.client(headers={"Coder-Chat-Id": str(uuid.uuid4())}) as client:
         yield client
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[int, int]]:
+    """A fresh pipe, non-blocking at the read end: ``(read_fd, write_fd)``."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    yield read_fd, write_fd
+    os.close(read_fd)
+    os.close(write_fd)

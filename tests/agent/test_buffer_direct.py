@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
 
 import pytest
 
@@ -21,16 +20,6 @@ from agentproc.buffer import (
 
 WINDOW = 256 * 1024
 DIRECT = WINDOW // DIRECT_READ_SHARE
-
-
-@pytest.fixture
-def pipe() -> Iterator[tuple[int, int]]:
-    """A fresh pipe, non-blocking at the read end: ``(read_fd, write_fd)``."""
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(read_fd, False)
-    yield read_fd, write_fd
-    os.close(read_fd)
-    os.close(write_fd)
 
 
 def wrapped_pair(seed: int) -> tuple[HeadTailBuffer, HeadTailBuffer]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -22,16 +21,6 @@ from agentproc.spec import ProcessSpec
 
 SAFETY_TIMEOUT_SECONDS = 30.0
 F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
-
-
-@pytest.fixture
-def pipe() -> Iterator[tuple[int, int]]:
-    """A fresh pipe, non-blocking at the read end: ``(read_fd, write_fd)``."""
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(read_fd, False)
-    yield read_fd, write_fd
-    os.close(read_fd)
-    os.close(write_fd)
 
 
 def fill(write_fd: int) -> int:
