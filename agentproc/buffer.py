@@ -31,9 +31,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from agentsdk.wire import omission_marker
+from agentproc.rendering import DEFAULT_MAX_LINE_BYTES, LINE_CUT_SUFFIX, Truncation, render
 
 if TYPE_CHECKING:
     from agentproc.budget import OutputBudget
@@ -42,14 +42,12 @@ _T = TypeVar("_T")
 
 __all__ = [
     "DEFAULT_HEAD_BYTES",
-    "DEFAULT_MAX_LINE_BYTES",
     "DEFAULT_TAIL_BYTES",
     "DIRECT_READ_SHARE",
     "MIN_DIRECT_READ_BYTES",
     "DirectReads",
     "HeadTailBuffer",
     "OutputChunk",
-    "Truncation",
 ]
 
 DEFAULT_HEAD_BYTES = 16384
@@ -58,29 +56,12 @@ DEFAULT_HEAD_BYTES = 16384
 DEFAULT_TAIL_BYTES = 16384
 """The end of the output: usually the error or the summary."""
 
-DEFAULT_MAX_LINE_BYTES = 2048
-"""One minified bundle or base64 blob must not eat the whole budget."""
-
-LINE_CUT_SUFFIX = b" ... [truncated]"
-"""Appended to a cut line, so the reader knows the line went on."""
-
 DIRECT_READ_SHARE = 4
 """A direct read reserves at most this fraction of the ring (a quarter), so the window keeps
 three quarters of its bytes readable while the kernel fills the rest."""
 
 MIN_DIRECT_READ_BYTES = 16 * 1024
 """Below this, a direct read is too short to be worth it: the ring is read into by copying."""
-
-
-@dataclass(frozen=True, slots=True)
-class Truncation:
-    """What a rendering dropped; mirrors the wire type ``ProcessTruncation``."""
-
-    original_bytes: int
-    retained_bytes: int
-    omitted_bytes: int
-    strategy: Literal["head_tail"] = "head_tail"
-    """How the output was shortened: the start and the end kept, the middle dropped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,42 +289,15 @@ class HeadTailBuffer:
         return OutputChunk(self._copy(start, end), start, max(0, start - offset))
 
     def render(self) -> tuple[str, Truncation | None]:
-        """The text for a model, and what was dropped (``None`` when nothing was).
-
-        The head is returned whole while the tail is empty. Otherwise head and tail are
-        joined by the omission marker, or by a single newline when nothing was omitted
-        (Coder's rendering, kept for compatibility). Long lines are cut in each half
-        independently; invalid UTF-8, including a character cut in two, becomes U+FFFD.
-        """
+        """The text for a model, and what was dropped (``None`` when nothing was): the head
+        and the tail as :func:`agentproc.rendering.render` joins them."""
         total, head, tail = self._consistent(self._rendered)
-        if total == 0:
-            return "", None
-        if not tail:
-            return self._cut_lines(head).decode("utf-8", "replace"), None
-        omitted = total - len(head) - len(tail)
-        separator = omission_marker(omitted).encode() if omitted else b"\n"
-        text = self._cut_lines(head) + separator + self._cut_lines(tail)
-        truncation = Truncation(
-            original_bytes=total, retained_bytes=len(text), omitted_bytes=omitted
-        )
-        return text.decode("utf-8", "replace"), truncation
+        return render(total, head, tail, self._max_line_bytes)
 
     def _rendered(self) -> tuple[int, bytes, bytes]:
         """The output's length, the head, and the tail the rendering shows."""
         total = self._total
         return total, bytes(self._head), self._copy(self._render_start(), total)
-
-    def _cut_lines(self, data: bytes) -> bytes:
-        limit = self._max_line_bytes
-        if len(data) <= limit:
-            return data
-        lines = data.split(b"\n")
-        if all(len(line) <= limit for line in lines):
-            return data
-        keep = limit - len(LINE_CUT_SUFFIX)
-        return b"\n".join(
-            line if len(line) <= limit else line[:keep] + LINE_CUT_SUFFIX for line in lines
-        )
 
     def bytes(self) -> bytes:
         """A copy of the rendered bytes, head then tail, without marker or line cuts."""

@@ -7,13 +7,8 @@ import random
 
 import pytest
 
-from agentproc.buffer import (
-    DEFAULT_HEAD_BYTES,
-    DEFAULT_MAX_LINE_BYTES,
-    DEFAULT_TAIL_BYTES,
-    HeadTailBuffer,
-    Truncation,
-)
+from agentproc.buffer import DEFAULT_HEAD_BYTES, DEFAULT_TAIL_BYTES, HeadTailBuffer
+from agentproc.rendering import DEFAULT_MAX_LINE_BYTES, Truncation
 
 SUFFIX = " ... [truncated]"
 
