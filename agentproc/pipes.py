@@ -54,11 +54,19 @@ WIDE_PIPES = 16
 """Pipes wide at once, at most: 16 MiB, a quarter of the kernel's default per-user soft limit
 on pipe memory, leaving the rest to the user's other pipes."""
 
-LANES = max(1, (os.cpu_count() or 2) // 2)
-"""Wide pipes read by a thread of their own at once, at most: half the cores, as their writers
-need the other half. Each lane's thread takes the GIL at every read; sixteen of them on two
-cores kept the event loop waiting for it, and ``/healthz`` took 100 ms at the 99th
-percentile instead of 27. A wide pipe without a lane is read on the loop, as before."""
+
+def _usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a container's cpuset sets)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+LANES = max(1, _usable_cores() // 2)
+"""Wide pipes read by a thread of their own at once, at most: half the cores the agent may run
+on, as their writers need the other half. Each lane's thread takes the GIL at every read;
+sixteen of them on two cores kept the event loop waiting for it, and ``/healthz`` took 100 ms
+at the 99th percentile instead of 27. A wide pipe without a lane is read on the loop."""
 
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
