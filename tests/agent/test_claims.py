@@ -261,12 +261,24 @@ def marked() -> Iterator[tuple[Claims, subprocess.Popen[bytes]]]:
     claims it matches."""
     claimed = Claims(uuid.uuid4().hex)
     env = {**os.environ, claims.INSTANCE_VARIABLE: claimed.instance}
-    child = subprocess.Popen(["sleep", "300"], env=env, start_new_session=True)
+    # Popen returns once the exec has begun; until it is done, /proc shows the parent's
+    # environment, without the marker. The child says when it runs (keeping the marker
+    # through its own exec).
+    child = subprocess.Popen(
+        ["sh", "-c", "echo running; exec sleep 300"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+    )
     try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"running\n"
         yield claimed, child
     finally:
         child.kill()
         child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
 
 
 def test_a_process_carrying_the_instance_marker_is_ours(
