@@ -21,7 +21,7 @@ from typing import IO
 from agentproc.arrival import Arrival
 from agentproc.buffer import HeadTailBuffer
 from agentproc.childinput import ChildInput
-from agentproc.lane import Lane
+from agentproc.lane import Lane, LaneUnavailable
 from agentproc.pipes import OutputPipes, PipeSlot
 
 __all__ = ["ChildIO"]
@@ -133,10 +133,20 @@ class ChildIO:
 
         loop.add_reader(fd, readable)
         try:
-            turn = await ended
-            loop.remove_reader(fd)
-            if turn is _Turn.FAST:
-                return await Lane(fd, buffer, arrival, self._pid).run()
+            while (turn := await ended) is _Turn.FAST:
+                loop.remove_reader(fd)
+                try:
+                    return await Lane(fd, buffer, arrival, self._pid).run()
+                except LaneUnavailable as exc:
+                    # A command is not to suffer for the agent's want of a thread.
+                    logger.warning(
+                        "reading the output of pid %d on the event loop, no thread: %s",
+                        self._pid,
+                        exc,
+                    )
+                    slot.decline_lane()
+                    ended = loop.create_future()
+                    loop.add_reader(fd, readable)
             return turn is _Turn.ENDED
         finally:
             loop.remove_reader(fd)

@@ -36,7 +36,7 @@ import anyio
 from agentproc.arrival import Arrival
 from agentproc.buffer import DirectReads, HeadTailBuffer
 
-__all__ = ["RING_INTERVAL", "Lane"]
+__all__ = ["RING_INTERVAL", "Lane", "LaneUnavailable"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,10 @@ RING_INTERVAL = 0.001
 """Seconds between two rings of the arrival bell, at least, while output streams in: a reader
 following the output learns of it that soon, and the loop wakes for it at most a thousand
 times a second, however fast the writer."""
+
+
+class LaneUnavailable(Exception):
+    """A lane's thread could not be started: the pipe is read on the event loop instead."""
 
 
 class Lane:
@@ -76,45 +80,57 @@ class Lane:
 
         The thread reads a descriptor of its own (a duplicate), which it closes when it is
         done, so the caller may close its own at any time.
+
+        Raises:
+            LaneUnavailable: the thread could not be started (no descriptor or thread to be
+                had); nothing was read, and the caller reads on as before.
         """
         loop = asyncio.get_running_loop()
         done: asyncio.Future[bool | None] = loop.create_future()
-        stop_reader, stop_writer = os.pipe()
+        thread, stop_writer = self._start(loop, done)
         try:
-            fd = os.dup(self._fd)
-        except OSError:
-            os.close(stop_reader)
-            os.close(stop_writer)
-            raise
-        thread = threading.Thread(
-            target=self._run_thread,
-            args=(loop, done, fd, stop_reader),
-            name=f"output of pid {self._pid}",
-            daemon=True,
-        )
-        logger.debug("reading the output of pid %d from a thread", self._pid)
-        try:
-            thread.start()
             # Shielded, so that a cancellation leaves ``done`` to the thread's last word.
             return bool(await asyncio.shield(done))
         finally:
             # The stop: the thread sees it at its next read, or its poll sees the pipe hang up.
             self._stopping = True
             os.close(stop_writer)
-            if thread.ident is None:  # never started
-                os.close(fd)
-                os.close(stop_reader)
-            else:
-                with anyio.CancelScope(shield=True):
-                    if not done.done():
-                        await asyncio.wait([done])
-                        failure = done.exception()
-                        if failure is not None:
-                            logger.error(
-                                "reading the output of pid %d failed: %r", self._pid, failure
-                            )
-                    # It has only to exit now, but the thread is gone when the lane is.
-                    await anyio.to_thread.run_sync(thread.join)
+            with anyio.CancelScope(shield=True):
+                if not done.done():
+                    await asyncio.wait([done])
+                    failure = done.exception()
+                    if failure is not None:
+                        logger.error("reading the output of pid %d failed: %r", self._pid, failure)
+                # It has only to exit now, but the thread is gone when the lane is.
+                await anyio.to_thread.run_sync(thread.join)
+
+    def _start(
+        self, loop: asyncio.AbstractEventLoop, done: asyncio.Future[bool | None]
+    ) -> tuple[threading.Thread, int]:
+        """Start the thread; it and the write end of its stop pipe.
+
+        Raises:
+            LaneUnavailable: a descriptor or the thread could not be had.
+        """
+        opened: list[int] = []
+        try:
+            stop_reader, stop_writer = os.pipe()
+            opened += [stop_reader, stop_writer]
+            fd = os.dup(self._fd)
+            opened.append(fd)
+            thread = threading.Thread(
+                target=self._run_thread,
+                args=(loop, done, fd, stop_reader),
+                name=f"output of pid {self._pid}",
+                daemon=True,
+            )
+            thread.start()
+        except (OSError, RuntimeError) as exc:
+            for descriptor in opened:
+                os.close(descriptor)
+            raise LaneUnavailable(str(exc) or type(exc).__name__) from exc
+        logger.debug("reading the output of pid %d from a thread", self._pid)
+        return thread, stop_writer
 
     def _run_thread(
         self,

@@ -179,6 +179,7 @@ class PipeSlot:
         self._tried = False
         self._wide = False
         self._lane = False
+        self._declined = False
 
     @property
     def read_size(self) -> int:
@@ -206,9 +207,17 @@ class PipeSlot:
     def take_lane(self) -> bool:
         """Whether this wide pipe may be read by a thread of its own: once a lane is free
         (it keeps it until :meth:`release`). Never for a narrow pipe."""
-        if not self._lane and self._wide:
+        if not self._lane and self._wide and not self._declined:
             self._lane = self._pipes.take_lane()
         return self._lane
+
+    def decline_lane(self) -> None:
+        """This pipe is read on the event loop to its end: its lane, if it holds one, is
+        free again, and it takes none from now on."""
+        self._declined = True
+        if self._lane:
+            self._lane = False
+            self._pipes.give_back_lane()
 
     def release(self) -> None:
         """The pipe is done with: its wide slot and its lane, if it holds them, are free

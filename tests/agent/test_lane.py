@@ -17,6 +17,7 @@ import anyio
 import pytest
 
 import agentproc.buffer
+import agentproc.lane
 from agentproc.arrival import Arrival
 from agentproc.buffer import DirectReads, HeadTailBuffer
 from agentproc.childio import ChildIO
@@ -184,3 +185,36 @@ async def test_an_error_in_the_lane_reaches_the_pumps_caller(
     ):
         await io.pump_output(HeadTailBuffer(window_capacity=WINDOW), None, OutputPipes())
     assert lane_threads() == []
+
+
+@pytest.mark.anyio
+async def test_without_a_thread_to_be_had_the_pipe_is_read_on_the_loop(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where no thread can be started (a process limit reached), the command loses nothing:
+    its pipe is read on the event loop to the end, the refusal is a warning, and the lane and
+    the descriptors opened for it are given back."""
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(agentproc.lane.threading.Thread, "start", refuse)
+    expected = numbered_lines(1_000_000)
+    command = f"seq 1 1000000 | tail -c +{DEFAULT_PIPE_BYTES + 1}"
+    pipes = OutputPipes(wide_pipes=1, lanes=1)
+    buffer = HeadTailBuffer(window_capacity=WINDOW)
+    descriptors = len(os.listdir("/proc/self/fd"))
+    with fast_writer(command, expected[:DEFAULT_PIPE_BYTES]) as (io, popen):
+        with anyio.fail_after(SAFETY_SECONDS):
+            assert await io.pump_output(buffer, Arrival(), pipes) is True
+        assert popen.wait() == 0
+    assert buffer.total_written == len(expected)
+    newest = buffer.read(len(expected) - WINDOW, WINDOW)
+    assert newest.data == expected[-WINDOW:]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"reading the output of pid {popen.pid} on the event loop, no thread: "
+        "can't start new thread"
+    ]
+    assert (pipes.free_slots, pipes.free_lanes) == (1, 1)
+    assert len(os.listdir("/proc/self/fd")) == descriptors
