@@ -176,7 +176,7 @@ class ChildIO:
             buffer.write(data)
             if arrival is not None:
                 arrival.ring()
-            if buffer.direct_read_bytes and slot.take_lane():
+            if slot.lane_wanted and buffer.direct_read_bytes and slot.take_lane():
                 return _Turn.FAST
             if slot.short_read_empties and len(data) < slot.read_size:
                 return _Turn.MORE

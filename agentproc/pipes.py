@@ -204,10 +204,16 @@ class PipeSlot:
                 self.capacity = capacity
         return data
 
+    @property
+    def lane_wanted(self) -> bool:
+        """Whether this pipe would take a lane: it is wide, holds none, and has not declined
+        one. One attribute test for a narrow pipe, so the pump may ask at every read."""
+        return self._wide and not self._lane and not self._declined
+
     def take_lane(self) -> bool:
         """Whether this wide pipe may be read by a thread of its own: once a lane is free
         (it keeps it until :meth:`release`). Never for a narrow pipe."""
-        if not self._lane and self._wide and not self._declined:
+        if self.lane_wanted:
             self._lane = self._pipes.take_lane()
         return self._lane
 
@@ -215,6 +221,9 @@ class PipeSlot:
         """This pipe is read on the event loop to its end: its lane, if it holds one, is
         free again, and it takes none from now on."""
         self._declined = True
+        self._give_back_lane()
+
+    def _give_back_lane(self) -> None:
         if self._lane:
             self._lane = False
             self._pipes.give_back_lane()
@@ -222,9 +231,7 @@ class PipeSlot:
     def release(self) -> None:
         """The pipe is done with: its wide slot and its lane, if it holds them, are free
         again."""
-        if self._lane:
-            self._lane = False
-            self._pipes.give_back_lane()
+        self._give_back_lane()
         if self._wide:
             self._wide = False
             self._pipes.give_back()
