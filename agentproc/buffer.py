@@ -19,11 +19,12 @@ awaits, so no reader ever sees a write half done. When the process is done with 
 process's own business (``ManagedProcess.wait``), not the buffer's.
 
 One writer may work from another thread: a reader of a fast writer's pipe that reads straight
-into the ring (:mod:`agentproc.lane`), sparing the copy from a scratch buffer. It *reserves*
-the next part of the ring, reads into it without the GIL, and *commits* what it read. The
-reserved part counts as dropped for every reader meanwhile, so no read copies bytes the kernel
-is overwriting; and as the GIL may pass to that thread in the middle of a read, every reserve
-and commit counts a change, and a reader that saw the count move while it copied reads again.
+into the ring (:mod:`agentproc.lane`), sparing the copy from a scratch buffer. Opening direct
+reads (:meth:`HeadTailBuffer.open_direct`) reserves the part of the ring past the end of the
+output; each read fills it without the GIL and makes what it read output. The reserved part
+counts as dropped for every reader, so no read copies bytes the kernel is overwriting; and as
+the GIL may pass to that thread in the middle of a read, every such change is counted, and a
+reader that saw the count move while it copied reads again.
 """
 
 from __future__ import annotations
@@ -199,7 +200,7 @@ class HeadTailBuffer:
 
     @property
     def direct_read_bytes(self) -> int:
-        """What one direct read (:meth:`reserve`) may take now: 0 until the ring has reached
+        """What one direct read (:meth:`open_direct`) may take now: 0 until the ring has reached
         its final length (once it wrapped), and when a share of it too short to be worth it
         is all it can spare beside the rendered tail."""
         if not self._wrapped:

@@ -129,10 +129,9 @@ def start_time(pid: int) -> int | None:
     return None if proc is None else proc.start
 
 
-_TICK_NS = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
 # /proc counts start times in clock ticks since boot: the fork's CLOCK_BOOTTIME divided
 # down, exactly so where a tick is a whole number of nanoseconds (it is 10 ms at 100 Hz).
-_TICKS_DIVIDE_EXACTLY = 1_000_000_000 % os.sysconf("SC_CLK_TCK") == 0
+_TICK_NS, _TICK_REMAINDER = divmod(1_000_000_000, os.sysconf("SC_CLK_TCK"))
 
 
 def boot_tick() -> int:
@@ -148,7 +147,7 @@ def forked_within(tick: int) -> int | None:
     and ended within one tick gave its child that tick. That spares reading the new child's
     ``stat`` file, which waits while the child still execs.
     """
-    if _TICKS_DIVIDE_EXACTLY and boot_tick() == tick:
+    if not _TICK_REMAINDER and boot_tick() == tick:
         return tick
     return None
 
