@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import anyio
 import pytest
 
+import agentproc.arrival
+import agentproc.prompts
 from agentproc.arrival import Arrival
 from agentproc.blockedreads import InputIdentity, Scan
 from agentproc.prompts import POLL_SECONDS, QUIET_SECONDS, PromptState, PromptWatch
@@ -64,8 +66,25 @@ async def test_a_blocked_read_after_the_quiet_is_waiting() -> None:
     assert scan.looks == [frozenset({100})]
 
 
-async def test_output_within_the_quiet_means_no_look_and_not_waiting() -> None:
+class FrozenTime:
+    """A ``time`` module whose monotonic clock stands still."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+async def test_output_within_the_quiet_means_no_look_and_not_waiting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A command that wrote just now is not looked at: it is working, not asking."""
+    # The clock stands still, so "just now" holds however long a loaded machine takes
+    # between the output and the look (the quiet is 200 ms).
+    frozen = FrozenTime()
+    monkeypatch.setattr(agentproc.arrival, "time", frozen)
+    monkeypatch.setattr(agentproc.prompts, "time", frozen)
     scan = FakeScan(blocked={100})
     state, output = quiet_command()
     output.ring()
