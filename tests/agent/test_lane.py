@@ -120,7 +120,9 @@ async def test_readers_on_the_loop_are_woken_and_never_see_a_torn_copy() -> None
                     reads += 1
                 await arrival.wait()
     assert buffer.read(buffer.total_written - 8, 8).data == f"{count}\n".encode()[-8:]
-    assert reads > 10, "the reader was woken only a few times while the lane read"
+    # A bell rung only at the end would wake the reader once or twice; how many more times
+    # depends on how busy the machine is, so the bar is low.
+    assert reads > 3, "the reader was woken only at the end of the lane's reading"
 
 
 @pytest.mark.anyio
