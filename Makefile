@@ -14,8 +14,9 @@ PORT ?= 7420
 # The suite's time goes to real processes (agents, shells, git, Chromium) that one pytest
 # process would run one after another: pytest-xdist spreads the test files over worker
 # processes, each file on one worker (--dist loadfile) so that a module's shared agent or
-# browser starts once. Much of a test's time is spent waiting on those processes, so more
-# workers than cores keep a 2-core machine busy: four there (84-87 s of pytest, against
+# browser starts once (tests/_scheduling.py says which files go together and which first).
+# Much of a test's time is spent waiting on those processes, so more workers than cores
+# keep a 2-core machine busy: four there (84-87 s of pytest, against
 # 93-95 s with three, 89 s with five and 95 s with six). More cores: more workers.
 TEST_WORKERS ?= 4
 

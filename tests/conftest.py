@@ -26,6 +26,8 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from xdist.remote import Producer
+from xdist.scheduler.protocol import Scheduling
 
 from agentproc.app import create_app
 from agentproc.connections import PARSER_HEADER_BYTES, ConnectionGuard, guarded_http_protocol
@@ -39,6 +41,7 @@ from agentproc.speedups import (
     http_parser,
     installed,
 )
+from tests._scheduling import SuiteScheduling, order_collection
 
 TEST_TOKEN = "test-token"
 SAFETY_TIMEOUT_SECONDS = 30.0
@@ -81,10 +84,20 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Refuse two tests with one node id: a parallel run (pytest-xdist) hands out tests by
-    node id, so it would run only one of them and say nothing of the other."""
+    node id, so it would run only one of them and say nothing of the other. Then put the
+    files in the order a parallel run hands them out (:mod:`tests._scheduling`); a worker
+    cannot tell which mode its run is in, and the order does not matter to a serial run."""
     shared = sorted(nodeid for nodeid, n in Counter(i.nodeid for i in items).items() if n > 1)
     if shared:
         raise pytest.UsageError(f"tests share a node id: {shared}")
+    order_collection(items)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Scheduling | None:
+    """``--dist loadfile`` as :mod:`tests._scheduling` shapes it; other modes are xdist's."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    return SuiteScheduling(config, log)
 
 
 @pytest.fixture(scope="session", autouse=True)

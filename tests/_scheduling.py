@@ -1,0 +1,70 @@
+"""How a parallel run (``--dist loadfile``) hands test files to its workers.
+
+Each file is one unit of work, as pytest-xdist's ``loadfile`` makes it, so that a module's
+shared agent or browser starts once, with two changes:
+
+- The files of ``tests/integrations`` form a single unit. Each of them imports the LLM SDKs
+  and agent frameworks (``openai``, ``anthropic``, ``mcp``, ``pydantic_ai``, the OpenAI
+  Agents SDK), about four seconds of CPU per process, and a worker that runs them all imports
+  them once. Run one after another in one process they take 23 s of CPU; each in a process
+  of its own, 45 s (less about 1 s of pytest's own start each).
+- The units that run whole programs go first, longest first: they have few tests each, and
+  xdist orders units by their number of tests, which sent them out last and made them the
+  run's tail. The packaging tests, which build the wheel and install it into new
+  virtualenvs (35-50 s), started half-way through the run and ended ten seconds after every
+  other worker had finished.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from xdist.remote import Producer
+from xdist.scheduler import LoadFileScheduling
+
+SHARED_IMPORTS = "tests/integrations/"
+"""The directory whose files are one unit of work."""
+
+FIRST = ("tests/packaging/", SHARED_IMPORTS, "tests/proof/", "tests/test_readme.py")
+"""The units handed out before any other, in this order: the packaging tests (35-50 s on a
+2-core machine), the integration tests (30-45 s), the proofs (fuzzing 15-35 s, the browser
+and the generated clients 10-15 s each) and the README's examples (about 20 s)."""
+
+
+class SuiteScheduling(LoadFileScheduling):
+    """``--dist loadfile``, with the files under :data:`SHARED_IMPORTS` as one unit, handed
+    out in the order of the workers' collection (:func:`order_collection`)."""
+
+    def __init__(self, config: pytest.Config, log: Producer | None = None) -> None:
+        super().__init__(config, log)
+        # Each worker orders its collection (order_collection below); xdist's reorder by
+        # number of tests would undo the first rule.
+        config.option.loadscopereorder = False
+
+    def _split_scope(self, nodeid: str) -> str:
+        return unit(nodeid)
+
+
+def unit(nodeid: str) -> str:
+    """The unit of work a test belongs to: its file, or :data:`SHARED_IMPORTS`."""
+    path = nodeid.split("::", 1)[0]
+    return SHARED_IMPORTS if path.startswith(SHARED_IMPORTS) else path
+
+
+def order_collection(items: list[pytest.Item]) -> None:
+    """Sort ``items`` as the units should be handed out: those of :data:`FIRST` first, in its
+    order, then the others by number of tests, most first (xdist's own order).
+
+    Each worker sorts its own collection: the scheduler hands out tests by their index in it,
+    so the order must be the workers', not the scheduler's. The sort is stable, so a unit's
+    tests keep their order and stay together, and every worker comes to the same list.
+    """
+    tests = Counter(unit(item.nodeid) for item in items)
+
+    def order(item: pytest.Item) -> tuple[int, int]:
+        scope = unit(item.nodeid)
+        rank = next((n for n, first in enumerate(FIRST) if scope.startswith(first)), len(FIRST))
+        return (rank, -tests[scope])
+
+    items.sort(key=order)
