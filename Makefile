@@ -16,9 +16,10 @@ PORT ?= 7420
 # processes, each file on one worker (--dist loadfile) so that a module's shared agent or
 # browser starts once (tests/_scheduling.py says which files go together and which first).
 # Much of a test's time is spent waiting on those processes, so more workers than cores
-# keep a 2-core machine busy: four there (84-87 s of pytest, against
-# 93-95 s with three, 89 s with five and 95 s with six). More cores: more workers.
-TEST_WORKERS ?= 4
+# keep a 2-core machine busy: three there (99-107 s of pytest in three runs, against
+# 105-108 s with four and 105 s with five, interleaved; four were best before the
+# integration files shared a worker). More cores: more workers.
+TEST_WORKERS ?= 3
 
 # The suite starts many Python processes (agents, keepers, the MCP server, CLI checks);
 # where the environment forbids writing bytecode, each one would compile the project's
