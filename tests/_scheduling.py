@@ -6,8 +6,8 @@ shared agent or browser starts once, with two changes:
 - The files of ``tests/integrations`` form a single unit. Each of them imports the LLM SDKs
   and agent frameworks (``openai``, ``anthropic``, ``mcp``, ``pydantic_ai``, the OpenAI
   Agents SDK), about four seconds of CPU per process, and a worker that runs them all imports
-  them once. Run one after another in one process they take 23 s of CPU; each in a process
-  of its own, 45 s (less about 1 s of pytest's own start each).
+  them once. Run one after another in one process they take 22 s of CPU; each in a process
+  of its own, 46 s, of which pytest's own start is about 1.6 s a process.
 - The units that run whole programs go first, longest first: they have few tests each, and
   xdist orders units by their number of tests, which sent them out last and made them the
   run's tail. The packaging tests, which build the wheel and install it into new
