@@ -157,6 +157,9 @@ def serve(
         http=guarded_http_protocol(guard, http_parser(http)),
         loop=event_loop(loop),
         h11_max_incomplete_event_size=PARSER_HEADER_BYTES,
+        # No route is a WebSocket: loading an implementation cost 20 ms of every start, and
+        # an older uvicorn beside a newer websockets warns of its deprecated API.
+        ws="none",
         backlog=budget.backlog,
         log_level=log_level,
         access_log=access_log or log_level == "debug",

@@ -213,6 +213,7 @@ def serve_in_thread(
         "http": guarded_http_protocol(guard, http or server_http()),
         "h11_max_incomplete_event_size": PARSER_HEADER_BYTES,
         "loop": server_loop(),
+        "ws": "none",
     }
     if uds is None:
         config = uvicorn.Config(

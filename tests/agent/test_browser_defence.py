@@ -285,7 +285,7 @@ class _UnixSocketServer(AgentServer):
 @contextmanager
 def _serve_on_unix_socket(path: Path) -> Iterator[httpx.Client]:
     app = create_app(Settings())
-    config = uvicorn.Config(app, uds=str(path), log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, uds=str(path), log_level="warning", lifespan="on", ws="none")
     server = _UnixSocketServer(config)
     thread = threading.Thread(target=server.run, name="uds-agent", daemon=True)
     thread.start()
