@@ -17,6 +17,7 @@ import logging
 import socket
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import anyio
 import uvicorn
@@ -36,7 +37,7 @@ from agentproc.settings import Settings, default_state_dir
 from agentproc.speedups import AUTO, event_loop, http_parser
 from agentsdk.wire import API_PREFIX
 
-__all__ = ["DEFAULT_PORT", "AgentServer", "serve"]
+__all__ = ["DEFAULT_PORT", "AgentServer", "protocol_options", "serve"]
 
 logger = logging.getLogger("agentproc")
 
@@ -103,6 +104,23 @@ class AgentServer(uvicorn.Server):
             captured.clear()
 
 
+def protocol_options(guard: ConnectionGuard, http: str, loop: str) -> dict[str, Any]:
+    """The ``uvicorn.Config`` options that make a server speak as the agent does: the HTTP
+    parser ``http`` behind ``guard``, headers bounded, the event loop ``loop``, no WebSocket.
+
+    ``http`` and ``loop`` name installed implementations (:func:`http_parser`,
+    :func:`event_loop`).
+    """
+    return {
+        "http": guarded_http_protocol(guard, http),
+        "h11_max_incomplete_event_size": PARSER_HEADER_BYTES,
+        "loop": loop,
+        # No route is a WebSocket: loading an implementation cost 20 ms of every start, and
+        # an older uvicorn beside a newer websockets warns of its deprecated API.
+        "ws": "none",
+    }
+
+
 def serve(
     settings: Settings,
     host: str = "127.0.0.1",
@@ -154,12 +172,7 @@ def serve(
         app,
         host=host,
         port=port,
-        http=guarded_http_protocol(guard, http_parser(http)),
-        loop=event_loop(loop),
-        h11_max_incomplete_event_size=PARSER_HEADER_BYTES,
-        # No route is a WebSocket: loading an implementation cost 20 ms of every start, and
-        # an older uvicorn beside a newer websockets warns of its deprecated API.
-        ws="none",
+        **protocol_options(guard, http_parser(http), event_loop(loop)),
         backlog=budget.backlog,
         log_level=log_level,
         access_log=access_log or log_level == "debug",

@@ -30,8 +30,8 @@ from xdist.remote import Producer
 from xdist.scheduler.protocol import Scheduling
 
 from agentproc.app import create_app
-from agentproc.connections import PARSER_HEADER_BYTES, ConnectionGuard, guarded_http_protocol
-from agentproc.server import AgentServer
+from agentproc.connections import ConnectionGuard
+from agentproc.server import AgentServer, protocol_options
 from agentproc.settings import DEFAULT_HEADER_TIMEOUT_SECONDS, DEFAULT_MAX_CONNECTIONS, Settings
 from agentproc.speedups import (
     AUTO,
@@ -209,12 +209,7 @@ def serve_in_thread(
     guard = ConnectionGuard(
         header_timeout=DEFAULT_HEADER_TIMEOUT_SECONDS, max_connections=DEFAULT_MAX_CONNECTIONS
     )
-    how = {
-        "http": guarded_http_protocol(guard, http or server_http()),
-        "h11_max_incomplete_event_size": PARSER_HEADER_BYTES,
-        "loop": server_loop(),
-        "ws": "none",
-    }
+    how = protocol_options(guard, http or server_http(), server_loop())
     if uds is None:
         config = uvicorn.Config(
             app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **how
