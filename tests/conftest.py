@@ -1,7 +1,7 @@
 """Shared fixtures and helpers: a real agent, and other apps, on 127.0.0.1.
 
 In a background thread of the test process (:func:`serve_in_thread`, :func:`run_live_agent`,
-the ``live_agent`` fixture) or as its own ``python -m agentproc serve`` (:func:`serve_agent`).
+the ``live_agent`` fixture) or as a process of its own (:func:`serve_agent`).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from agentproc.speedups import (
     http_parser,
     installed,
 )
+from tests._agent_fork import ForkedAgent, fork_agent
 from tests._scheduling import SuiteScheduling, order_collection
 
 TEST_TOKEN = "test-token"
@@ -253,9 +254,9 @@ def run_live_agent(settings: Settings, *, http: str | None = None) -> Iterator[L
 
 @dataclass
 class ServedAgent:
-    """``python -m agentproc serve`` running as a child of the test."""
+    """``agentproc serve`` running as a process of its own (see :func:`serve_agent`)."""
 
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[str] | ForkedAgent
     base_url: str
     token: str
     state_dir: Path
@@ -317,7 +318,9 @@ def serve_agent(
     wrapper: Sequence[str] = (),
     state_dir: Path | None = None,
 ) -> Iterator[ServedAgent]:
-    """Run ``python -m agentproc serve --port 0`` with ``flags`` until the block ends.
+    """Run ``agentproc serve --port 0`` with ``flags`` as a process of its own until the
+    block ends: forked from a process that imported the agent once (:mod:`tests._agent_fork`),
+    or, with a ``wrapper``, as ``python -m agentproc serve``.
 
     Use it when a test needs the agent's own signals, exit status, memory or descriptors;
     :func:`run_live_agent` is lighter otherwise.
@@ -339,15 +342,19 @@ def serve_agent(
 def _served(
     flags: Sequence[str], token: str, wrapper: Sequence[str], state_dir: Path
 ) -> Iterator[ServedAgent]:
-    argv = [sys.executable, "-m", "agentproc", "serve", "--port", "0", "--token", token]
-    argv += ["--state-dir", str(state_dir)]
-    process = subprocess.Popen(
-        [*wrapper, *argv, *flags],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    argv = ["serve", "--port", "0", "--token", token, "--state-dir", str(state_dir), *flags]
+    process: subprocess.Popen[str] | ForkedAgent
+    if wrapper:
+        # The wrapper execs the agent: it has to be a command line.
+        process = subprocess.Popen(
+            [*wrapper, sys.executable, "-m", "agentproc", *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    else:
+        process = fork_agent(argv, os.environ, os.getcwd())
     assert process.stdout is not None
     lines: list[str] = []
     ports: queue.Queue[int | None] = queue.Queue()
