@@ -16,10 +16,10 @@ PORT ?= 7420
 # processes, each file on one worker (--dist loadfile) so that a module's shared agent or
 # browser starts once (tests/_scheduling.py says which files go together and which first).
 # Much of a test's time is spent waiting on those processes, so more workers than cores
-# keep a 2-core machine busy: three there (99-107 s of pytest in three runs, against
-# 105-108 s with four and 105 s with five, interleaved; four were best before the
-# integration files shared a worker). More cores: more workers.
-TEST_WORKERS ?= 3
+# keep a 2-core machine busy: four there (90-93 s of pytest in three runs, against
+# 96-106 s with three and 100 s with five, interleaved; the CPU sat idle 11-14 s of a run
+# with four, 23-26 s with three). More cores: more workers.
+TEST_WORKERS ?= 4
 
 # The suite starts many Python processes (agents, keepers, the MCP server, CLI checks);
 # where the environment forbids writing bytecode, each one would compile the project's
