@@ -1,6 +1,6 @@
 """End to end: one client's idle or trickling connections cannot starve another client.
 
-Each agent runs as its own ``python -m agentproc serve``, so its descriptors and its open-file
+Each agent runs as an ``agentproc serve`` process of its own, so its descriptors and its open-file
 limit are its own and can be read from ``/proc``. The sockets here are raw: a client that
 sends nothing, or its headers a few bytes at a time, is exactly what an HTTP client library
 will not do.

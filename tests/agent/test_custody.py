@@ -1,6 +1,6 @@
 """End to end: no process outlives the agent (spec: security.md §3).
 
-The agent runs as its own ``python -m agentproc serve`` (it is SIGKILLed here), its commands
+The agent runs as an ``agentproc serve`` process of its own (it is SIGKILLed here), its commands
 leave behind every kind of process that tries to get away, and ``/proc`` is read directly to
 find them. Graceful shutdown, a crash with the keeper, a crash of agent and keeper together
 (then the next agent cleans up from the records), and the processes that must never be hit:

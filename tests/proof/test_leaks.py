@@ -1,6 +1,6 @@
 """Hundreds of start/kill cycles of forking commands leave nothing behind in the agent.
 
-The agent runs as its own ``python -m agentproc serve`` process, so that its open file
+The agent runs as an ``agentproc serve`` process of its own, so that its open file
 descriptors and its children are its own and can be read from ``/proc`` without counting
 the test's. Everything here is checked by reading ``/proc`` directly, not through the
 agent's own ``sessions`` module, so the check does not share the code it checks.
