@@ -13,6 +13,10 @@ shared agent or browser starts once, with two changes:
   run's tail. The packaging tests, which build the wheel and install it into new
   virtualenvs (35-50 s), started half-way through the run and ended ten seconds after every
   other worker had finished.
+- Then the files with end-to-end tests (marked ``e2e``: a real server, real agents): a few
+  tests of several seconds each. Handed out by their number of tests among the unit tests'
+  files, they came last, and the run waited 5-7 s for the worker that drew one of them
+  (``test_terminal_resources.py``, 6 s) after the others had finished.
 """
 
 from __future__ import annotations
@@ -52,19 +56,27 @@ def unit(nodeid: str) -> str:
     return SHARED_IMPORTS if path.startswith(SHARED_IMPORTS) else path
 
 
+END_TO_END = "e2e"
+"""The marker of tests that run a real server or agent (``pyproject.toml`` declares it)."""
+
+
 def order_collection(items: list[pytest.Item]) -> None:
     """Sort ``items`` as the units should be handed out: those of :data:`FIRST` first, in its
-    order, then the others by number of tests, most first (xdist's own order).
+    order, then those with an :data:`END_TO_END` test, then the others; within each of the
+    last two, by number of tests, most first (xdist's own order).
 
     Each worker sorts its own collection: the scheduler hands out tests by their index in it,
     so the order must be the workers', not the scheduler's. The sort is stable, so a unit's
     tests keep their order and stay together, and every worker comes to the same list.
     """
     tests = Counter(unit(item.nodeid) for item in items)
+    end_to_end = {unit(item.nodeid) for item in items if item.get_closest_marker(END_TO_END)}
 
     def order(item: pytest.Item) -> tuple[int, int]:
         scope = unit(item.nodeid)
-        rank = next((n for n, first in enumerate(FIRST) if scope.startswith(first)), len(FIRST))
-        return (rank, -tests[scope])
+        first = next((n for n, prefix in enumerate(FIRST) if scope.startswith(prefix)), None)
+        if first is not None:
+            return (first, 0)
+        return (len(FIRST) + (scope not in end_to_end), -tests[scope])
 
     items.sort(key=order)
