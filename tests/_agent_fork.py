@@ -57,6 +57,8 @@ def _serve(argv: list[str], environ: dict[str, str], cwd: str, log: int) -> None
     # parent sentinel): an agent started from a shell would have none of them, and the tests
     # count the agent's descriptors. Nothing of this process reads them.
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    # multiprocessing pointed sys.stdin at a /dev/null of its own, among those just closed.
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the process's stdin, kept open
     # As a fresh interpreter writing to a pipe sets them up.
     sys.stdout.reconfigure(line_buffering=False)
     sys.stderr.reconfigure(line_buffering=True)

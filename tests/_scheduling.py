@@ -74,9 +74,9 @@ def order_collection(items: list[pytest.Item]) -> None:
 
     def order(item: pytest.Item) -> tuple[int, int]:
         scope = unit(item.nodeid)
-        first = next((n for n, prefix in enumerate(FIRST) if scope.startswith(prefix)), None)
-        if first is not None:
-            return (first, 0)
-        return (len(FIRST) + (scope not in end_to_end), -tests[scope])
+        rank = next((n for n, prefix in enumerate(FIRST) if scope.startswith(prefix)), None)
+        if rank is None:
+            rank = len(FIRST) + (scope not in end_to_end)
+        return (rank, -tests[scope])
 
     items.sort(key=order)
