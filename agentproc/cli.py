@@ -20,9 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agentproc import settings as defaults
-from agentproc.app import create_app
 from agentproc.askpass.environment import askpass_environment
-from agentproc.listen import ListenFailed
 from agentproc.mcp_command import add_mcp_command, run_mcp
 from agentproc.options import (
     Option,
@@ -42,8 +40,7 @@ from agentproc.options import (
     source_of,
     text,
 )
-from agentproc.server import DEFAULT_PORT, serve
-from agentproc.settings import ANY_HOST, InvalidSettings, Settings
+from agentproc.settings import ANY_HOST, DEFAULT_PORT, InvalidSettings, Settings
 from agentproc.speedups import (
     AUTO,
     HTTP_CHOICES,
@@ -344,6 +341,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 def openapi_document() -> str:
     """The OpenAPI document of the app, exactly as committed in ``openapi.json``."""
+    from agentproc.app import create_app  # imported here: see _serve
+
     return json.dumps(create_app().openapi(), indent=2, ensure_ascii=False) + "\n"
 
 
@@ -371,6 +370,16 @@ def _run(argv: Sequence[str] | None) -> None:
     if args.command == "mcp":
         run_mcp(args)
         return
+    _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> None:
+    # The web stack (FastAPI, uvicorn) is imported by the commands that use it, not with this
+    # module: `agentproc mcp`, which an MCP host starts for each of its sessions, needs none
+    # of it, and importing it took a fifth of that command's start.
+    from agentproc.listen import ListenFailed
+    from agentproc.server import serve
+
     settings = settings_from_args(args)
     logging.basicConfig(
         level=args.log_level.upper(),

@@ -33,16 +33,13 @@ from agentproc.connections import (
 )
 from agentproc.listen import listener
 from agentproc.manager import SHUTDOWN_SLACK_SECONDS
-from agentproc.settings import Settings, default_state_dir
+from agentproc.settings import DEFAULT_PORT, Settings, default_state_dir
 from agentproc.speedups import AUTO, event_loop, http_parser
 from agentsdk.wire import API_PREFIX
 
-__all__ = ["DEFAULT_PORT", "AgentServer", "protocol_options", "serve"]
+__all__ = ["AgentServer", "protocol_options", "serve"]
 
 logger = logging.getLogger("agentproc")
-
-DEFAULT_PORT = 7420
-"""Any free port works; this one is merely easy to remember."""
 
 UNREAD_CHECK_SECONDS = 0.25
 """During shutdown, how often connections are checked for answers their client never reads."""

@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_MAX_RUNNING",
     "DEFAULT_OUTPUT_BUDGET_BYTES",
     "DEFAULT_OUTPUT_WINDOW_BYTES",
+    "DEFAULT_PORT",
     "DEFAULT_RETENTION_SECONDS",
     "DEFAULT_SCROLLBACK_LINES",
     "DEFAULT_SHUTDOWN_GRACE_SECONDS",
@@ -30,6 +31,10 @@ __all__ = [
     "Settings",
     "default_state_dir",
 ]
+
+DEFAULT_PORT = 7420
+"""Where ``agentproc serve`` listens unless told: any free port works; this one is merely easy
+to remember."""
 
 DEFAULT_RETENTION_SECONDS = 300.0
 """Exited processes stay readable for 5 minutes, long enough for a slow poller."""
