@@ -26,9 +26,9 @@ from typing import IO, Any
 __all__ = ["ForkedAgent", "fork_agent"]
 
 _CONTEXT = multiprocessing.get_context("forkserver")
-# What the fork server imports before its first fork: the agent, and this module (which the
-# children are told to run).
-_CONTEXT.set_forkserver_preload(["agentproc.cli", __name__])
+# What the fork server imports before its first fork: the command line, the server and the
+# app it imports only to serve, and this module (which the children are told to run).
+_CONTEXT.set_forkserver_preload(["agentproc.cli", "agentproc.server", __name__])
 
 
 class _Inherited:
