@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,11 +19,13 @@ from pathlib import Path
 import anyio
 
 from agentproc.options import (
+    LOG_LEVELS,
     Option,
     UsageError,
     add_options,
     choice,
     http_url,
+    log_to_stderr,
     path,
     read_token,
     secret,
@@ -34,8 +35,6 @@ from agentsdk import canonical_chat_id
 from agentsdk.wire import TOKEN_VARIABLE
 
 __all__ = ["MCP_OPTIONS", "add_mcp_command", "run_mcp"]
-
-LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 def chat_id(raw: str) -> str:
@@ -93,11 +92,7 @@ def run_mcp(args: argparse.Namespace) -> None:
         raise UsageError(str(exc)) from None
     from agentsdk import AsyncAgentConn  # the client, for this command only: serve needs none
 
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    log_to_stderr(args.log_level)
     chat: str = args.chat_id or str(uuid.uuid4())
     logging.getLogger("agentproc").info("serving MCP on stdio for chat %s", chat)
 

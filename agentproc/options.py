@@ -11,7 +11,9 @@ to nothing does not unset it.
 from __future__ import annotations
 
 import argparse
+import logging
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from agentproc.redaction import without_credentials
 
 __all__ = [
     "FALSE_WORDS",
+    "LOG_LEVELS",
     "NO_VARIABLE",
     "TRUE_WORDS",
     "Option",
@@ -32,6 +35,7 @@ __all__ = [
     "http_url",
     "integer",
     "key_value",
+    "log_to_stderr",
     "number",
     "origin",
     "path",
@@ -242,6 +246,20 @@ def source_of(args: argparse.Namespace, option: Option, environ: Mapping[str, st
     if option.name in args.flags_given or option.variable is None:
         return option.flag
     return option.variable if option.variable in environ else option.flag
+
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+"""What ``--log-level`` accepts, for every command."""
+
+
+def log_to_stderr(level: str) -> None:
+    """Send the log, from ``level`` (one of :data:`LOG_LEVELS`) up, to stderr: a command's
+    stdout is the access log (``serve``) or the protocol itself (``mcp``)."""
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 def read_token(

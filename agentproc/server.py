@@ -1,11 +1,11 @@
 """Serving the agent as a program of its own, on uvicorn, over TCP or a Unix socket.
 
-:func:`serve` is what ``agentproc serve`` runs once the command line (``agentproc.cli``) has
-become :class:`~agentproc.settings.Settings`: it raises the open-file limit, derives the
-connection cap and listen backlog from it, guards uvicorn's HTTP protocol against idle and
-slow connections (``agentproc.connections``), and runs :class:`AgentServer` until SIGTERM or
-SIGINT. :class:`AgentServer` is uvicorn, told to stop the processes before it waits for open
-requests.
+:func:`serve` is what ``agentproc serve`` runs once its command line
+(``agentproc.serve_command``) has become :class:`~agentproc.settings.Settings`: it raises the
+open-file limit, derives the connection cap and listen backlog from it, guards uvicorn's HTTP
+protocol against idle and slow connections (``agentproc.connections``), and runs
+:class:`AgentServer` until SIGTERM or SIGINT. :class:`AgentServer` is uvicorn, told to stop
+the processes before it waits for open requests.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from agentproc.cli import SERVE_OPTIONS, build_parser, main, settings_from_args
+from agentproc.cli import build_parser, main
+from agentproc.serve_command import SERVE_OPTIONS, settings_from_args
 from agentproc.settings import InvalidSettings, Settings, default_state_dir
 
 README = Path(__file__).parents[2] / "README.md"

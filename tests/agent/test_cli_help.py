@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from agentproc.askpass import program as askpass
-from agentproc.cli import COMMANDS, SERVE_OPTIONS, main
+from agentproc.cli import COMMANDS, main
 from agentproc.options import shown_default, shown_variable
+from agentproc.serve_command import SERVE_OPTIONS
 from agentproc.version import version
 
 AGENT_TIMEOUT_SECONDS = 30.0

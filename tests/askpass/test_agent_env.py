@@ -13,7 +13,8 @@ from agentproc.askpass.environment import (
     askpass_environment,
     find_askpass_program,
 )
-from agentproc.cli import build_parser, settings_from_args
+from agentproc.cli import build_parser
+from agentproc.serve_command import settings_from_args
 from agentproc.settings import Settings
 
 CONTROL_PLANE = "https://coder.example.com"
