@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import httpcore
 import httpx
 
-__all__ = ["FLUSH_BYTES", "coalesce_writes"]
+__all__ = ["FLUSH_BYTES", "Pending", "coalesce_writes"]
 
 T = TypeVar("T", httpx.HTTPTransport, httpx.AsyncHTTPTransport)
 
@@ -28,7 +28,7 @@ FLUSH_BYTES = 64 * 1024
 """Writes kept back until this many bytes wait; a larger body goes out as it comes."""
 
 
-class _Pending:
+class Pending:
     """The bytes written and not yet sent."""
 
     def __init__(self) -> None:
@@ -51,7 +51,7 @@ class _Pending:
 class _Stream(httpcore.NetworkStream):
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
-        self._pending = _Pending()
+        self._pending = Pending()
 
     def _flush(self, timeout: float | None) -> None:
         if self._pending.size:
@@ -86,7 +86,7 @@ class _Stream(httpcore.NetworkStream):
 class _AsyncStream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
-        self._pending = _Pending()
+        self._pending = Pending()
 
     async def _flush(self, timeout: float | None) -> None:
         if self._pending.size:

@@ -41,6 +41,7 @@ from agentproc.speedups import (
     http_parser,
     installed,
 )
+from agentsdk import _h1 as sdk_h1
 from tests._agent_fork import ForkedAgent, fork_agent
 from tests._scheduling import SuiteScheduling, order_collection
 
@@ -72,7 +73,8 @@ each, since httptools lets through some requests that h11 refuses."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Commands the tests run behave as on a user's machine, not as steps of ``make test``.
+    """Commands the tests run behave as on a user's machine, not as steps of ``make test``;
+    in the fallback run, the SDK sends as it does without httptools.
 
     Run from ``make test``, the suite inherits make's recursion state (``MAKELEVEL``,
     ``MAKEFLAGS``), and every command an agent of the tests starts would inherit it too: a
@@ -80,6 +82,10 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     for name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"):
         os.environ.pop(name, None)
+    if server_http() == "h11":
+        # The run without httptools: the SDK's clients send as they do where it is missing,
+        # through httpx's own transport.
+        sdk_h1.AVAILABLE = False
 
 
 @pytest.hookimpl(trylast=True)

@@ -1,0 +1,263 @@
+"""HTTP/1.1 on the SDK's own connections: a request's bytes, and its response parsed by
+httptools.
+
+httpx sends through httpcore and h11, both pure Python. Against an agent on the loopback,
+which answers a short request in a fraction of a millisecond, their bookkeeping was most of
+what a call cost the client: about 0.25 ms of CPU per request, against 0.1 ms for the same
+exchange parsed by httptools, the C parser the agent itself serves with. The transports of
+``agentsdk._h1_sync`` and ``agentsdk._h1_async`` speak HTTP/1.1 over kept-alive sockets with
+it; this module holds what the two share and does no I/O.
+
+They take what the SDK sends: plain-http requests (TCP or a Unix socket) of a method with a
+response body. Anything else (https, ``HEAD``, an upgrade, ``Expect``) goes to the httpx
+transport they wrap, as does every request where httptools is not installed.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import httpx
+
+try:
+    import httptools
+except ImportError:  # pragma: no cover - exercised by the suite's run without httptools
+    AVAILABLE = False
+else:
+    AVAILABLE = True
+
+# AVAILABLE: whether httptools is installed; without it the SDK sends through httpx's own
+# transport.
+
+__all__ = [
+    "AVAILABLE",
+    "END_OF_CHUNKS",
+    "MAX_IDLE",
+    "READ_BYTES",
+    "Exchange",
+    "Origin",
+    "encode_head",
+    "frame",
+    "genuine",
+    "is_chunked",
+    "origin_of",
+    "speaks",
+    "still_open",
+    "timeouts",
+]
+
+MAX_IDLE = 20
+"""Idle connections kept per transport, as httpx keeps by default."""
+
+READ_BYTES = 64 * 1024
+"""Bytes asked of the socket per read."""
+
+END_OF_CHUNKS = b"0\r\n\r\n"
+"""Ends a chunked request body."""
+
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Methods whose response carries a body when its headers say so. A response to HEAD
+# announces a length it does not send, which a parser not told of the request would wait for.
+
+Origin = tuple[str, int] | str
+"""Where a connection goes: host and port over TCP, or a Unix socket's path."""
+
+
+def speaks(request: httpx.Request, below: tuple[object, ...]) -> bool:
+    """Whether these transports send ``request`` themselves (else the wrapped one does).
+
+    ``below`` are the functions of httpx and httpcore the wrapped transport would send with.
+    When one of them is not the library's own, a test has replaced it (respx does, to answer
+    from its routes), and requests go where that test expects them.
+    """
+    if not AVAILABLE or request.url.scheme != "http" or request.method not in _METHODS:
+        return False
+    headers = request.headers
+    if "upgrade" in headers or "expect" in headers:
+        return False
+    return genuine(*below)
+
+
+def genuine(*functions: object) -> bool:
+    """Whether each of ``functions`` is httpx's or httpcore's own, not a test's stand-in."""
+    return all(getattr(f, "__module__", "").startswith(("httpx.", "httpcore.")) for f in functions)
+
+
+def origin_of(request: httpx.Request, uds: str | None) -> Origin:
+    """The connection ``request`` goes over: the Unix socket if one is set, else its host."""
+    if uds is not None:
+        return uds
+    return (request.url.host, request.url.port or 80)
+
+
+def timeouts(request: httpx.Request) -> tuple[float | None, float | None, float | None]:
+    """The request's connect, read and write timeouts (httpx's ``timeout`` extension)."""
+    given: dict[str, Any] = request.extensions.get("timeout", {})
+    return given.get("connect"), given.get("read"), given.get("write")
+
+
+def still_open(sock: socket.socket) -> bool:
+    """Whether an idle connection can carry a request: nothing to read, not even its end.
+
+    Leaves the socket non-blocking; each use sets its own timeout.
+    """
+    try:
+        sock.settimeout(0)
+        sock.recv(1, socket.MSG_PEEK)  # its end, or bytes no request asked for
+    except BlockingIOError:
+        return True
+    except OSError:
+        pass
+    return False
+
+
+def encode_head(request: httpx.Request) -> bytes:
+    """The request line and headers; httpx has set ``Host`` and the body's framing."""
+    lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
+    lines.extend(b"%s: %s\r\n" % pair for pair in request.headers.raw)
+    lines.append(b"\r\n")
+    return b"".join(lines)
+
+
+def is_chunked(request: httpx.Request) -> bool:
+    """Whether httpx framed the body in chunks (a body of unknown length)."""
+    return "chunked" in request.headers.get("transfer-encoding", "").lower()
+
+
+def frame(part: bytes, chunked: bool) -> bytes:
+    """A part of the body as it goes on the wire."""
+    if not chunked:
+        return part
+    return b"%x\r\n%s\r\n" % (len(part), part) if part else b""
+
+
+class Exchange:
+    """One response, as httptools parses the bytes it is fed.
+
+    The parser calls the ``on_*`` methods while it is fed; the body parts gather until
+    :meth:`take` hands them out.
+    """
+
+    __slots__ = (
+        "_body",
+        "_keep_alive",
+        "_parser",
+        "_reason",
+        "_status",
+        "_trailing",
+        "_version",
+        "complete",
+        "headers",
+        "headers_done",
+        "request",
+    )
+
+    def __init__(self, request: httpx.Request) -> None:
+        self.request = request
+        """The request this is the response to."""
+        self._parser = httptools.HttpResponseParser(self)
+        self._reason = b""
+        self._body: list[bytes] = []
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.headers_done = False
+        self.complete = False
+        self._keep_alive = False
+        self._trailing = False
+        self._version = b"HTTP/1.1"
+        self._status = 0
+
+    # -- httptools' callbacks ----------------------------------------------------------------
+
+    # Bytes after the response are no part of it, and make the connection one to send
+    # nothing else over: what they begin is ignored (see also feed).
+
+    def on_message_begin(self) -> None:
+        self._trailing = self.complete
+
+    def on_status(self, reason: bytes) -> None:
+        if not self._trailing:
+            self._reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._trailing:
+            self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        if self._trailing:
+            return
+        self.headers_done = True
+        # Asked here: once the message is complete, the parser has begun the next one.
+        self._keep_alive = self._parser.should_keep_alive()
+        self._version = b"HTTP/" + self._parser.get_http_version().encode("ascii")
+        self._status = self._parser.get_status_code()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._trailing:
+            self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._trailing:
+            return
+        if 100 <= self._parser.get_status_code() < 200:
+            # An informational answer (e.g. 103 Early Hints): the response comes after it.
+            self.headers, self._reason, self.headers_done = [], b"", False
+            return
+        self.complete = True
+
+    # -- feeding -----------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Parse what the socket gave; ``b""`` is its end.
+
+        Raises:
+            httpx.RemoteProtocolError: the bytes are not an HTTP/1.1 response, or the server
+                closed the connection before the response was complete.
+        """
+        if not data:
+            self._ended()
+            return
+        if self.complete:
+            raise self._protocol_error("Received data after the response was complete.")
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            if self.complete:
+                self._trailing = True  # garbage after the response: the response stands
+                return
+            raise self._protocol_error(f"Invalid HTTP response: {exc}") from exc
+
+    def _ended(self) -> None:
+        if not self.headers_done:
+            raise self._protocol_error("Server disconnected without sending a response.")
+        if self.complete:
+            return
+        framing = (b"content-length", b"transfer-encoding")
+        if not any(name.lower() in framing for name, _ in self.headers):
+            self.complete = True  # a body that the connection's end delimits
+            return
+        raise self._protocol_error("Peer closed connection without sending complete message body.")
+
+    def _protocol_error(self, message: str) -> httpx.RemoteProtocolError:
+        return httpx.RemoteProtocolError(message, request=self.request)
+
+    def take(self) -> list[bytes]:
+        """The body parts parsed since the last call."""
+        parts, self._body = self._body, []
+        return parts
+
+    @property
+    def reusable(self) -> bool:
+        """Whether the connection may carry another request: the response is complete and
+        neither side asked to close."""
+        return self.complete and self._keep_alive and not self._trailing
+
+    def response(self, stream: httpx.SyncByteStream | httpx.AsyncByteStream) -> httpx.Response:
+        """The response, its body read from ``stream``, once the headers are parsed."""
+        return httpx.Response(
+            self._status,
+            headers=self.headers,
+            stream=stream,
+            request=self.request,
+            extensions={"http_version": self._version, "reason_phrase": self._reason},
+        )

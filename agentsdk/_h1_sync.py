@@ -1,0 +1,213 @@
+"""``H1Transport``: the synchronous SDK's own HTTP/1.1 transport (see ``agentsdk._h1``).
+
+Each request takes a kept-alive connection of its origin, or opens one; its head and body go
+out in one write, and the connection goes back to the pool once the response has been read
+to its end (a response closed early closes its connection). An idle connection the server
+has closed meanwhile is noticed before it is used, and left. Threads may share the
+transport: a connection serves one request at a time.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import httpcore
+import httpx
+
+from agentsdk._coalesce import Pending
+from agentsdk._h1 import (
+    END_OF_CHUNKS,
+    MAX_IDLE,
+    READ_BYTES,
+    Exchange,
+    Origin,
+    encode_head,
+    frame,
+    is_chunked,
+    origin_of,
+    speaks,
+    still_open,
+    timeouts,
+)
+
+__all__ = ["H1Transport"]
+
+
+class H1Transport(httpx.BaseTransport):
+    """Sends plain-http requests over kept-alive sockets, parsed by httptools; hands every
+    other request to ``fallback``.
+
+    Args:
+        fallback: the transport for what this one does not send; closed with it.
+        uds: a Unix socket to connect to instead of each request's host.
+        socket_options: options of each TCP socket (e.g. ``TCP_NODELAY``).
+    """
+
+    def __init__(
+        self,
+        fallback: httpx.BaseTransport,
+        *,
+        uds: str | None = None,
+        socket_options: list[tuple[int, int, int]] | None = None,
+    ) -> None:
+        self._fallback = fallback
+        self._uds = uds
+        self._options = list(socket_options or ())
+        self._idle: list[tuple[Origin, socket.socket]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if not speaks(request, _below()):
+            return self._fallback.handle_request(request)
+        connect, read, write = timeouts(request)
+        origin = origin_of(request, self._uds)
+        sock = self._checkout(origin) or self._connect(request, origin, connect)
+        exchange = Exchange(request)
+        try:
+            written = _send(sock, request, write)
+            # A server may answer and close before it reads the whole body (a 413): the
+            # answer is read all the same, and the failed write reported only without one.
+            while not exchange.headers_done:
+                try:
+                    exchange.feed(_receive(sock, request, read))
+                except httpx.RemoteProtocolError:
+                    if written is not None:
+                        raise written from None
+                    raise
+        except BaseException:
+            sock.close()
+            raise
+        return exchange.response(_Body(self, origin, sock, exchange, read))
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for _, sock in idle:
+            sock.close()
+        self._fallback.close()
+
+    # -- the pool ----------------------------------------------------------------------------
+
+    def _checkout(self, origin: Origin) -> socket.socket | None:
+        while True:
+            with self._lock:
+                found = next((i for i, (o, _) in enumerate(self._idle) if o == origin), None)
+                if found is None:
+                    return None
+                _, sock = self._idle.pop(found)
+            if still_open(sock):
+                return sock
+            sock.close()
+
+    def checkin(self, origin: Origin, sock: socket.socket) -> None:
+        """Keep ``sock`` for the next request to ``origin``, if there is room."""
+        with self._lock:
+            if not self._closed and len(self._idle) < MAX_IDLE:
+                self._idle.append((origin, sock))
+                return
+        sock.close()
+
+    def _connect(
+        self, request: httpx.Request, origin: Origin, timeout: float | None
+    ) -> socket.socket:
+        try:
+            if isinstance(origin, str):
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.settimeout(timeout)
+                    sock.connect(origin)
+                except BaseException:
+                    sock.close()
+                    raise
+                return sock
+            sock = socket.create_connection(origin, timeout=timeout)
+            for option in self._options:
+                sock.setsockopt(*option)
+            return sock
+        except TimeoutError as exc:
+            raise httpx.ConnectTimeout(str(exc) or "timed out", request=request) from exc
+        except OSError as exc:
+            raise httpx.ConnectError(str(exc), request=request) from exc
+
+
+class _Body(httpx.SyncByteStream):
+    """A response's body, read from its connection as it is iterated."""
+
+    def __init__(
+        self,
+        transport: H1Transport,
+        origin: Origin,
+        sock: socket.socket,
+        exchange: Exchange,
+        read_timeout: float | None,
+    ) -> None:
+        self._transport = transport
+        self._origin = origin
+        self._sock: socket.socket | None = sock
+        self._exchange = exchange
+        self._read_timeout = read_timeout
+
+    def __iter__(self) -> Iterator[bytes]:
+        exchange = self._exchange
+        yield from exchange.take()
+        while not exchange.complete:
+            sock = self._sock
+            if sock is None:
+                raise httpx.StreamClosed()
+            try:
+                exchange.feed(_receive(sock, exchange.request, self._read_timeout))
+            except BaseException:
+                self.close()
+                raise
+            yield from exchange.take()
+
+    def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is None:
+            return
+        if self._exchange.reusable:
+            self._transport.checkin(self._origin, sock)
+        else:
+            sock.close()
+
+
+def _send(
+    sock: socket.socket, request: httpx.Request, timeout: float | None
+) -> httpx.WriteError | None:
+    """Write the request, in one write unless its body is large; the write's failure, if it
+    failed (a timeout raises at once)."""
+    chunked = is_chunked(request)
+    pending = Pending()
+    pending.add(encode_head(request))
+    try:
+        sock.settimeout(timeout)
+        for part in request.stream:  # type: ignore[union-attr]
+            if pending.add(frame(part, chunked)):
+                sock.sendall(pending.take())
+        if chunked:
+            pending.add(END_OF_CHUNKS)
+        sock.sendall(pending.take())
+    except TimeoutError as exc:
+        raise httpx.WriteTimeout(str(exc) or "timed out", request=request) from exc
+    except OSError as exc:
+        return httpx.WriteError(str(exc), request=request)
+    return None
+
+
+def _receive(sock: socket.socket, request: httpx.Request, timeout: float | None) -> bytes:
+    try:
+        sock.settimeout(timeout)
+        return sock.recv(READ_BYTES)
+    except TimeoutError as exc:
+        raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
+    except OSError as exc:
+        raise httpx.ReadError(str(exc), request=request) from exc
+
+
+def _below() -> tuple[object, ...]:
+    # Looked up at each request: a test may replace them at any time.
+    return (httpx.HTTPTransport.handle_request, httpcore.ConnectionPool.handle_request)
