@@ -15,20 +15,20 @@ transport they wrap, as does every request where httptools is not installed.
 
 from __future__ import annotations
 
+import re
 import socket
 from typing import Any
 
 import httpx
 
+# AVAILABLE: whether httptools is installed. Where it does not build, the SDK sends through
+# httpx's own transport (the suite's fallback run sends so too, by setting it False).
 try:
     import httptools
-except ImportError:  # pragma: no cover - exercised by the suite's run without httptools
+except ImportError:  # pragma: no cover - where httptools does not build
     AVAILABLE = False
 else:
     AVAILABLE = True
-
-# AVAILABLE: whether httptools is installed; without it the SDK sends through httpx's own
-# transport.
 
 __all__ = [
     "AVAILABLE",
@@ -59,6 +59,11 @@ END_OF_CHUNKS = b"0\r\n\r\n"
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Methods whose response carries a body when its headers say so. A response to HEAD
 # announces a length it does not send, which a parser not told of the request would wait for.
+
+_NAME = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+# A header name: one token (RFC 9110).
+_VALUE = re.compile(rb"[^\x00-\x08\x0a-\x1f\x7f]*")
+# A header value: no control character but the tab.
 
 Origin = tuple[str, int] | str
 """Where a connection goes: host and port over TCP, or a Unix socket's path."""
@@ -113,9 +118,17 @@ def still_open(sock: socket.socket) -> bool:
 
 
 def encode_head(request: httpx.Request) -> bytes:
-    """The request line and headers; httpx has set ``Host`` and the body's framing."""
+    """The request line and headers; httpx has set ``Host`` and the body's framing.
+
+    Raises:
+        httpx.LocalProtocolError: a header's name or value cannot be sent as it is (a line
+            break in a value would end it and begin another header), as h11 refuses it.
+    """
     lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
-    lines.extend(b"%s: %s\r\n" % pair for pair in request.headers.raw)
+    for name, value in request.headers.raw:
+        if not _NAME.fullmatch(name) or not _VALUE.fullmatch(value):
+            raise httpx.LocalProtocolError(f"Illegal header {name!r}: {value!r}", request=request)
+        lines.append(b"%s: %s\r\n" % (name, value))
     lines.append(b"\r\n")
     return b"".join(lines)
 

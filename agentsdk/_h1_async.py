@@ -62,6 +62,7 @@ class AsyncH1Transport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not speaks(request, _below()):
             return await self._fallback.handle_async_request(request)
+        head = encode_head(request)  # refuses a header that cannot go out, before connecting
         connect, read, write = timeouts(request)
         origin = origin_of(request, self._uds)
         sock = self._checkout(origin)
@@ -71,7 +72,7 @@ class AsyncH1Transport(httpx.AsyncBaseTransport):
         exchange = Exchange(request)
         try:
             with _deadline(write, httpx.WriteTimeout, request):
-                written = await _send(sock, request)
+                written = await _send(sock, request, head)
             # As the synchronous transport does: an answer before the whole body is read.
             while not exchange.headers_done:
                 try:
@@ -219,12 +220,14 @@ def _deadline(
         raise error(str(exc) or "timed out", request=request) from exc
 
 
-async def _send(sock: socket.socket, request: httpx.Request) -> httpx.WriteError | None:
-    """Write the request, in one write unless its body is large; the write's failure, if it
-    failed."""
+async def _send(
+    sock: socket.socket, request: httpx.Request, head: bytes
+) -> httpx.WriteError | None:
+    """Write ``head`` and the body, in one write unless it is large; the write's failure, if
+    it failed."""
     chunked = is_chunked(request)
     pending = Pending()
-    pending.add(encode_head(request))
+    pending.add(head)
     try:
         async for part in request.stream:  # type: ignore[union-attr]
             if pending.add(frame(part, chunked)):

@@ -62,12 +62,13 @@ class H1Transport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if not speaks(request, _below()):
             return self._fallback.handle_request(request)
+        head = encode_head(request)  # refuses a header that cannot go out, before connecting
         connect, read, write = timeouts(request)
         origin = origin_of(request, self._uds)
         sock = self._checkout(origin) or self._connect(request, origin, connect)
         exchange = Exchange(request)
         try:
-            written = _send(sock, request, write)
+            written = _send(sock, request, head, write)
             # A server may answer and close before it reads the whole body (a 413): the
             # answer is read all the same, and the failed write reported only without one.
             while not exchange.headers_done:
@@ -176,13 +177,13 @@ class _Body(httpx.SyncByteStream):
 
 
 def _send(
-    sock: socket.socket, request: httpx.Request, timeout: float | None
+    sock: socket.socket, request: httpx.Request, head: bytes, timeout: float | None
 ) -> httpx.WriteError | None:
-    """Write the request, in one write unless its body is large; the write's failure, if it
+    """Write ``head`` and the body, in one write unless it is large; the write's failure, if it
     failed (a timeout raises at once)."""
     chunked = is_chunked(request)
     pending = Pending()
-    pending.add(encode_head(request))
+    pending.add(head)
     try:
         sock.settimeout(timeout)
         for part in request.stream:  # type: ignore[union-attr]

@@ -373,3 +373,19 @@ def test_closing_the_transport_closes_its_idle_connections(
 
     transport.close()
     assert ended.wait(SAFETY_SECONDS)
+
+
+def test_a_header_with_a_line_break_is_refused_before_anything_is_sent(
+    scripted: ScriptedServer, client: httpx.Client
+) -> None:
+    url = scripted.serve(lambda peer: None)
+    with pytest.raises(httpx.LocalProtocolError, match="Illegal header"):
+        client.get(url, headers={"X-Note": "fine\r\nX-Injected: 1"})
+    assert scripted.accepted == 0
+
+
+def test_an_http_1_0_answer_says_so(scripted: ScriptedServer, client: httpx.Client) -> None:
+    old = b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    url = scripted.serve(lambda peer: peer.answer(old))
+    got = client.get(url)
+    assert (got.http_version, got.text) == ("HTTP/1.0", "ok")
