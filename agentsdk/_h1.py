@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -36,6 +38,7 @@ __all__ = [
     "MAX_IDLE",
     "READ_BYTES",
     "Exchange",
+    "IdleConnections",
     "Origin",
     "encode_head",
     "frame",
@@ -115,6 +118,53 @@ def still_open(sock: socket.socket) -> bool:
     except OSError:
         pass
     return False
+
+
+class IdleConnections:
+    """Kept-alive connections waiting for their next request, the most recently used first.
+
+    A synchronous transport's threads share it: a lock guards the list, and is never held
+    across I/O. ``close`` is how the transport closes a socket.
+    """
+
+    def __init__(self, close: Callable[[socket.socket], None]) -> None:
+        self._close = close
+        self._idle: list[tuple[Origin, socket.socket]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __iter__(self) -> Iterator[tuple[Origin, socket.socket]]:
+        with self._lock:
+            return iter(list(self._idle))
+
+    def take(self, origin: Origin) -> socket.socket | None:
+        """A connection to ``origin`` that is still open, if one waits; the ones found closed
+        meanwhile (the server's idle timeout) are closed here."""
+        while True:
+            with self._lock:
+                found = [i for i, (o, _) in enumerate(self._idle) if o == origin]
+                if not found:
+                    return None
+                _, sock = self._idle.pop(found[-1])
+            if still_open(sock):
+                return sock
+            self._close(sock)
+
+    def keep(self, origin: Origin, sock: socket.socket) -> None:
+        """Keep ``sock`` for the next request to ``origin``, if there is room; else close it."""
+        with self._lock:
+            if not self._closed and len(self._idle) < MAX_IDLE:
+                self._idle.append((origin, sock))
+                return
+        self._close(sock)
+
+    def close(self) -> None:
+        """Close every idle connection, and each one given back from now on."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for _, sock in idle:
+            self._close(sock)
 
 
 def encode_head(request: httpx.Request) -> bytes:

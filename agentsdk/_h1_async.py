@@ -20,16 +20,15 @@ import httpx
 from agentsdk._coalesce import Pending
 from agentsdk._h1 import (
     END_OF_CHUNKS,
-    MAX_IDLE,
     READ_BYTES,
     Exchange,
+    IdleConnections,
     Origin,
     encode_head,
     frame,
     is_chunked,
     origin_of,
     speaks,
-    still_open,
     timeouts,
 )
 
@@ -56,8 +55,7 @@ class AsyncH1Transport(httpx.AsyncBaseTransport):
         self._fallback = fallback
         self._uds = uds
         self._options = list(socket_options or ())
-        self._idle: list[tuple[Origin, socket.socket]] = []
-        self._closed = False
+        self._idle = IdleConnections(_close)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not speaks(request, _below()):
@@ -65,7 +63,7 @@ class AsyncH1Transport(httpx.AsyncBaseTransport):
         head = encode_head(request)  # refuses a header that cannot go out, before connecting
         connect, read, write = timeouts(request)
         origin = origin_of(request, self._uds)
-        sock = self._checkout(origin)
+        sock = self._idle.take(origin)
         if sock is None:
             with _deadline(connect, httpx.ConnectTimeout, request):
                 sock = await self._connect(request, origin)
@@ -85,33 +83,11 @@ class AsyncH1Transport(httpx.AsyncBaseTransport):
         except BaseException:
             _close(sock)
             raise
-        return exchange.response(_Body(self, origin, sock, exchange, read))
+        return exchange.response(_Body(self._idle, origin, sock, exchange, read))
 
     async def aclose(self) -> None:
-        self._closed = True
-        idle, self._idle = self._idle, []
-        for _, sock in idle:
-            _close(sock)
+        self._idle.close()
         await self._fallback.aclose()
-
-    # -- the pool ----------------------------------------------------------------------------
-
-    def _checkout(self, origin: Origin) -> socket.socket | None:
-        while True:
-            found = next((i for i, (o, _) in enumerate(self._idle) if o == origin), None)
-            if found is None:
-                return None
-            _, sock = self._idle.pop(found)
-            if still_open(sock):
-                return sock
-            _close(sock)
-
-    def checkin(self, origin: Origin, sock: socket.socket) -> None:
-        """Keep ``sock`` for the next request to ``origin``, if there is room."""
-        if not self._closed and len(self._idle) < MAX_IDLE:
-            self._idle.append((origin, sock))
-        else:
-            _close(sock)
 
     async def _connect(self, request: httpx.Request, origin: Origin) -> socket.socket:
         try:
@@ -134,13 +110,13 @@ class _Body(httpx.AsyncByteStream):
 
     def __init__(
         self,
-        transport: AsyncH1Transport,
+        idle: IdleConnections,
         origin: Origin,
         sock: socket.socket,
         exchange: Exchange,
         read_timeout: float | None,
     ) -> None:
-        self._transport = transport
+        self._idle = idle
         self._origin = origin
         self._sock: socket.socket | None = sock
         self._exchange = exchange
@@ -168,7 +144,7 @@ class _Body(httpx.AsyncByteStream):
         if sock is None:
             return
         if self._exchange.reusable:
-            self._transport.checkin(self._origin, sock)
+            self._idle.keep(self._origin, sock)
         else:
             _close(sock)
 

@@ -10,7 +10,6 @@ transport: a connection serves one request at a time.
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 
 import httpcore
@@ -19,16 +18,15 @@ import httpx
 from agentsdk._coalesce import Pending
 from agentsdk._h1 import (
     END_OF_CHUNKS,
-    MAX_IDLE,
     READ_BYTES,
     Exchange,
+    IdleConnections,
     Origin,
     encode_head,
     frame,
     is_chunked,
     origin_of,
     speaks,
-    still_open,
     timeouts,
 )
 
@@ -55,9 +53,7 @@ class H1Transport(httpx.BaseTransport):
         self._fallback = fallback
         self._uds = uds
         self._options = list(socket_options or ())
-        self._idle: list[tuple[Origin, socket.socket]] = []
-        self._lock = threading.Lock()
-        self._closed = False
+        self._idle = IdleConnections(socket.socket.close)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if not speaks(request, _below()):
@@ -65,7 +61,7 @@ class H1Transport(httpx.BaseTransport):
         head = encode_head(request)  # refuses a header that cannot go out, before connecting
         connect, read, write = timeouts(request)
         origin = origin_of(request, self._uds)
-        sock = self._checkout(origin) or self._connect(request, origin, connect)
+        sock = self._idle.take(origin) or self._connect(request, origin, connect)
         exchange = Exchange(request)
         try:
             written = _send(sock, request, head, write)
@@ -81,36 +77,11 @@ class H1Transport(httpx.BaseTransport):
         except BaseException:
             sock.close()
             raise
-        return exchange.response(_Body(self, origin, sock, exchange, read))
+        return exchange.response(_Body(self._idle, origin, sock, exchange, read))
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for _, sock in idle:
-            sock.close()
+        self._idle.close()
         self._fallback.close()
-
-    # -- the pool ----------------------------------------------------------------------------
-
-    def _checkout(self, origin: Origin) -> socket.socket | None:
-        while True:
-            with self._lock:
-                found = next((i for i, (o, _) in enumerate(self._idle) if o == origin), None)
-                if found is None:
-                    return None
-                _, sock = self._idle.pop(found)
-            if still_open(sock):
-                return sock
-            sock.close()
-
-    def checkin(self, origin: Origin, sock: socket.socket) -> None:
-        """Keep ``sock`` for the next request to ``origin``, if there is room."""
-        with self._lock:
-            if not self._closed and len(self._idle) < MAX_IDLE:
-                self._idle.append((origin, sock))
-                return
-        sock.close()
 
     def _connect(
         self, request: httpx.Request, origin: Origin, timeout: float | None
@@ -140,13 +111,13 @@ class _Body(httpx.SyncByteStream):
 
     def __init__(
         self,
-        transport: H1Transport,
+        idle: IdleConnections,
         origin: Origin,
         sock: socket.socket,
         exchange: Exchange,
         read_timeout: float | None,
     ) -> None:
-        self._transport = transport
+        self._idle = idle
         self._origin = origin
         self._sock: socket.socket | None = sock
         self._exchange = exchange
@@ -171,7 +142,7 @@ class _Body(httpx.SyncByteStream):
         if sock is None:
             return
         if self._exchange.reusable:
-            self._transport.checkin(self._origin, sock)
+            self._idle.keep(self._origin, sock)
         else:
             sock.close()
 
