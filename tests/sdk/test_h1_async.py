@@ -315,3 +315,11 @@ async def test_closing_the_transport_closes_its_idle_connections(
 
     await transport.aclose()
     assert await waited(ended)
+
+
+async def test_a_host_given_by_name_is_resolved(
+    scripted: ScriptedServer, client: httpx.AsyncClient
+) -> None:
+    url = scripted.serve(lambda peer: peer.answer(response(b"by name")))
+    named = url.replace("127.0.0.1", "localhost")
+    assert (await client.get(named)).text == "by name"

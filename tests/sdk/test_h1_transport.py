@@ -389,3 +389,9 @@ def test_an_http_1_0_answer_says_so(scripted: ScriptedServer, client: httpx.Clie
     url = scripted.serve(lambda peer: peer.answer(old))
     got = client.get(url)
     assert (got.http_version, got.text) == ("HTTP/1.0", "ok")
+
+
+def test_a_host_given_by_name_is_resolved(scripted: ScriptedServer, client: httpx.Client) -> None:
+    url = scripted.serve(lambda peer: peer.answer(response(b"by name")))
+    named = url.replace("127.0.0.1", "localhost")
+    assert client.get(named).text == "by name"
