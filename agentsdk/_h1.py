@@ -23,6 +23,8 @@ from typing import Any
 
 import httpx
 
+from agentsdk._coalesce import Pending
+
 # AVAILABLE: whether httptools is installed. Where it does not build, the SDK sends through
 # httpx's own transport (the suite's fallback run sends so too, by setting it False).
 try:
@@ -34,16 +36,13 @@ else:
 
 __all__ = [
     "AVAILABLE",
-    "END_OF_CHUNKS",
     "MAX_IDLE",
     "READ_BYTES",
     "Exchange",
     "IdleConnections",
     "Origin",
-    "encode_head",
-    "frame",
+    "Outgoing",
     "genuine",
-    "is_chunked",
     "origin_of",
     "speaks",
     "still_open",
@@ -56,8 +55,8 @@ MAX_IDLE = 20
 READ_BYTES = 64 * 1024
 """Bytes asked of the socket per read."""
 
-END_OF_CHUNKS = b"0\r\n\r\n"
-"""Ends a chunked request body."""
+_END_OF_CHUNKS = b"0\r\n\r\n"
+# Ends a chunked request body.
 
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Methods whose response carries a body when its headers say so. A response to HEAD
@@ -150,10 +149,11 @@ class IdleConnections:
                 return sock
             self._close(sock)
 
-    def keep(self, origin: Origin, sock: socket.socket) -> None:
-        """Keep ``sock`` for the next request to ``origin``, if there is room; else close it."""
+    def release(self, origin: Origin, sock: socket.socket, *, reusable: bool) -> None:
+        """Keep ``sock`` for the next request to ``origin`` if it is ``reusable`` and there is
+        room; else close it."""
         with self._lock:
-            if not self._closed and len(self._idle) < MAX_IDLE:
+            if reusable and not self._closed and len(self._idle) < MAX_IDLE:
                 self._idle.append((origin, sock))
                 return
         self._close(sock)
@@ -167,32 +167,42 @@ class IdleConnections:
             self._close(sock)
 
 
-def encode_head(request: httpx.Request) -> bytes:
-    """The request line and headers; httpx has set ``Host`` and the body's framing.
+class Outgoing:
+    """A request's bytes as they go out: its head, then its body (in chunks when httpx framed
+    it so: a body of unknown length), gathered into writes of at least ``FLUSH_BYTES``, the
+    last one whatever is left.
 
     Raises:
         httpx.LocalProtocolError: a header's name or value cannot be sent as it is (a line
             break in a value would end it and begin another header), as h11 refuses it.
     """
-    lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
-    for name, value in request.headers.raw:
-        if not _NAME.fullmatch(name) or not _VALUE.fullmatch(value):
-            raise httpx.LocalProtocolError(f"Illegal header {name!r}: {value!r}", request=request)
-        lines.append(b"%s: %s\r\n" % (name, value))
-    lines.append(b"\r\n")
-    return b"".join(lines)
 
+    __slots__ = ("_chunked", "_pending")
 
-def is_chunked(request: httpx.Request) -> bool:
-    """Whether httpx framed the body in chunks (a body of unknown length)."""
-    return "chunked" in request.headers.get("transfer-encoding", "").lower()
+    def __init__(self, request: httpx.Request) -> None:
+        lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
+        for name, value in request.headers.raw:  # httpx has set Host and the body's framing
+            if not _NAME.fullmatch(name) or not _VALUE.fullmatch(value):
+                raise httpx.LocalProtocolError(
+                    f"Illegal header {name!r}: {value!r}", request=request
+                )
+            lines.append(b"%s: %s\r\n" % (name, value))
+        lines.append(b"\r\n")
+        self._chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
+        self._pending = Pending()
+        self._pending.add(b"".join(lines))
 
+    def add(self, part: bytes) -> bytes | None:
+        """Take the next part of the body; the bytes to write now, when enough wait."""
+        if self._chunked:
+            part = b"%x\r\n%s\r\n" % (len(part), part) if part else b""
+        return self._pending.take() if self._pending.add(part) else None
 
-def frame(part: bytes, chunked: bool) -> bytes:
-    """A part of the body as it goes on the wire."""
-    if not chunked:
-        return part
-    return b"%x\r\n%s\r\n" % (len(part), part) if part else b""
+    def end(self) -> bytes:
+        """The body has ended: the last bytes to write."""
+        if self._chunked:
+            self._pending.add(_END_OF_CHUNKS)
+        return self._pending.take()
 
 
 class Exchange:
@@ -210,6 +220,7 @@ class Exchange:
         "_status",
         "_trailing",
         "_version",
+        "_write_failure",
         "complete",
         "headers",
         "headers_done",
@@ -229,6 +240,13 @@ class Exchange:
         self._trailing = False
         self._version = b"HTTP/1.1"
         self._status = 0
+        self._write_failure: httpx.WriteError | None = None
+
+    def write_failed(self, error: httpx.WriteError) -> None:
+        """Sending the request failed. A server may answer and close before it reads the whole
+        body (a 413): the answer is read all the same, and ``error`` is raised only if none
+        comes."""
+        self._write_failure = error
 
     # -- httptools' callbacks ----------------------------------------------------------------
 
@@ -276,12 +294,11 @@ class Exchange:
         Raises:
             httpx.RemoteProtocolError: the bytes are not an HTTP/1.1 response, or the server
                 closed the connection before the response was complete.
+            httpx.WriteError: that, before any answer, after the request failed to go out.
         """
         if not data:
             self._ended()
             return
-        if self.complete:
-            raise self._protocol_error("Received data after the response was complete.")
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -301,7 +318,9 @@ class Exchange:
             return
         raise self._protocol_error("Peer closed connection without sending complete message body.")
 
-    def _protocol_error(self, message: str) -> httpx.RemoteProtocolError:
+    def _protocol_error(self, message: str) -> httpx.TransportError:
+        if self._write_failure is not None and not self.headers_done:
+            return self._write_failure
         return httpx.RemoteProtocolError(message, request=self.request)
 
     def take(self) -> list[bytes]:

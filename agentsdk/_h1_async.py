@@ -17,16 +17,12 @@ import anyio
 import httpcore
 import httpx
 
-from agentsdk._coalesce import Pending
 from agentsdk._h1 import (
-    END_OF_CHUNKS,
     READ_BYTES,
     Exchange,
     IdleConnections,
     Origin,
-    encode_head,
-    frame,
-    is_chunked,
+    Outgoing,
     origin_of,
     speaks,
     timeouts,
@@ -60,7 +56,7 @@ class AsyncH1Transport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not speaks(request, _below()):
             return await self._fallback.handle_async_request(request)
-        head = encode_head(request)  # refuses a header that cannot go out, before connecting
+        outgoing = Outgoing(request)  # refuses a header that cannot go out, before connecting
         connect, read, write = timeouts(request)
         origin = origin_of(request, self._uds)
         sock = self._idle.take(origin)
@@ -70,16 +66,10 @@ class AsyncH1Transport(httpx.AsyncBaseTransport):
         exchange = Exchange(request)
         try:
             with _deadline(write, httpx.WriteTimeout, request):
-                written = await _send(sock, request, head)
-            # As the synchronous transport does: an answer before the whole body is read.
+                await _send(sock, request, outgoing, exchange)
             while not exchange.headers_done:
-                try:
-                    with _deadline(read, httpx.ReadTimeout, request):
-                        exchange.feed(await _receive(sock, request))
-                except httpx.RemoteProtocolError:
-                    if written is not None:
-                        raise written from None
-                    raise
+                with _deadline(read, httpx.ReadTimeout, request):
+                    exchange.feed(await _receive(sock, request))
         except BaseException:
             _close(sock)
             raise
@@ -143,10 +133,7 @@ class _Body(httpx.AsyncByteStream):
         sock, self._sock = self._sock, None
         if sock is None:
             return
-        if self._exchange.reusable:
-            self._idle.keep(self._origin, sock)
-        else:
-            _close(sock)
+        self._idle.release(self._origin, sock, reusable=self._exchange.reusable)
 
 
 async def _addresses(host: str, port: int) -> list[tuple[int, tuple[object, ...]]]:
@@ -197,23 +184,16 @@ def _deadline(
 
 
 async def _send(
-    sock: socket.socket, request: httpx.Request, head: bytes
-) -> httpx.WriteError | None:
-    """Write ``head`` and the body, in one write unless it is large; the write's failure, if
-    it failed."""
-    chunked = is_chunked(request)
-    pending = Pending()
-    pending.add(head)
+    sock: socket.socket, request: httpx.Request, outgoing: Outgoing, exchange: Exchange
+) -> None:
+    """Write the request; a failed write is the ``exchange``'s to report."""
     try:
         async for part in request.stream:  # type: ignore[union-attr]
-            if pending.add(frame(part, chunked)):
-                await _send_all(sock, pending.take())
-        if chunked:
-            pending.add(END_OF_CHUNKS)
-        await _send_all(sock, pending.take())
+            if (data := outgoing.add(part)) is not None:
+                await _send_all(sock, data)
+        await _send_all(sock, outgoing.end())
     except OSError as exc:
-        return httpx.WriteError(str(exc), request=request)
-    return None
+        exchange.write_failed(httpx.WriteError(str(exc), request=request))
 
 
 async def _send_all(sock: socket.socket, data: bytes) -> None:

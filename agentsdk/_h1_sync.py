@@ -15,16 +15,12 @@ from collections.abc import Iterator
 import httpcore
 import httpx
 
-from agentsdk._coalesce import Pending
 from agentsdk._h1 import (
-    END_OF_CHUNKS,
     READ_BYTES,
     Exchange,
     IdleConnections,
     Origin,
-    encode_head,
-    frame,
-    is_chunked,
+    Outgoing,
     origin_of,
     speaks,
     timeouts,
@@ -58,22 +54,15 @@ class H1Transport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if not speaks(request, _below()):
             return self._fallback.handle_request(request)
-        head = encode_head(request)  # refuses a header that cannot go out, before connecting
+        outgoing = Outgoing(request)  # refuses a header that cannot go out, before connecting
         connect, read, write = timeouts(request)
         origin = origin_of(request, self._uds)
         sock = self._idle.take(origin) or self._connect(request, origin, connect)
         exchange = Exchange(request)
         try:
-            written = _send(sock, request, head, write)
-            # A server may answer and close before it reads the whole body (a 413): the
-            # answer is read all the same, and the failed write reported only without one.
+            _send(sock, request, outgoing, exchange, write)
             while not exchange.headers_done:
-                try:
-                    exchange.feed(_receive(sock, request, read))
-                except httpx.RemoteProtocolError:
-                    if written is not None:
-                        raise written from None
-                    raise
+                exchange.feed(_receive(sock, request, read))
         except BaseException:
             sock.close()
             raise
@@ -141,33 +130,27 @@ class _Body(httpx.SyncByteStream):
         sock, self._sock = self._sock, None
         if sock is None:
             return
-        if self._exchange.reusable:
-            self._idle.keep(self._origin, sock)
-        else:
-            sock.close()
+        self._idle.release(self._origin, sock, reusable=self._exchange.reusable)
 
 
 def _send(
-    sock: socket.socket, request: httpx.Request, head: bytes, timeout: float | None
-) -> httpx.WriteError | None:
-    """Write ``head`` and the body, in one write unless it is large; the write's failure, if it
-    failed (a timeout raises at once)."""
-    chunked = is_chunked(request)
-    pending = Pending()
-    pending.add(head)
+    sock: socket.socket,
+    request: httpx.Request,
+    outgoing: Outgoing,
+    exchange: Exchange,
+    timeout: float | None,
+) -> None:
+    """Write the request; a failed write is the ``exchange``'s to report (a timeout raises)."""
     try:
         sock.settimeout(timeout)
         for part in request.stream:  # type: ignore[union-attr]
-            if pending.add(frame(part, chunked)):
-                sock.sendall(pending.take())
-        if chunked:
-            pending.add(END_OF_CHUNKS)
-        sock.sendall(pending.take())
+            if (data := outgoing.add(part)) is not None:
+                sock.sendall(data)
+        sock.sendall(outgoing.end())
     except TimeoutError as exc:
         raise httpx.WriteTimeout(str(exc) or "timed out", request=request) from exc
     except OSError as exc:
-        return httpx.WriteError(str(exc), request=request)
-    return None
+        exchange.write_failed(httpx.WriteError(str(exc), request=request))
 
 
 def _receive(sock: socket.socket, request: httpx.Request, timeout: float | None) -> bytes:
