@@ -26,9 +26,11 @@ pytestmark = pytest.mark.e2e
 COMMANDS = 200
 """Terminal commands started for the descriptor count."""
 
-FLOOD_BYTES = 100 * 1024 * 1024
+FLOOD_BYTES = 16 * 1024 * 1024
 """What the flooding command prints: random bytes, escape sequences and all, which a
-terminal emulator in pure Python digests at about a megabyte a second."""
+terminal emulator in pure Python digests at about a megabyte a second. An agent that
+emulated it all before answering would stall for some 16 s, eight times the bound below;
+more bytes would prove nothing more, and cost the suite seconds of CPU."""
 
 LIVENESS_BOUND_SECONDS = 2.0
 """Generous: /healthz answers in milliseconds; an event loop stalled by emulation would take
