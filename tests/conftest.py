@@ -43,6 +43,7 @@ from agentproc.speedups import (
 )
 from agentsdk import _h1 as sdk_h1
 from tests._agent_fork import ForkedAgent, fork_agent
+from tests._first_collection import build_codec_table, import_from_own_share
 from tests._scheduling import SuiteScheduling, order_collection
 
 TEST_TOKEN = "test-token"
@@ -74,7 +75,8 @@ each, since httptools lets through some requests that h11 refuses."""
 
 def pytest_configure(config: pytest.Config) -> None:
     """Commands the tests run behave as on a user's machine, not as steps of ``make test``;
-    in the fallback run, the SDK sends as it does without httptools.
+    in the fallback run, the SDK sends as it does without httptools; a parallel run builds
+    what its workers would each build at once (:mod:`tests._first_collection`).
 
     Run from ``make test``, the suite inherits make's recursion state (``MAKELEVEL``,
     ``MAKEFLAGS``), and every command an agent of the tests starts would inherit it too: a
@@ -86,6 +88,15 @@ def pytest_configure(config: pytest.Config) -> None:
         # The run without httptools: the SDK's clients send as they do where it is missing,
         # through httpx's own transport.
         sdk_h1.AVAILABLE = False
+    build_codec_table(config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session: pytest.Session) -> None:
+    """A worker of a parallel run first imports the test modules from its own share on, so
+    that on a fresh clone each module's asserts are rewritten once, not once per worker
+    (:mod:`tests._first_collection`)."""
+    import_from_own_share(session.config)
 
 
 @pytest.hookimpl(trylast=True)
