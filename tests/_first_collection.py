@@ -4,12 +4,14 @@ Two things are built on a first collection and cached for the next, and on a fre
 every worker of a parallel run would build each at the same moment: the test modules with
 their asserts rewritten, and hypothesis's table of the characters a codec can encode.
 
-pytest rewrites the asserts of every test module it imports, and caches the result beside
-the module (``__pycache__/*-pytest-*.pyc``). On a fresh clone there is no cache yet, and every
-worker of a parallel run collects every file at the same moment: each of them rewrote all
-the test modules, about 2.8 s of CPU per worker that a warm cache saves (4.7-5.0 s of CPU
-per worker's collection against 2.0-2.1 s, four workers on two cores: five seconds more
-before the first test).
+Together they made each worker's collection cost 4.7-5.0 s of CPU on a fresh clone, against
+2.0-2.1 s with warm caches: with four workers on two cores, five seconds more before the
+first test.
+
+The table is built once by the controller, before it starts the workers
+(:func:`build_codec_table`). pytest caches each rewritten module beside it
+(``__pycache__/*-pytest-*.pyc``), and workers that import the modules in the same order at
+the same moment each rewrite all of them.
 
 So before collecting, each worker imports the test modules itself, starting at its own
 quarter of the list (a worker's index times the list's length over the number of workers)
@@ -37,13 +39,14 @@ TEST_MODULE_GLOB = "test_*.py"
 FUZZ_CODEC = "utf-8"
 """The codec schemathesis draws strings for (its default): building the fuzz tests' cases at
 collection asks hypothesis which characters it can encode. Hypothesis caches that under
-``.hypothesis/``; the first time, going through every code point takes 1.3-1.5 s of CPU."""
+``.hypothesis/``; the first time, going through every code point takes 1.3-1.5 s of CPU
+alone, and more on cores that four workers share."""
 
 
 def build_codec_table(config: pytest.Config) -> None:
     """In the controller of a parallel run, have hypothesis build its table of
     :data:`FUZZ_CODEC` once, before the workers start: each of them would build it at once
-    on a fresh clone (3 s of CPU a worker, on cores they share), and finds it built instead.
+    on a fresh clone, and finds it built instead.
 
     Elsewhere nothing is shared: a worker, or a serial run, builds the table when it needs it.
     """
@@ -87,7 +90,7 @@ def import_from_own_share(config: pytest.Config) -> None:
     index = int(str(worker["workerid"]).removeprefix("gw"))
     count = int(str(worker["workercount"]))
     for name in rotated(module_names(config.rootpath / "tests"), index, count):
-        # A module that fails to import fails the same way, with pytest's own report, when
-        # the collection imports it next: nothing is lost by passing over it here.
-        with contextlib.suppress(Exception):
+        # A module that fails to import, or skips itself, does the same with pytest's own
+        # report when the collection imports it next: nothing is lost by passing over it here.
+        with contextlib.suppress(Exception, pytest.skip.Exception):
             importlib.import_module(name)
