@@ -22,7 +22,7 @@ from pathlib import Path
 
 import anyio
 
-from agentproc import procfs
+from agentproc import childsignals, procfs
 from agentproc.blockedreads import InputIdentity
 from agentproc.childinput import ChildInput
 from agentproc.childio import ChildIO
@@ -107,6 +107,7 @@ class Spawner:
         # Found once on the agent's PATH, as Go's exec.Command does: a request's own PATH is
         # for the command and must not make the shell itself unfindable.
         self._shell = shutil.which("sh") or "sh"
+        self._ignored = childsignals.ignored_signals()
 
     async def check_priority(self) -> None:
         """Find the priority children can really be given (see :func:`usable_priority`)."""
@@ -125,12 +126,14 @@ class Spawner:
         """
         workdir = self.resolve_workdir(spec.workdir)
         tick = procfs.boot_tick()
+        inherited = childsignals.inherited(self._ignored)
         if spec.tty is not None:
             try:
                 started = spawn_on_terminal(
                     self.argv(spec.command),
                     spec.tty,
                     max_input_bytes=self._settings.max_input_bytes,
+                    inherited=inherited,
                     executable=self._shell,
                     cwd=workdir,
                     env=self.environment(spec),
@@ -152,6 +155,8 @@ class Spawner:
                 env=self.environment(spec),
                 start_new_session=True,
                 close_fds=True,
+                # Only when there is something to undo: any preexec_fn costs the fast vfork.
+                preexec_fn=None if inherited is None else inherited.restore,
             )
         except (OSError, ValueError) as exc:
             raise SpawnFailed(f"start process: {exc}") from exc

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import logging
 import os
 import subprocess
@@ -37,6 +38,7 @@ from typing import IO, Any
 from agentproc.blockedreads import InputIdentity
 from agentproc.childinput import ChildInput
 from agentproc.childio import ChildIO
+from agentproc.childsignals import Inherited
 from agentproc.spec import TerminalSize
 
 __all__ = [
@@ -158,7 +160,12 @@ class TerminalChild:
 
 
 def spawn_on_terminal(
-    argv: Sequence[str], size: TerminalSize, *, max_input_bytes: int, **popen_args: Any
+    argv: Sequence[str],
+    size: TerminalSize,
+    *,
+    max_input_bytes: int,
+    inherited: Inherited | None = None,
+    **popen_args: Any,
 ) -> TerminalChild:
     """Start ``argv`` on a new terminal of ``size``, as the leader of a new session whose
     controlling terminal it is.
@@ -167,6 +174,8 @@ def spawn_on_terminal(
         argv: the command line.
         size: the terminal's size.
         max_input_bytes: the bound of the terminal's input queue.
+        inherited: signal states the command must not start with
+            (:func:`agentproc.childsignals.inherited`), undone in the child before ``exec``.
         popen_args: the rest of ``subprocess.Popen``'s arguments (executable, cwd, env).
 
     Raises:
@@ -189,8 +198,9 @@ def spawn_on_terminal(
             stdout=slave,
             stderr=slave,
             start_new_session=True,
-            # Runs in the child after setsid(), before exec: one ioctl, no lock taken.
-            preexec_fn=_take_controlling_terminal,
+            # Runs in the child after setsid(), before exec: one ioctl (and, rarely, resets of
+            # signal states), no lock taken.
+            preexec_fn=functools.partial(_prepare_child, inherited),
             close_fds=True,
             **popen_args,
         )
@@ -209,10 +219,12 @@ def spawn_on_terminal(
     )
 
 
-def _take_controlling_terminal() -> None:
+def _prepare_child(inherited: Inherited | None) -> None:
     # The shell is a session leader without a controlling terminal; its stdin is the
     # terminal, which becomes its controlling one (job control, Ctrl-C, SIGWINCH, SIGHUP).
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    if inherited is not None:
+        inherited.restore()
 
 
 def _end_of_file_key(slave: int) -> bytes:
