@@ -27,13 +27,10 @@ import contextlib
 import importlib
 import warnings
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisSideeffectWarning
-
-T = TypeVar("T")
 
 TEST_MODULE_GLOB = "test_*.py"
 """pytest's default ``python_files``, which ``pyproject.toml`` keeps."""
@@ -98,7 +95,7 @@ def modules_under(root: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def rotated(names: list[T], index: int, count: int) -> list[T]:
+def rotated(names: list[str], index: int, count: int) -> list[str]:
     """``names`` from worker ``index``'s share of ``count`` on, wrapped around."""
     start = len(names) * index // count if count else 0
     return names[start:] + names[:start]
