@@ -2,8 +2,9 @@
 (``agentproc.childsignals``).
 
 An agent started as a shell's background job ignores SIGINT and SIGQUIT, one started by
-``nohup`` ignores SIGHUP; here the test's own process ignores them while a spawner is made and
-used, and the command reads what it got from ``/proc/self/status``.
+``nohup`` ignores SIGHUP. Here the test's own process ignores them while a spawner is made and
+used, or ``agentproc serve`` is started as ``nohup ... &`` would start it; the command reads
+what it got from ``/proc/self/status``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 import anyio
@@ -24,6 +26,9 @@ from agentproc.childsignals import CHECKED, Inherited, ignored_signals, inherite
 from agentproc.settings import Settings
 from agentproc.spawner import Child, Spawner
 from agentproc.spec import ProcessSpec, TerminalSize
+from tests.conftest import serve_agent
+
+from ._live_processes import output, start
 
 SAFETY_TIMEOUT_SECONDS = 30.0
 """Safety net only: the command ends at once."""
@@ -48,6 +53,10 @@ def ignored_or_blocked(status: dict[str, int]) -> dict[str, int]:
 NONE = {"SigIgn": 0, "SigBlk": 0}
 
 T = TypeVar("T")
+
+BACKGROUND_NOHUP = ("sh", "-c", 'trap "" INT QUIT HUP; exec "$@"', "sh")
+"""Starts the agent as ``nohup agentproc serve &`` in a script would: SIGINT, SIGQUIT and
+SIGHUP ignored (``trap ""`` ignores, and ``exec`` keeps what is ignored)."""
 
 
 @contextmanager
@@ -80,9 +89,14 @@ def in_thread_blocking(blocked: signal.Signals, work: Callable[[], T]) -> T:
 
 
 def parse(text: str) -> dict[str, int]:
-    """``SigIgn`` and ``SigBlk`` from the lines :data:`STATUS` prints."""
-    pairs = (line.split() for line in text.split("\n") if line)
-    return {name.rstrip(":"): int(value, 16) for name, value in pairs}
+    """``SigIgn`` and ``SigBlk`` from a ``/proc/<pid>/status``, or the lines :data:`STATUS`
+    prints (on a terminal, with carriage returns)."""
+    found: dict[str, int] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name in ("SigIgn", "SigBlk"):
+            found[name] = int(value, 16)
+    return found
 
 
 async def masks(child: Child) -> dict[str, int]:
@@ -149,3 +163,20 @@ async def test_an_agent_that_ignores_nothing_gives_commands_nothing_to_undo() ->
     """The usual case, the fast way: the command's masks are empty too."""
     child = Spawner(Settings(), final_env={}).spawn(ProcessSpec(command=STATUS))
     assert await masks(child) == NONE
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("tty", [False, True], ids=["pipe", "terminal"])
+def test_an_agent_started_in_the_background_under_nohup_gives_commands_every_signal(
+    tty: bool,
+) -> None:
+    """``agentproc serve`` itself keeps ignoring SIGQUIT and SIGHUP (its server catches
+    SIGINT), and what it runs ignores none of them."""
+    with serve_agent(wrapper=BACKGROUND_NOHUP) as agent, agent.client() as client:
+        agents_own = parse(Path(f"/proc/{agent.pid}/status").read_text())
+        process_id = start(client, STATUS, tty=tty)
+        body = output(client, process_id, wait=True)
+    quit_and_hangup = (1 << (signal.SIGQUIT - 1)) | (1 << (signal.SIGHUP - 1))
+    assert agents_own["SigIgn"] & quit_and_hangup == quit_and_hangup
+    assert body["exit_code"] == 0, body
+    assert ignored_or_blocked(parse(str(body["output"]))) == NONE
