@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
 
 import anyio
 import pytest
@@ -52,8 +51,6 @@ def ignored_or_blocked(status: dict[str, int]) -> dict[str, int]:
 
 NONE = {"SigIgn": 0, "SigBlk": 0}
 
-T = TypeVar("T")
-
 BACKGROUND_NOHUP = ("sh", "-c", 'trap "" INT QUIT HUP; exec "$@"', "sh")
 """Starts the agent as ``nohup agentproc serve &`` in a script would: SIGINT, SIGQUIT and
 SIGHUP ignored (``trap ""`` ignores, and ``exec`` keeps what is ignored)."""
@@ -72,10 +69,12 @@ def ignoring(*signals: signal.Signals) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def in_thread_blocking(blocked: signal.Signals, work: Callable[[], T]) -> T:
+def in_thread_blocking(
+    blocked: signal.Signals, work: Callable[[], dict[str, int]]
+) -> dict[str, int]:
     """``work()`` in a thread of its own that blocks ``blocked``, as an application serving
     the agent's app might block signals in its threads."""
-    done: list[T] = []
+    done: list[dict[str, int]] = []
 
     def run() -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, (blocked,))
